@@ -1,0 +1,1 @@
+"""The ``env`` storage backend of secure-secrets."""

@@ -1,0 +1,1 @@
+"""The ``fernet`` cipher of secure-secrets."""

@@ -1,0 +1,1 @@
+"""The ``file`` storage backend of secure-secrets: one file per secret in a private directory."""

@@ -1,0 +1,1 @@
+"""The ``vault`` storage backend of secure-secrets."""

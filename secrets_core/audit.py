@@ -1,0 +1,110 @@
+"""Audit events and the trail that delivers them to the configured sinks.
+
+An event records who did what, when, to which secret, on which backend, and how it ended. It
+never holds a value or key material. A sink declared ``required`` fails the operation closed
+when it cannot record the event; other sinks are best-effort and their failures are logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from secrets_core.descriptors import AuditSink
+from secrets_core.errors import AuditError
+
+Outcome = Literal["success", "failure", "denied"]
+
+log = logging.getLogger("secrets_core.audit")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performed an operation: OS user, process id and host."""
+
+    user: str
+    pid: int
+    host: str
+
+
+_actor_cache: Actor | None = None
+
+
+def current_actor() -> Actor:
+    """The actor for this process (cached; recomputed after a fork)."""
+    global _actor_cache
+    if _actor_cache is None or _actor_cache.pid != os.getpid():
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry for the uid (containers)
+            user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+        _actor_cache = Actor(user=user, pid=os.getpid(), host=socket.gethostname())
+    return _actor_cache
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audited operation. ``details`` holds counts and ids, never values."""
+
+    operation: str
+    backend: str | None
+    secret_name: str | None
+    outcome: Outcome
+    actor: Actor = field(default_factory=current_actor)
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    timestamp: str = field(
+        default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    )
+    error_type: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["details"] = dict(self.details)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+
+class AuditTrail:
+    """Delivers each event to every configured sink, in order."""
+
+    def __init__(self, sinks: list[tuple[str, AuditSink, bool]]) -> None:
+        self._sinks = sinks
+
+    def emit(self, event: AuditEvent) -> None:
+        failed_required: list[str] = []
+        for name, sink, required in self._sinks:
+            try:
+                sink.emit(event)
+            except Exception as exc:  # a sink's failure is reported, not propagated raw
+                log.error(
+                    "audit sink %r failed for event %s: %s",
+                    name,
+                    event.event_id,
+                    type(exc).__name__,
+                )
+                if required:
+                    failed_required.append(name)
+        if failed_required:
+            raise AuditError(
+                f"required audit sink {', '.join(failed_required)} could not record event "
+                f"{event.event_id}; the operation is refused (check the sink's path and "
+                "permissions, or mark it required = false)"
+            )
+
+    def close(self) -> None:
+        for _name, sink, _required in self._sinks:
+            try:
+                sink.close()
+            except Exception:  # closing is best-effort
+                log.warning("audit sink %r failed to close", _name)

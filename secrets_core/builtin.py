@@ -1,0 +1,26 @@
+"""The core's internal plugin: audit sinks and key sources, registered through the same hooks
+as every other plugin (it is registered directly rather than through an entry point, so the
+core works with nothing else installed)."""
+
+from __future__ import annotations
+
+from secrets_core.descriptors import AuditSinkSpec, KeySourceSpec
+from secrets_core.hookspecs import hookimpl
+from secrets_core.key_sources import ENV_OPTIONS, KEYFILE_OPTIONS, EnvKeySource, KeyfileSource
+from secrets_core.sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
+
+
+@hookimpl
+def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
+    return [
+        AuditSinkSpec("jsonl", JsonlSink, JSONL_OPTIONS, "JSON lines file, 0600 (default)"),
+        AuditSinkSpec("logging", LoggingSink, LOGGING_OPTIONS, "Python logging records"),
+    ]
+
+
+@hookimpl
+def secrets_register_key_sources() -> list[KeySourceSpec]:
+    return [
+        KeySourceSpec("keyfile", KeyfileSource, KEYFILE_OPTIONS, "random KEK in a 0600 file"),
+        KeySourceSpec("env", EnvKeySource, ENV_OPTIONS, "base64 KEK in an environment variable"),
+    ]

@@ -1,0 +1,353 @@
+"""Configuration: one TOML file, environment variables, constructor arguments.
+
+Precedence, highest first: constructor arguments, environment variables, the config file,
+built-in defaults. The file lives at ``platformdirs.user_config_path("secure-secrets") /
+"config.toml"`` unless ``SECURE_SECRETS_CONFIG`` names another path. Errors name the file and
+the key and never echo a value. See docs/configuration.md for every key.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from secrets_core.descriptors import ConfigOption, PluginContext
+from secrets_core.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+APP_NAME = "secure-secrets"
+
+ENV_CONFIG = "SECURE_SECRETS_CONFIG"
+ENV_DEFAULT_BACKEND = "SECURE_SECRETS_BACKEND"
+ENV_DATA_DIR = "SECURE_SECRETS_DATA_DIR"
+ENV_LOG_DIR = "SECURE_SECRETS_LOG_DIR"
+ENV_CIPHER = "SECURE_SECRETS_CIPHER"
+ENV_KEY_SOURCE = "SECURE_SECRETS_KEY_SOURCE"
+ENV_AUDIT_SINKS = "SECURE_SECRETS_AUDIT_SINKS"
+ENV_PLUGINS_ALLOW = "SECURE_SECRETS_PLUGINS_ALLOW"
+ENV_PLUGINS_BLOCK = "SECURE_SECRETS_PLUGINS_BLOCK"
+ENV_PLUGINS_STRICT = "SECURE_SECRETS_PLUGINS_STRICT"
+
+DEFAULT_BACKEND = "file"
+DEFAULT_CIPHER = "fernet"
+DEFAULT_KEY_SOURCE = "keyfile"
+DEFAULT_AUDIT_SINKS = ("jsonl",)
+
+_TOP_LEVEL_KEYS = {
+    "default_backend", "data_dir", "log_dir", "backends", "cipher", "kdf", "key_source",
+    "audit", "plugins",
+}  # fmt: skip
+
+
+class BackendType(str, enum.Enum):
+    """The built-in backends. Members compare equal to their plugin names (``"file"``...);
+    any installed backend, including third-party ones, can also be named by string."""
+
+    FILE = "file"
+    ENV = "env"
+    VAULT = "vault"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def plugin_name(name: str | enum.Enum) -> str:
+    """The plain string name of a plugin given as a str or an enum member."""
+    return str(name.value) if isinstance(name, enum.Enum) else str(name)
+
+
+@dataclass(frozen=True)
+class PluginPolicy:
+    """Which entry points may load. ``allow=None`` means all that are not blocked."""
+
+    allow: frozenset[str] | None = None
+    block: frozenset[str] = frozenset()
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class AuditSinkConfig:
+    name: str
+    required: bool
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The merged configuration a manager runs with."""
+
+    config_file: Path | None
+    default_backend: str
+    data_dir: Path
+    log_dir: Path
+    backends: Mapping[str, Mapping[str, Any]]
+    cipher: str
+    kdf: Mapping[str, Any]
+    key_source: str
+    key_source_options: Mapping[str, Any]
+    audit_sinks: tuple[AuditSinkConfig, ...]
+    plugins: PluginPolicy = field(default_factory=PluginPolicy)
+
+    @property
+    def context(self) -> PluginContext:
+        return PluginContext(
+            data_dir=self.data_dir, log_dir=self.log_dir, config_file=self.config_file
+        )
+
+    def where(self, key: str) -> str:
+        """How an error message names a config key: the key and the file it came from."""
+        origin = str(self.config_file) if self.config_file else "defaults/arguments"
+        return f"'{key}' (config: {origin})"
+
+
+def default_config_path() -> Path:
+    override = os.environ.get(ENV_CONFIG)
+    if override:
+        return Path(override).expanduser()
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def read_config_file(path: Path, *, must_exist: bool) -> dict[str, Any]:
+    """Parse the TOML file; a missing default file is an empty config."""
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        if must_exist:
+            raise ConfigError(
+                f"config file {path} does not exist (named by {ENV_CONFIG} or config_path); "
+                "create it or unset the override"
+            ) from None
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        # The decoder's message has a line/column and no document content.
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def _env_list(var: str) -> list[str] | None:
+    raw = os.environ.get(var)
+    if raw is None:
+        return None
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _env_bool(var: str) -> bool | None:
+    raw = os.environ.get(var)
+    if raw is None:
+        return None
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"environment variable {var} must be true or false")
+
+
+class _Reader:
+    """Typed access to the raw config table with error messages that name file and key."""
+
+    def __init__(self, raw: Mapping[str, Any], origin: Path | None) -> None:
+        self.raw = raw
+        self.origin = origin
+
+    def fail(self, key: str, problem: str) -> ConfigError:
+        where = f" in {self.origin}" if self.origin else ""
+        return ConfigError(f"config key '{key}'{where}: {problem}")
+
+    def get(self, table: Mapping[str, Any], key: str, dotted: str, kind: type, default: Any) -> Any:
+        if key not in table:
+            return default
+        value = table[key]
+        if kind is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise self.fail(dotted, "must be a list of strings")
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(dotted, f"must be a {kind.__name__}, got {type(value).__name__}")
+        return value
+
+    def table(self, table: Mapping[str, Any], key: str, dotted: str) -> dict[str, Any]:
+        return dict(self.get(table, key, dotted, dict, {}))
+
+
+def _split_named_table(
+    reader: _Reader, key: str, default_name: str, override: str | None
+) -> tuple[str, dict[str, Any]]:
+    """``[cipher]``/``[key_source]`` tables: a ``name`` plus that plugin's options."""
+    table = reader.table(reader.raw, key, key)
+    name = reader.get(table, "name", f"{key}.name", str, default_name)
+    table.pop("name", None)
+    if override is not None and override != name:
+        return override, {}  # options of another implementation do not apply
+    return name, table
+
+
+def load_settings(
+    *,
+    config_path: str | os.PathLike[str] | None = None,
+    default_backend: str | enum.Enum | None = None,
+    backends: Mapping[Any, Mapping[str, Any]] | None = None,
+    cipher: str | None = None,
+    key_source: str | None = None,
+    audit_sinks: list[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    plugin_policy: PluginPolicy | None = None,
+) -> Settings:
+    """Merge constructor arguments, env, the config file and defaults into :class:`Settings`."""
+    explicit = config_path is not None or ENV_CONFIG in os.environ
+    path = Path(config_path).expanduser() if config_path is not None else default_config_path()
+    raw = read_config_file(path, must_exist=explicit)
+    origin = path if raw or explicit else None
+    reader = _Reader(raw, origin)
+
+    unknown = sorted(set(raw) - _TOP_LEVEL_KEYS)
+    if unknown:
+        raise reader.fail(
+            unknown[0], f"unknown key; known keys: {', '.join(sorted(_TOP_LEVEL_KEYS))}"
+        )
+
+    backend = (
+        plugin_name(default_backend)
+        if default_backend is not None
+        else os.environ.get(ENV_DEFAULT_BACKEND)
+        or reader.get(raw, "default_backend", "default_backend", str, DEFAULT_BACKEND)
+    )
+
+    def directory(arg: Any, env: str, key: str, fallback: Path) -> Path:
+        chosen = (
+            arg if arg is not None else os.environ.get(env) or reader.get(raw, key, key, str, None)
+        )
+        return Path(chosen).expanduser() if chosen else fallback
+
+    data = directory(data_dir, ENV_DATA_DIR, "data_dir", platformdirs.user_data_path(APP_NAME))
+    logs = directory(None, ENV_LOG_DIR, "log_dir", platformdirs.user_log_path(APP_NAME))
+
+    backend_tables: dict[str, dict[str, Any]] = {}
+    file_backends = reader.table(raw, "backends", "backends")
+    for name in file_backends:
+        backend_tables[name] = reader.table(file_backends, name, f"backends.{name}")
+    for name, table in (backends or {}).items():
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"backends[{plugin_name(name)!r}] must be a mapping of options")
+        backend_tables.setdefault(plugin_name(name), {}).update(table)
+
+    cipher_name, _cipher_options = _split_named_table(
+        reader, "cipher", DEFAULT_CIPHER, cipher or os.environ.get(ENV_CIPHER)
+    )
+    source_name, source_options = _split_named_table(
+        reader, "key_source", DEFAULT_KEY_SOURCE, key_source or os.environ.get(ENV_KEY_SOURCE)
+    )
+    kdf = reader.table(raw, "kdf", "kdf")
+
+    audit = reader.table(raw, "audit", "audit")
+    sink_names = (
+        audit_sinks
+        if audit_sinks is not None
+        else _env_list(ENV_AUDIT_SINKS)
+        or reader.get(audit, "sinks", "audit.sinks", list, list(DEFAULT_AUDIT_SINKS))
+    )
+    sinks = []
+    for sink in sink_names:
+        options = reader.table(audit, sink, f"audit.{sink}") if sink != "sinks" else {}
+        required = reader.get(options, "required", f"audit.{sink}.required", bool, False)
+        options.pop("required", None)
+        sinks.append(AuditSinkConfig(sink, required, options))
+
+    if plugin_policy is None:
+        plugins = reader.table(raw, "plugins", "plugins")
+        allow = _env_list(ENV_PLUGINS_ALLOW)
+        if allow is None:
+            allow = reader.get(plugins, "allow", "plugins.allow", list, None)
+        block = _env_list(ENV_PLUGINS_BLOCK)
+        if block is None:
+            block = reader.get(plugins, "block", "plugins.block", list, [])
+        strict = _env_bool(ENV_PLUGINS_STRICT)
+        if strict is None:
+            strict = reader.get(plugins, "strict", "plugins.strict", bool, False)
+        plugin_policy = PluginPolicy(
+            allow=frozenset(allow) if allow is not None else None,
+            block=frozenset(block),
+            strict=strict,
+        )
+
+    return Settings(
+        config_file=origin,
+        default_backend=backend,
+        data_dir=data,
+        log_dir=logs,
+        backends=backend_tables,
+        cipher=cipher_name,
+        kdf=kdf,
+        key_source=source_name,
+        key_source_options=source_options,
+        audit_sinks=tuple(sinks),
+        plugins=plugin_policy,
+    )
+
+
+def resolve_options(
+    schema: Mapping[str, ConfigOption], table: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """Validate a plugin's option table against its schema and resolve credential references.
+
+    ``where`` names the table and the file for error messages (e.g. ``[backends.vault] in
+    ~/.config/secure-secrets/config.toml``). Values are never echoed.
+    """
+    unknown = sorted(set(table) - set(schema))
+    if unknown:
+        known = ", ".join(sorted(schema)) or "none"
+        raise ConfigError(f"unknown option '{unknown[0]}' in {where}; known options: {known}")
+    resolved: dict[str, Any] = {}
+    for key, option in schema.items():
+        if key not in table or table[key] is None:
+            if option.required:
+                raise ConfigError(f"option '{key}' in {where} is required: {option.help}")
+            resolved[key] = option.default
+            continue
+        value = _resolve_reference(table[key], key, where)
+        if not isinstance(value, option.type) or (
+            isinstance(value, bool) and option.type in (int, float)
+        ):
+            expected = getattr(option.type, "__name__", str(option.type))
+            raise ConfigError(
+                f"option '{key}' in {where} must be {expected}, got {type(value).__name__}"
+            )
+        resolved[key] = value
+    return resolved
+
+
+def _resolve_reference(value: Any, key: str, where: str) -> Any:
+    """``{ env = "VAR" }`` and ``{ file = "/path" }`` keep credentials out of the config."""
+    if not isinstance(value, Mapping):
+        return value
+    if set(value) == {"env"} and isinstance(value["env"], str):
+        var = value["env"]
+        if var not in os.environ:
+            raise ConfigError(
+                f"option '{key}' in {where} refers to environment variable {var}, which is not set"
+            )
+        return os.environ[var]
+    if set(value) == {"file"} and isinstance(value["file"], str):
+        ref = Path(value["file"]).expanduser()
+        try:
+            return ref.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"option '{key}' in {where} refers to file {ref}, which cannot be read: "
+                f"{exc.strerror}"
+            ) from None
+    raise ConfigError(
+        f'option \'{key}\' in {where} must be a value, {{ env = "VAR" }} or {{ file = "PATH" }}'
+    )

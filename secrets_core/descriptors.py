@@ -1,0 +1,192 @@
+"""Typed descriptors that plugins register, and the interfaces their factories return.
+
+A registration hook returns descriptors (frozen dataclasses). The core picks the one
+configured implementation by name and calls its ``factory`` directly, so secret values and
+key material never travel through a 1:N hook broadcast. A factory should import its heavy
+dependency (hvac, boto3, ...) inside its body, so that registering stays cheap.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from secrets_core.audit import AuditEvent
+
+
+class Capability(str, enum.Enum):
+    """What a storage backend can do beyond read/write/delete."""
+
+    LIST = "list"
+    """``list_names(prefix)`` enumerates stored names."""
+    ENCRYPTS_AT_REST = "encrypts_at_rest"
+    """The backend encrypts values itself; the manager stores them without an envelope."""
+    VERSIONS = "versions"
+    """Old versions are kept and can be read back."""
+    METADATA = "metadata"
+    """Created/updated times and user metadata per secret."""
+    SOFT_DELETE = "soft_delete"
+    """Delete can be undone until a purge."""
+    CAS = "cas"
+    """Check-and-set writes."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class ConfigOption:
+    """One option in a plugin's config table (``[backends.NAME]``, ``[cipher]``, ...).
+
+    ``secret`` marks a credential: it is redacted wherever config is shown, and may be given
+    as ``{ env = "VAR" }`` or ``{ file = "/path" }`` instead of its value (any string option
+    may, but credentials should).
+    """
+
+    type: type | tuple[type, ...] = str
+    default: Any = None
+    required: bool = False
+    secret: bool = False
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class PluginContext:
+    """Where plugins keep their files, resolved by the core from config/env/platformdirs."""
+
+    data_dir: Path
+    log_dir: Path
+    config_file: Path | None = None
+
+
+# --- interfaces the factories return ---------------------------------------------------------
+
+
+@runtime_checkable
+class StorageBackend(Protocol):
+    """Stores opaque values by validated name. Values are ``bytes`` or ``str`` and come back
+    as the type that was written.
+
+    Backends without :attr:`Capability.ENCRYPTS_AT_REST` only ever receive ciphertext from
+    the manager. Errors must be :mod:`secrets_core.errors` types: a missing name raises
+    :class:`~secrets_core.errors.SecretNotFoundError`, corrupt data raises
+    :class:`~secrets_core.errors.IntegrityError`.
+    """
+
+    def read(self, name: str) -> bytes | str: ...
+
+    def write(self, name: str, value: bytes | str) -> None: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def list_names(self, prefix: str = "") -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Cipher(Protocol):
+    """Authenticated encryption under one key. ``associated_data`` is authenticated but not
+    encrypted; a cipher that cannot take it must reject tokens whose AD differs some other way
+    (the manager additionally binds the name inside the plaintext). Any failure to decrypt
+    raises :class:`~secrets_core.errors.IntegrityError` (or another ``EncryptionError``)."""
+
+    def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes: ...
+
+    def decrypt(self, token: bytes, associated_data: bytes) -> bytes: ...
+
+
+@runtime_checkable
+class Kdf(Protocol):
+    """Derives a key from a passphrase. ``params`` are stored beside the salt and handed back
+    on the next unlock; the factory must check them against floors and ceilings before any
+    derivation (they are read from disk, so attacker-controlled)."""
+
+    params: Mapping[str, int]
+
+    def derive(self, passphrase: bytes, salt: bytes, length: int) -> bytes: ...
+
+
+@runtime_checkable
+class KeySource(Protocol):
+    """Supplies the key-encryption key (KEK) that wraps the data keys.
+
+    ``create_kek`` runs once, when a keyring is first made, and returns the KEK plus any
+    public parameters to store with the keyring (a salt, KDF parameters, a key id).
+    ``load_kek`` gets those parameters back on every later unlock.
+    """
+
+    def create_kek(self, length: int) -> tuple[bytes, dict[str, Any]]: ...
+
+    def load_kek(self, params: Mapping[str, Any], length: int) -> bytes: ...
+
+
+@runtime_checkable
+class AuditSink(Protocol):
+    """Receives audit events. Events never hold values or key material."""
+
+    def emit(self, event: AuditEvent) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# --- descriptors -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """A storage backend. ``factory(options, context)`` gets the validated option table."""
+
+    name: str
+    factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend]
+    capabilities: frozenset[Capability] = frozenset()
+    options: Mapping[str, ConfigOption] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CipherSpec:
+    """A cipher. ``factory(key)`` gets ``key_size`` random bytes."""
+
+    name: str
+    factory: Callable[[bytes], Cipher]
+    key_size: int = 32
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KdfSpec:
+    """A key-derivation function. ``factory(params)`` validates ``params`` (floors and
+    ceilings) and raises :class:`~secrets_core.errors.ConfigError` before deriving anything.
+    An empty mapping asks for the defaults."""
+
+    name: str
+    factory: Callable[[Mapping[str, int]], Kdf]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class KeySourceSpec:
+    """A source of the key-encryption key."""
+
+    name: str
+    factory: Callable[[Mapping[str, Any], PluginContext], KeySource]
+    options: Mapping[str, ConfigOption] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class AuditSinkSpec:
+    """An audit sink. The core handles the ``required`` option itself."""
+
+    name: str
+    factory: Callable[[Mapping[str, Any], PluginContext], AuditSink]
+    options: Mapping[str, ConfigOption] = field(default_factory=dict)
+    description: str = ""
+
+
+AnySpec = BackendSpec | CipherSpec | KdfSpec | KeySourceSpec | AuditSinkSpec

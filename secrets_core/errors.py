@@ -1,0 +1,125 @@
+"""The typed error hierarchy.
+
+Every error the library raises derives from :class:`SecretsError`. Messages name the secret,
+the backend, the config key or the plugin involved and say what to do next; they never carry
+a secret value, a token or key material. Errors converted from third-party exceptions are
+raised ``from None`` so that the original (which may hold URLs, headers or tokens) is not
+chained.
+"""
+
+from __future__ import annotations
+
+
+class SecretsError(Exception):
+    """Base class of every error raised by secure-secrets."""
+
+
+# --- access ---------------------------------------------------------------------------------
+
+
+class SecretAccessError(SecretsError):
+    """A secret could not be read, written or deleted."""
+
+
+class SecretNotFoundError(SecretAccessError, KeyError):
+    """No secret with this name exists in the backend.
+
+    Also a :class:`KeyError`, so ``except KeyError`` works as for a mapping.
+    """
+
+    def __str__(self) -> str:  # KeyError's str() would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class AccessDeniedError(SecretAccessError):
+    """The backend (or a policy) refused the operation."""
+
+
+class InvalidSecretNameError(SecretsError, ValueError):
+    """A secret name is not allowed (see :mod:`secrets_core.names`)."""
+
+
+class InvalidSecretValueError(SecretsError, TypeError):
+    """A secret value is not ``str`` or ``bytes``."""
+
+
+# --- crypto ---------------------------------------------------------------------------------
+
+
+class EncryptionError(SecretsError):
+    """Encrypting or decrypting failed."""
+
+
+class IntegrityError(EncryptionError):
+    """Stored ciphertext is corrupt, tampered with, truncated or belongs to another secret."""
+
+
+class KeyNotAvailableError(EncryptionError):
+    """The key needed to decrypt is missing, wrong or not readable."""
+
+
+# --- configuration and backends -------------------------------------------------------------
+
+
+class ConfigError(SecretsError):
+    """The configuration is invalid. The message names the file and the key, never the value."""
+
+
+class BackendConfigurationError(ConfigError):
+    """A backend is misconfigured, or not installed."""
+
+
+class PluginNotFoundError(BackendConfigurationError):
+    """No installed plugin provides the requested backend, cipher, KDF, key source or sink."""
+
+
+class BackendUnavailableError(SecretAccessError):
+    """The backend cannot be reached or is not usable right now (down, sealed, locked)."""
+
+
+class LockTimeoutError(BackendUnavailableError):
+    """A lock on the store could not be acquired in time."""
+
+
+# --- plugins --------------------------------------------------------------------------------
+
+
+class PluginError(SecretsError):
+    """A plugin could not be loaded or used."""
+
+
+class PluginLoadError(PluginError):
+    """A plugin's entry point failed to import or register (raised in strict mode)."""
+
+
+class PluginConflictError(PluginError):
+    """Two distributions provide the same plugin or implementation name."""
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+
+class AuditError(SecretsError):
+    """A required audit sink failed, so the operation was refused (fail closed)."""
+
+
+__all__ = [
+    "AccessDeniedError",
+    "AuditError",
+    "BackendConfigurationError",
+    "BackendUnavailableError",
+    "ConfigError",
+    "EncryptionError",
+    "IntegrityError",
+    "InvalidSecretNameError",
+    "InvalidSecretValueError",
+    "KeyNotAvailableError",
+    "LockTimeoutError",
+    "PluginConflictError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "SecretAccessError",
+    "SecretNotFoundError",
+    "SecretsError",
+]

@@ -1,0 +1,77 @@
+"""Small filesystem helpers shared by the core and the file-based plugins.
+
+Private modes whatever the umask, symlink refusal, and durable atomic replacement:
+temp file in the same directory, fsync, ``os.replace``, fsync of the directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from secrets_core.errors import BackendConfigurationError
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+TEMP_SUFFIX = ".tmp"
+
+
+def refuse_symlink(path: Path) -> None:
+    """Raise if ``path`` is a symlink (store and key paths must be real files/dirs)."""
+    if path.is_symlink():
+        raise BackendConfigurationError(
+            f"{path} is a symlink; secure-secrets refuses symlinked store and key paths. "
+            "Point the config at the real location instead."
+        )
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) if needed and make it 0700; refuse a symlink."""
+    refuse_symlink(path)
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    refuse_symlink(path)
+    if stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR_MODE:
+        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+    return path
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Durably replace ``path`` with ``data``: readers see the old or the new bytes, never a
+    mix, and after return the new bytes survive a power cut. On failure the old file is left
+    intact and the temp file removed."""
+    refuse_symlink(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def read_private_file(path: Path) -> bytes:
+    """Read a file that must not be a symlink (opened with O_NOFOLLOW)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()

@@ -1,0 +1,212 @@
+"""Hook specifications of the ``secrets_core`` plugin system.
+
+Every hook here is a *registration* hook: it takes no arguments and returns a list of typed
+descriptors (see :mod:`secrets_core.descriptors`). The core calls each plugin's
+implementation once per process, when discovery first runs, records which distribution
+supplied which name, and later calls the chosen descriptor's ``factory`` directly. No secret
+value or key ever passes through a hook call.
+
+A plugin is a module (or object) with functions marked by :data:`secrets_core.hookimpl`,
+published under the entry-point group ``secrets_core``::
+
+    [project.entry-points.secrets_core]
+    mybackend = "my_package.plugin"
+
+Keep that module light: import heavy dependencies inside the factory, not at module level.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from secrets_core.descriptors import (
+    AuditSinkSpec,
+    BackendSpec,
+    CipherSpec,
+    KdfSpec,
+    KeySourceSpec,
+)
+
+PROJECT_NAME = "secrets_core"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+# --- storage backends ------------------------------------------------------------------------
+
+
+@hookspec
+def secrets_register_backends() -> list[BackendSpec]:
+    """Register storage backends.
+
+    Return one :class:`~secrets_core.descriptors.BackendSpec` per backend. ``factory`` is
+    called with the validated ``[backends.NAME]`` option table and a
+    :class:`~secrets_core.descriptors.PluginContext`, and returns an object implementing
+    :class:`~secrets_core.descriptors.StorageBackend`. Declare ``capabilities`` honestly: the
+    manager and the conformance kit rely on them.
+
+    Example::
+
+        from secrets_core import hookimpl
+        from secrets_core.descriptors import BackendSpec, Capability, ConfigOption
+
+        def _make_backend(options, context):
+            from my_package.backend import MyBackend  # heavy imports here, not at the top
+            return MyBackend(root=options["root"] or context.data_dir / "mine")
+
+        @hookimpl
+        def secrets_register_backends():
+            return [BackendSpec(
+                name="mine",
+                factory=_make_backend,
+                capabilities=frozenset({Capability.LIST}),
+                options={"root": ConfigOption(str, help="where to keep secrets")},
+            )]
+    """
+    raise NotImplementedError
+
+
+# --- encryption ------------------------------------------------------------------------------
+
+
+@hookspec
+def secrets_register_ciphers() -> list[CipherSpec]:
+    """Register ciphers used for client-side envelope encryption and for wrapping data keys.
+
+    ``factory(key)`` receives ``key_size`` random bytes and returns a
+    :class:`~secrets_core.descriptors.Cipher`. Tampered, truncated or foreign tokens must
+    raise :class:`~secrets_core.errors.IntegrityError`; never let a library exception escape.
+
+    Example::
+
+        from secrets_core import hookimpl
+        from secrets_core.descriptors import CipherSpec
+
+        def _make_cipher(key: bytes):
+            from my_package.aead import MyAead
+            return MyAead(key)
+
+        @hookimpl
+        def secrets_register_ciphers():
+            return [CipherSpec(name="my-aead", factory=_make_cipher, key_size=32)]
+    """
+    raise NotImplementedError
+
+
+# --- key derivation and key sources ----------------------------------------------------------
+
+
+@hookspec
+def secrets_register_kdfs() -> list[KdfSpec]:
+    """Register key-derivation functions for passphrase-based key sources.
+
+    ``factory(params)`` must validate ``params`` against the OWASP floors *and* against
+    ceilings before deriving anything (stored parameters are attacker-controlled), raising
+    :class:`~secrets_core.errors.ConfigError`. An empty mapping asks for safe defaults.
+
+    Example::
+
+        import hashlib
+        from secrets_core import hookimpl
+        from secrets_core.descriptors import KdfSpec
+        from secrets_core.errors import ConfigError
+
+        class Pbkdf2:
+            def __init__(self, params):
+                iterations = int(params.get("iterations", 600_000))
+                if not 600_000 <= iterations <= 10_000_000:
+                    raise ConfigError("kdf.iterations must be between 600000 and 10000000")
+                self.params = {"iterations": iterations}
+
+            def derive(self, passphrase, salt, length):
+                return hashlib.pbkdf2_hmac(
+                    "sha256", passphrase, salt, self.params["iterations"], length)
+
+        @hookimpl
+        def secrets_register_kdfs():
+            return [KdfSpec(name="my-pbkdf2", factory=Pbkdf2)]
+    """
+    raise NotImplementedError
+
+
+@hookspec
+def secrets_register_key_sources() -> list[KeySourceSpec]:
+    """Register sources of the key-encryption key (KEK).
+
+    ``factory(options, context)`` returns a :class:`~secrets_core.descriptors.KeySource`.
+    ``create_kek(length)`` runs once when a keyring is created and returns the KEK and public
+    parameters to store; ``load_kek(params, length)`` returns the same KEK on every unlock or
+    raises :class:`~secrets_core.errors.KeyNotAvailableError` with what to do.
+
+    Example::
+
+        import base64, os
+        from secrets_core import hookimpl
+        from secrets_core.descriptors import ConfigOption, KeySourceSpec
+        from secrets_core.errors import KeyNotAvailableError
+
+        class EnvKek:
+            def __init__(self, options, context):
+                self.var = options["variable"]
+
+            def create_kek(self, length):
+                return self.load_kek({}, length), {}
+
+            def load_kek(self, params, length):
+                encoded = os.environ.get(self.var)
+                if not encoded:
+                    raise KeyNotAvailableError(f"set {self.var} to a base64 key")
+                return base64.b64decode(encoded)
+
+        @hookimpl
+        def secrets_register_key_sources():
+            return [KeySourceSpec(name="my-env", factory=EnvKek,
+                                  options={"variable": ConfigOption(str, default="MY_KEK")})]
+    """
+    raise NotImplementedError
+
+
+# --- audit sinks -----------------------------------------------------------------------------
+
+
+@hookspec
+def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
+    """Register audit sinks.
+
+    ``factory(options, context)`` returns an :class:`~secrets_core.descriptors.AuditSink`
+    whose ``emit(event)`` records one :class:`~secrets_core.audit.AuditEvent`. Raise on
+    failure: the core decides, per the sink's ``required`` option, whether the operation
+    fails closed or the failure is only logged.
+
+    Example::
+
+        import sys
+        from secrets_core import hookimpl
+        from secrets_core.descriptors import AuditSinkSpec
+
+        class StderrSink:
+            def __init__(self, options, context):
+                pass
+
+            def emit(self, event):
+                print(event.to_json(), file=sys.stderr)
+
+            def close(self):
+                pass
+
+        @hookimpl
+        def secrets_register_audit_sinks():
+            return [AuditSinkSpec(name="stderr", factory=StderrSink)]
+    """
+    raise NotImplementedError
+
+
+#: Hook name -> the descriptor type its implementations must return.
+REGISTRATION_HOOKS: dict[str, type] = {
+    "secrets_register_backends": BackendSpec,
+    "secrets_register_ciphers": CipherSpec,
+    "secrets_register_kdfs": KdfSpec,
+    "secrets_register_key_sources": KeySourceSpec,
+    "secrets_register_audit_sinks": AuditSinkSpec,
+}

@@ -1,0 +1,281 @@
+"""Envelope key management: random data keys, wrapped by a key-encryption key (KEK).
+
+The keyring is a small JSON file (0600) beside the store: for each data key its id, its
+cipher and its bytes wrapped under the KEK; which key is primary; and the key source's public
+parameters (a salt, KDF settings). The KEK comes from a key source and is fetched once per
+unlock, so a KDF runs once per process, never per operation. Every change to the keyring is
+a durable atomic replace under a cross-process lock, so a crash leaves the old or the new
+keyring, both of which decrypt every stored secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from secrets_core.descriptors import Cipher, CipherSpec, KeySource
+from secrets_core.errors import (
+    EncryptionError,
+    IntegrityError,
+    KeyNotAvailableError,
+    LockTimeoutError,
+)
+from secrets_core.fsutil import atomic_write, ensure_private_dir, read_private_file
+
+KEYRING_FORMAT = 1
+LOCK_TIMEOUT_SECONDS = 30.0
+
+
+def _wrap_ad(key_id: str) -> bytes:
+    return b"secure-secrets keyring v1\0" + key_id.encode()
+
+
+@dataclass
+class _DataKey:
+    key_id: str
+    cipher_name: str
+    wrapped: str
+    created: str
+    cipher: Cipher | None = None  # unwrapped lazily
+
+
+class KeyManager:
+    """Loads, creates and rotates the keyring at ``path``.
+
+    ``cipher_for_name`` resolves a cipher name to its spec (through the plugin registry);
+    ``source`` supplies the KEK; ``new_key_cipher`` is the cipher new data keys use.
+    ``may_create`` is asked before a first keyring is made; it returns False when
+    ciphertext already exists, so a lost keyring is reported instead of silently replaced.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        source: KeySource,
+        source_name: str,
+        new_key_cipher: str,
+        cipher_for_name: Callable[[str], CipherSpec],
+        may_create: Callable[[], bool],
+    ) -> None:
+        self.path = path
+        self._source = source
+        self._source_name = source_name
+        self._new_key_cipher = new_key_cipher
+        self._cipher_for_name = cipher_for_name
+        self._may_create = may_create
+        self._lock = threading.RLock()
+        self._file_lock = filelock.FileLock(
+            str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600
+        )
+        self._kek: bytes | None = None
+        self._keys: dict[str, _DataKey] = {}
+        self._primary: str | None = None
+        self._doc: dict[str, Any] = {}
+        self._stamp: tuple[int, int, int] | None = None
+
+    # --- public -----------------------------------------------------------------------------
+
+    def primary(self) -> tuple[str, Cipher]:
+        """The current primary key id and cipher, creating the keyring on first use."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=True)
+            elif self._changed_on_disk():
+                self._reload()
+            assert self._primary is not None
+            return self._primary, self._cipher(self._primary)
+
+    def cipher_for(self, key_id: str, secret_name: str) -> Cipher:
+        """The cipher of data key ``key_id``; re-reads the keyring once if the id is unknown
+        (another process may have rotated)."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            if key_id not in self._keys and self._changed_on_disk():
+                self._reload()
+            if key_id not in self._keys:
+                raise KeyNotAvailableError(
+                    f"secret '{secret_name}' is encrypted under data key {key_id}, which is "
+                    f"not in the keyring {self.path} (retired, or a token from another store)"
+                )
+            return self._cipher(key_id)
+
+    def rotate(self) -> str:
+        """Add a new random data key and make it primary. Returns its id."""
+        with self._lock, self._locked():
+            self._unlock(create=True)
+            self._reload()
+            spec = self._cipher_for_name(self._new_key_cipher)
+            key_id = self._add_key(spec)
+            self._doc["primary"] = key_id
+            self._save()
+            return key_id
+
+    def retire(self, keep: int) -> list[str]:
+        """Drop all but the primary and the ``keep`` newest older keys. Call only after
+        every secret is re-encrypted under the primary."""
+        with self._lock, self._locked():
+            self._reload()
+            older = [k for k in self._doc["keys"] if k["id"] != self._doc["primary"]]
+            older.sort(key=lambda k: k["created"], reverse=True)
+            drop = {k["id"] for k in older[max(keep, 0) :]}
+            if drop:
+                self._doc["keys"] = [k for k in self._doc["keys"] if k["id"] not in drop]
+                self._save()
+                self._reload()
+            return sorted(drop)
+
+    def key_ids(self) -> list[str]:
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            return list(self._keys)
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    # --- internals --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        ensure_private_dir(self.path.parent)
+        try:
+            self._file_lock.acquire()
+        except filelock.Timeout:
+            raise LockTimeoutError(
+                f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the keyring lock "
+                f"{self._file_lock.lock_file}; another process holds it"
+            ) from None
+        try:
+            yield
+        finally:
+            self._file_lock.release()
+
+    def _unlock(self, create: bool) -> None:
+        if self._primary is not None:
+            return
+        if not self.path.exists():
+            if not create:
+                raise KeyNotAvailableError(
+                    f"no keyring at {self.path}; restore it from your backup (it is needed "
+                    "to decrypt stored secrets)"
+                )
+            with self._locked():
+                if not self.path.exists():
+                    self._create()
+        self._reload()
+
+    def _create(self) -> None:
+        if not self._may_create():
+            raise KeyNotAvailableError(
+                f"no keyring at {self.path}, but encrypted secrets exist; restore the keyring "
+                "from your backup (creating a new key would not decrypt them)"
+            )
+        spec = self._cipher_for_name(self._new_key_cipher)
+        kek, params = self._source.create_kek(spec.key_size)
+        self._kek = kek
+        self._doc = {
+            "format": KEYRING_FORMAT,
+            "key_source": {"name": self._source_name, "params": params},
+            "primary": None,
+            "keys": [],
+        }
+        self._doc["primary"] = self._add_key(spec)
+        self._save()
+
+    def _add_key(self, spec: CipherSpec) -> str:
+        assert self._kek is not None
+        key_id = os.urandom(8).hex()
+        data_key = os.urandom(spec.key_size)
+        wrapped = spec.factory(self._kek).encrypt(data_key, _wrap_ad(key_id))
+        self._doc["keys"].append(
+            {
+                "id": key_id,
+                "cipher": spec.name,
+                "wrapped": base64.b64encode(wrapped).decode(),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+            }
+        )
+        return key_id
+
+    def _save(self) -> None:
+        atomic_write(self.path, json.dumps(self._doc, indent=1).encode())
+
+    def _stat(self) -> tuple[int, int, int]:
+        st = os.stat(self.path)
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+    def _changed_on_disk(self) -> bool:
+        try:
+            return self._stat() != self._stamp
+        except FileNotFoundError:
+            return True
+
+    def _reload(self) -> None:
+        try:
+            raw = read_private_file(self.path)
+            stamp = self._stat()
+        except FileNotFoundError:
+            raise KeyNotAvailableError(
+                f"keyring {self.path} disappeared; restore it from backup"
+            ) from None
+        except OSError as exc:
+            raise KeyNotAvailableError(
+                f"keyring {self.path} cannot be read: {exc.strerror}"
+            ) from None
+        try:
+            doc = json.loads(raw)
+            keys = {
+                k["id"]: _DataKey(k["id"], k["cipher"], k["wrapped"], k["created"])
+                for k in doc["keys"]
+            }
+            primary = doc["primary"]
+            source = doc["key_source"]
+        except (ValueError, KeyError, TypeError):
+            raise IntegrityError(
+                f"keyring {self.path} is corrupt; restore it from backup"
+            ) from None
+        if doc.get("format") != KEYRING_FORMAT or primary not in keys:
+            raise IntegrityError(f"keyring {self.path} is corrupt or of an unknown format")
+        if source.get("name") != self._source_name:
+            raise KeyNotAvailableError(
+                f"keyring {self.path} is protected by key source '{source.get('name')}', but "
+                f"'{self._source_name}' is configured; configure key_source.name = "
+                f'"{source.get("name")}"'
+            )
+        if self._kek is None:
+            spec = self._cipher_for_name(keys[primary].cipher_name)
+            self._kek = self._source.load_kek(source.get("params", {}), spec.key_size)
+        # Keep unwrapped keys we already have; unwrap the rest lazily.
+        for key_id, key in keys.items():
+            if key_id in self._keys and self._keys[key_id].cipher is not None:
+                key.cipher = self._keys[key_id].cipher
+        self._doc, self._keys, self._primary, self._stamp = doc, keys, primary, stamp
+        self._cipher(primary)  # fail now, at unlock, if the KEK is wrong
+
+    def _cipher(self, key_id: str) -> Cipher:
+        key = self._keys[key_id]
+        if key.cipher is None:
+            assert self._kek is not None
+            spec = self._cipher_for_name(key.cipher_name)
+            try:
+                wrapped = base64.b64decode(key.wrapped, validate=True)
+                data_key = spec.factory(self._kek).decrypt(wrapped, _wrap_ad(key_id))
+            except (binascii.Error, ValueError, EncryptionError):
+                raise KeyNotAvailableError(
+                    f"data key {key_id} in {self.path} cannot be unwrapped: wrong key "
+                    "(passphrase/KEK) or a tampered keyring"
+                ) from None
+            key.cipher = spec.factory(data_key)
+        return key.cipher

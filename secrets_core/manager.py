@@ -1,0 +1,363 @@
+"""The manager: composes a storage backend, a cipher, keys and audit sinks.
+
+Backends, keys and sinks are built lazily, on first use, so constructing a manager does no
+I/O beyond reading the config, and a manager configured for an unreachable Vault still
+serves the local file backend.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any
+
+from secrets_core import envelope
+from secrets_core.audit import AuditEvent, AuditTrail, Outcome
+from secrets_core.config import PluginPolicy, Settings, load_settings, plugin_name, resolve_options
+from secrets_core.descriptors import AuditSink, BackendSpec, Capability, StorageBackend
+from secrets_core.errors import (
+    AccessDeniedError,
+    BackendConfigurationError,
+    BackendUnavailableError,
+    ConfigError,
+    SecretsError,
+)
+from secrets_core.keyring import KeyManager
+from secrets_core.names import validate_name, validate_prefix
+from secrets_core.plugins import PluginRegistry, get_registry
+from secrets_core.secret import SecretValue
+
+log = logging.getLogger("secrets_core")
+
+#: ``progress(backend, done, total)`` is called as rotation re-encrypts secrets.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class _Operation:
+    """Audits one manager call: a success event on normal exit, a failure (or denied) event
+    carrying only the error type when it raises."""
+
+    def __init__(self, trail: AuditTrail, operation: str, backend: str | None, name: str | None):
+        self.trail = trail
+        self.operation = operation
+        self.backend = backend
+        self.name = name
+        self.details: dict[str, Any] = {}
+        self.event: AuditEvent | None = None
+
+    def __enter__(self) -> _Operation:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        outcome: Outcome = "success"
+        if exc_type is not None:
+            outcome = "denied" if issubclass(exc_type, AccessDeniedError) else "failure"
+        self.event = AuditEvent(
+            operation=self.operation,
+            backend=self.backend,
+            secret_name=self.name,
+            outcome=outcome,
+            error_type=exc_type.__name__ if exc_type else None,
+            details=self.details,
+        )
+        if exc_type is None:
+            self.trail.emit(self.event)  # a required sink failing raises AuditError here
+            return
+        try:
+            self.trail.emit(self.event)
+        except SecretsError:
+            log.error("audit of failed %s could not be recorded", self.operation)
+
+
+class SecretsManager:
+    """Store, retrieve, delete and rotate secrets across configured backends.
+
+    >>> m = SecretsManager()                    # doctest: +SKIP
+    >>> event = m.store_secret("db_password", "s3cret")  # doctest: +SKIP
+
+    Arguments override the environment, which overrides the config file (see
+    docs/configuration.md). ``default_backend`` and the keys of ``backends`` may be
+    :class:`~secrets_core.config.BackendType` members or any installed backend's name.
+    """
+
+    def __init__(
+        self,
+        default_backend: str | enum.Enum | None = None,
+        backends: Mapping[Any, Mapping[str, Any]] | None = None,
+        *,
+        config_path: str | os.PathLike[str] | None = None,
+        cipher: str | None = None,
+        key_source: str | None = None,
+        audit_sinks: list[str] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        plugin_policy: PluginPolicy | None = None,
+    ) -> None:
+        self.settings: Settings = load_settings(
+            config_path=config_path,
+            default_backend=default_backend,
+            backends=backends,
+            cipher=cipher,
+            key_source=key_source,
+            audit_sinks=audit_sinks,
+            data_dir=data_dir,
+            plugin_policy=plugin_policy,
+        )
+        self._lock = threading.RLock()
+        self._registry: PluginRegistry | None = None
+        self._backends: dict[str, tuple[BackendSpec, StorageBackend]] = {}
+        self._keys: KeyManager | None = None
+        self._trail: AuditTrail | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(default_backend={self.settings.default_backend!r})"
+
+    # --- public API ---------------------------------------------------------------------------
+
+    @property
+    def default_backend(self) -> str:
+        return self.settings.default_backend
+
+    @property
+    def registry(self) -> PluginRegistry:
+        with self._lock:
+            if self._registry is None:
+                self._registry = get_registry(self.settings.plugins)
+            return self._registry
+
+    def store_secret(
+        self, name: str, value: str | bytes, backend_type: str | enum.Enum | None = None
+    ) -> AuditEvent:
+        """Store ``value`` (``str`` or ``bytes``) under ``name``, replacing any previous value.
+        Returns the audit event."""
+        with self._operation("store", name, backend_type) as op:
+            secret = SecretValue(value)
+            del value  # keep the raw value out of this frame's traceback locals
+            spec, backend = self._backend(op.backend)
+            backend.write(op.name or "", self._encode(spec, op.name or "", secret))
+        assert op.event is not None
+        return op.event
+
+    def retrieve_secret(
+        self, name: str, backend_type: str | enum.Enum | None = None
+    ) -> str | bytes:
+        """Return the value stored under ``name``, as the type it was stored with.
+        Raises :class:`~secrets_core.errors.SecretNotFoundError` if there is none."""
+        with self._operation("retrieve", name, backend_type) as op:
+            spec, backend = self._backend(op.backend)
+            secret = self._decode(spec, op.name or "", backend.read(op.name or ""))
+        return secret.reveal()
+
+    def delete_secret(self, name: str, backend_type: str | enum.Enum | None = None) -> AuditEvent:
+        """Delete ``name``. Raises :class:`~secrets_core.errors.SecretNotFoundError` if absent."""
+        with self._operation("delete", name, backend_type) as op:
+            _spec, backend = self._backend(op.backend)
+            backend.delete(op.name or "")
+        assert op.event is not None
+        return op.event
+
+    def list_secrets(
+        self, prefix: str = "", backend_type: str | enum.Enum | None = None
+    ) -> list[str]:
+        """Names stored in a backend, optionally only those starting with ``prefix``."""
+        with self._operation("list", None, backend_type) as op:
+            prefix = validate_prefix(prefix)
+            spec, backend = self._backend(op.backend)
+            self._require(spec, Capability.LIST)
+            names = sorted(backend.list_names(prefix))
+            op.details["count"] = len(names)
+        return names
+
+    def rotate_encryption_key(
+        self, *, progress: ProgressCallback | None = None, keep_old_keys: int = 1
+    ) -> AuditEvent:
+        """Make a new primary data key and re-encrypt every client-side-encrypted secret in the
+        default backend and every configured backend under it. Old keys are retired only after
+        every secret decrypts under the new key; the ``keep_old_keys`` newest are kept.
+
+        Returns an event whose ``details["backends"]`` holds rotated/skipped/failed counts.
+        """
+        with self._operation("rotate", None, None) as op:
+            keys = self._key_manager()
+            new_id = keys.rotate()
+            op.details["new_key_id"] = new_id
+            counts: dict[str, dict[str, int]] = {}
+            op.details["backends"] = counts
+            for name in self._configured_backend_names():
+                counts[name] = self._rotate_backend(name, new_id, progress)
+            if any(c["failed"] for c in counts.values()):
+                failed = [n for n, c in counts.items() if c["failed"]]
+                raise BackendUnavailableError(
+                    f"rotation could not reach backend {', '.join(failed)}; old keys are kept "
+                    "so nothing is lost; fix the backend and run the rotation again"
+                )
+            op.details["retired_key_ids"] = keys.retire(keep_old_keys)
+        assert op.event is not None
+        return op.event
+
+    def close(self) -> None:
+        """Close backends and audit sinks. The manager reopens them if used again."""
+        with self._lock:
+            for _spec, backend in self._backends.values():
+                backend.close()
+            self._backends.clear()
+            if self._trail is not None:
+                self._trail.close()
+                self._trail = None
+
+    def __enter__(self) -> SecretsManager:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- composition --------------------------------------------------------------------------
+
+    def _operation(
+        self, operation: str, name: str | None, backend_type: str | enum.Enum | None
+    ) -> _Operation:
+        backend = plugin_name(backend_type) if backend_type is not None else self.default_backend
+        op = _Operation(
+            self._audit_trail(), operation, backend if operation != "rotate" else None, None
+        )
+        try:
+            op.name = validate_name(name) if name is not None else None
+        except SecretsError:
+            with op:  # the rejected name is not recorded: it could be a pasted value
+                raise
+        return op
+
+    def _audit_trail(self) -> AuditTrail:
+        with self._lock:
+            if self._trail is None:
+                sinks: list[tuple[str, AuditSink, bool]] = []
+                for sink in self.settings.audit_sinks:
+                    spec = self.registry.audit_sink(sink.name)
+                    options = resolve_options(
+                        spec.options, sink.options, self._where(f"audit.{sink.name}")
+                    )
+                    sinks.append(
+                        (sink.name, spec.factory(options, self.settings.context), sink.required)
+                    )
+                self._trail = AuditTrail(sinks)
+            return self._trail
+
+    def _where(self, table: str) -> str:
+        origin = self.settings.config_file
+        return f"[{table}]" + (f" in {origin}" if origin else "")
+
+    def _backend(self, name: str | None) -> tuple[BackendSpec, StorageBackend]:
+        name = name or self.default_backend
+        with self._lock:
+            if name not in self._backends:
+                spec = self.registry.backend(name)
+                table = self.settings.backends.get(name, {})
+                options = resolve_options(spec.options, table, self._where(f"backends.{name}"))
+                try:
+                    backend = spec.factory(options, self.settings.context)
+                except SecretsError:
+                    raise
+                except Exception as exc:  # a plugin's own exception may carry credentials
+                    raise BackendConfigurationError(
+                        f"backend '{name}' could not be created ({type(exc).__name__}); "
+                        f"check {self._where(f'backends.{name}')}"
+                    ) from None
+                self._backends[name] = (spec, backend)
+            return self._backends[name]
+
+    def _configured_backend_names(self) -> list[str]:
+        names = [self.default_backend]
+        names += [n for n in self.settings.backends if n not in names]
+        return names
+
+    def _key_manager(self) -> KeyManager:
+        with self._lock:
+            if self._keys is None:
+                source_spec = self.registry.key_source(self.settings.key_source)
+                options = resolve_options(
+                    source_spec.options, self.settings.key_source_options, self._where("key_source")
+                )
+                self._keys = KeyManager(
+                    path=self.settings.data_dir / "keyring.json",
+                    source=source_spec.factory(options, self.settings.context),
+                    source_name=self.settings.key_source,
+                    new_key_cipher=self.settings.cipher,
+                    cipher_for_name=self.registry.cipher,
+                    may_create=self._no_ciphertext_stored,
+                )
+            return self._keys
+
+    def _no_ciphertext_stored(self) -> bool:
+        """True unless a listable, client-side-encrypted default backend already holds data."""
+        spec, backend = self._backend(self.default_backend)
+        if (
+            Capability.ENCRYPTS_AT_REST in spec.capabilities
+            or Capability.LIST not in spec.capabilities
+        ):
+            return True
+        return not backend.list_names("")
+
+    @staticmethod
+    def _require(spec: BackendSpec, capability: Capability) -> None:
+        if capability not in spec.capabilities:
+            raise BackendConfigurationError(
+                f"backend '{spec.name}' does not support '{capability}'"
+            )
+
+    def _encode(self, spec: BackendSpec, name: str, secret: SecretValue) -> bytes | str:
+        if Capability.ENCRYPTS_AT_REST in spec.capabilities:
+            return secret.reveal()
+        key_id, cipher = self._key_manager().primary()
+        return envelope.seal(cipher, key_id, name, secret)
+
+    def _decode(self, spec: BackendSpec, name: str, stored: bytes | str) -> SecretValue:
+        if Capability.ENCRYPTS_AT_REST in spec.capabilities:
+            return SecretValue(stored)
+        key_id = envelope.key_id_of(stored, name)
+        return envelope.open_token(self._key_manager().cipher_for(key_id, name), stored, name)
+
+    def _rotate_backend(
+        self, name: str, new_id: str, progress: ProgressCallback | None
+    ) -> dict[str, int]:
+        counts = {"rotated": 0, "skipped": 0, "failed": 0}
+        try:
+            spec, backend = self._backend(name)
+        except (BackendUnavailableError, ConfigError):
+            counts["failed"] = 1
+            return counts
+        if Capability.LIST not in spec.capabilities:
+            counts["failed"] = 1
+            return counts
+        names = sorted(backend.list_names(""))
+        if Capability.ENCRYPTS_AT_REST in spec.capabilities:
+            counts["skipped"] = len(names)  # server-managed encryption
+            return counts
+        keys = self._key_manager()
+        new_cipher = keys.cipher_for(new_id, "")
+        rewritten: list[str] = []
+        for done, secret_name in enumerate(names, 1):
+            token = backend.read(secret_name)
+            key_id = envelope.key_id_of(token, secret_name)
+            if key_id == new_id:
+                counts["skipped"] += 1
+            else:
+                # A corrupt secret raises here, naming it, before any key is retired.
+                secret = envelope.open_token(
+                    keys.cipher_for(key_id, secret_name), token, secret_name
+                )
+                backend.write(secret_name, envelope.seal(new_cipher, new_id, secret_name, secret))
+                rewritten.append(secret_name)
+                counts["rotated"] += 1
+            if progress is not None:
+                progress(name, done, len(names))
+        for secret_name in rewritten:  # verify before the caller retires old keys
+            envelope.open_token(new_cipher, backend.read(secret_name), secret_name)
+        return counts

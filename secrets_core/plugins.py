@@ -1,0 +1,294 @@
+"""Plugin discovery and the registry of implementations.
+
+Entry points in the group ``secrets_core`` are loaded one at a time. A plugin that fails to
+import or register is recorded (with its distribution and version) and the others load on;
+in strict mode the failure raises instead. Discovery runs once per process and policy, on
+first use: :func:`get_registry` caches, :func:`reset_registry` clears the cache (for tests).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Literal, TypeVar
+
+import pluggy
+
+from secrets_core import hookspecs
+from secrets_core.config import PluginPolicy
+from secrets_core.descriptors import (
+    AuditSinkSpec,
+    BackendSpec,
+    CipherSpec,
+    KdfSpec,
+    KeySourceSpec,
+)
+from secrets_core.errors import (
+    PluginConflictError,
+    PluginLoadError,
+    PluginNotFoundError,
+)
+
+ENTRY_POINT_GROUP = "secrets_core"
+CORE_DISTRIBUTION = "secure-secrets"
+
+Status = Literal["active", "blocked", "failed"]
+Spec = TypeVar("Spec", BackendSpec, CipherSpec, KdfSpec, KeySourceSpec, AuditSinkSpec)
+
+#: Where to get the implementations this repository publishes, for "not installed" errors.
+KNOWN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
+    ("backend", "file"): "secure-secrets-file",
+    ("backend", "env"): "secure-secrets-env",
+    ("backend", "vault"): "secure-secrets-vault",
+    ("cipher", "fernet"): "secure-secrets-fernet",
+    ("cipher", "aes-gcm"): "secure-secrets-fernet",
+    ("cipher", "transit"): "secure-secrets-vault",
+    ("kdf", "argon2id"): "secure-secrets-fernet",
+    ("kdf", "scrypt"): "secure-secrets-fernet",
+    ("kdf", "pbkdf2-sha256"): "secure-secrets-fernet",
+}
+
+_FAMILIES: dict[str, tuple[str, type]] = {
+    "backend": ("secrets_register_backends", BackendSpec),
+    "cipher": ("secrets_register_ciphers", CipherSpec),
+    "kdf": ("secrets_register_kdfs", KdfSpec),
+    "key source": ("secrets_register_key_sources", KeySourceSpec),
+    "audit sink": ("secrets_register_audit_sinks", AuditSinkSpec),
+}
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One discovered plugin, as shown by :func:`list_plugins` and ``secure-secrets plugins``."""
+
+    name: str
+    distribution: str
+    version: str
+    status: Status
+    hooks: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass
+class _Provided:
+    spec: Any
+    plugin: str
+    distribution: str
+
+
+@dataclass
+class _Family:
+    items: dict[str, _Provided] = field(default_factory=dict)
+    conflicts: dict[str, list[str]] = field(default_factory=dict)
+
+
+class PluginRegistry:
+    """Loads plugins under a :class:`PluginPolicy` and indexes what they register."""
+
+    def __init__(
+        self,
+        policy: PluginPolicy | None = None,
+        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        internal: Iterable[tuple[str, ModuleType]] | None = None,
+    ) -> None:
+        self.policy = policy or PluginPolicy()
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self._infos: dict[str, PluginInfo] = {}
+        self._families = {family: _Family() for family in _FAMILIES}
+        if internal is None:
+            from secrets_core import builtin
+
+            internal = [("core", builtin)]
+        for name, module in internal:
+            self._register(name, module, CORE_DISTRIBUTION, _version(CORE_DISTRIBUTION))
+        if entry_points is None:
+            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+        for entry_point in sorted(entry_points, key=lambda ep: ep.name):
+            self._load_entry_point(entry_point)
+
+    # --- loading ------------------------------------------------------------------------------
+
+    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
+        dist = ep.dist.name if ep.dist else "unknown"
+        version = ep.dist.version if ep.dist else "unknown"
+        if ep.name in self.policy.block or (
+            self.policy.allow is not None and ep.name not in self.policy.allow
+        ):
+            self._infos[ep.name] = PluginInfo(ep.name, dist, version, "blocked")
+            return
+        if ep.name in self._infos:
+            other = self._infos[ep.name].distribution
+            message = (
+                f"plugin name '{ep.name}' is provided by both {other} and {dist}; "
+                f"uninstall one, or block one with plugins.block / SECURE_SECRETS_PLUGINS_BLOCK"
+            )
+            if self.policy.strict:
+                raise PluginConflictError(message)
+            self._infos[f"{ep.name} ({dist})"] = PluginInfo(
+                ep.name, dist, version, "failed", error=message
+            )
+            return
+        try:
+            module = ep.load()
+        except Exception as exc:
+            self._fail(ep.name, dist, version, f"import failed: {type(exc).__name__}: {exc}", exc)
+            return
+        self._register(ep.name, module, dist, version)
+
+    def _register(self, name: str, plugin: Any, dist: str, version: str) -> None:
+        try:
+            self.pm.register(plugin, name=name)
+            unknown = [
+                attr for attr in dir(plugin)
+                if attr.startswith("secrets_") and not hasattr(self.pm.hook, attr)
+            ]  # fmt: skip
+            if unknown:
+                self.pm.unregister(name=name)
+                raise PluginLoadError(f"implements unknown hook {unknown[0]}")
+            hooks = tuple(sorted(impl for impl in _hook_names(self.pm, name)))
+            provided = self._collect(name, dist)
+        except Exception as exc:
+            if self.pm.has_plugin(name):
+                self.pm.unregister(name=name)
+            self._fail(
+                name, dist, version, f"registration failed: {type(exc).__name__}: {exc}", exc
+            )
+            return
+        self._infos[name] = PluginInfo(name, dist, version, "active", hooks, provided)
+
+    def _collect(self, plugin: str, dist: str) -> tuple[str, ...]:
+        """Call this plugin's registration hooks and index what they return."""
+        staged: list[tuple[str, Any]] = []
+        for family, (hook_name, spec_type) in _FAMILIES.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name != plugin:
+                    continue
+                result = impl.function()
+                for spec in result or ():
+                    if not isinstance(spec, spec_type):
+                        raise TypeError(
+                            f"{hook_name} returned {type(spec).__name__}, "
+                            f"expected {spec_type.__name__}"
+                        )
+                    staged.append((family, spec))
+        for family, spec in staged:  # only index once every hook returned cleanly
+            items = self._families[family]
+            existing = items.items.get(spec.name)
+            if existing is not None:
+                items.conflicts.setdefault(spec.name, [existing.distribution]).append(dist)
+            else:
+                items.items[spec.name] = _Provided(spec, plugin, dist)
+        return tuple(f"{family}:{spec.name}" for family, spec in staged)
+
+    def _fail(self, name: str, dist: str, version: str, error: str, exc: Exception) -> None:
+        self._infos[name] = PluginInfo(name, dist, version, "failed", error=error)
+        if self.policy.strict:
+            raise PluginLoadError(f"plugin '{name}' from {dist} {version}: {error}") from exc
+
+    # --- lookup -------------------------------------------------------------------------------
+
+    def _get(self, family: str, name: str) -> Any:
+        index = self._families[family]
+        if name in index.conflicts:
+            dists = " and ".join(index.conflicts[name])
+            raise PluginConflictError(
+                f"{family} '{name}' is provided by {dists}; uninstall one of them, or block "
+                "one plugin with plugins.block in the config or SECURE_SECRETS_PLUGINS_BLOCK"
+            )
+        if name not in index.items:
+            raise PluginNotFoundError(self._not_found_message(family, name))
+        return index.items[name].spec
+
+    def _not_found_message(self, family: str, name: str) -> str:
+        dist = KNOWN_DISTRIBUTIONS.get((family, name))
+        installed = ", ".join(sorted(self._families[family].items)) or "none"
+        hint = (
+            f"install it with: pip install {dist}"
+            if dist
+            else "install the distribution that provides it, or check the spelling"
+        )
+        failed = [i for i in self._infos.values() if i.status != "active" and i.name == name]
+        if failed:
+            hint += f" (plugin '{name}' from {failed[0].distribution} is {failed[0].status})"
+        return f"no {family} named '{name}' is installed (installed: {installed}); {hint}"
+
+    def backend(self, name: str) -> BackendSpec:
+        spec: BackendSpec = self._get("backend", name)
+        return spec
+
+    def cipher(self, name: str) -> CipherSpec:
+        spec: CipherSpec = self._get("cipher", name)
+        return spec
+
+    def kdf(self, name: str) -> KdfSpec:
+        spec: KdfSpec = self._get("kdf", name)
+        return spec
+
+    def key_source(self, name: str) -> KeySourceSpec:
+        spec: KeySourceSpec = self._get("key source", name)
+        return spec
+
+    def audit_sink(self, name: str) -> AuditSinkSpec:
+        spec: AuditSinkSpec = self._get("audit sink", name)
+        return spec
+
+    def names(self, family: str) -> list[str]:
+        """Installed implementation names of one family ("backend", "cipher", ...)."""
+        return sorted(self._families[family].items)
+
+    def plugins(self) -> list[PluginInfo]:
+        return sorted(self._infos.values(), key=lambda info: (info.name, info.distribution))
+
+
+def _hook_names(pm: pluggy.PluginManager, plugin_name: str) -> Iterable[str]:
+    plugin = pm.get_plugin(plugin_name)
+    for caller in pm.get_hookcallers(plugin) or ():
+        yield caller.name
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+_cache: dict[PluginPolicy, PluginRegistry] = {}
+_cache_lock = threading.Lock()
+
+
+def get_registry(policy: PluginPolicy | None = None) -> PluginRegistry:
+    """The process-wide registry for ``policy``, discovered on first call."""
+    policy = policy or PluginPolicy()
+    with _cache_lock:
+        registry = _cache.get(policy)
+        if registry is None:
+            registry = _cache[policy] = PluginRegistry(policy)
+        return registry
+
+
+def reset_registry() -> None:
+    """Forget discovered plugins, so the next :func:`get_registry` discovers again."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def list_plugins(policy: PluginPolicy | None = None) -> list[PluginInfo]:
+    """Installed plugins with distribution, version, status and the hooks each implements.
+
+    With no argument the policy (allow/block lists, strict mode) comes from the config file
+    and the environment, as a manager would use it.
+    """
+    if policy is None:
+        from secrets_core.config import load_settings
+
+        policy = load_settings().plugins
+    return get_registry(policy).plugins()
+
+
+Factory = Callable[..., Any]

@@ -1,0 +1,52 @@
+"""A wrapper that keeps secret values out of reprs, logs, pickles and tracebacks."""
+
+from __future__ import annotations
+
+import hmac
+from typing import NoReturn
+
+from secrets_core.errors import InvalidSecretValueError
+
+
+class SecretValue:
+    """Holds a ``str`` or ``bytes`` secret; its ``repr``/``str`` are masked.
+
+    Call :meth:`reveal` to get the value. Pickling is refused so a value cannot leak into a
+    cache or a multiprocessing queue by accident.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        if isinstance(value, (bytearray, memoryview)):
+            value = bytes(value)
+        if not isinstance(value, (str, bytes)):
+            raise InvalidSecretValueError(
+                f"secret value must be str or bytes, not {type(value).__name__}"
+            )
+        self._value = value
+
+    def reveal(self) -> str | bytes:
+        return self._value
+
+    @property
+    def is_text(self) -> bool:
+        return isinstance(self._value, str)
+
+    def __repr__(self) -> str:
+        return f"SecretValue({'str' if self.is_text else 'bytes'}, '**********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretValue) or self.is_text != other.is_text:
+            return NotImplemented
+        a, b = self._value, other._value
+        a_bytes = a.encode() if isinstance(a, str) else a
+        b_bytes = b.encode() if isinstance(b, str) else b
+        return hmac.compare_digest(a_bytes, b_bytes)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-free but hashing would leak equality
+
+    def __reduce__(self) -> NoReturn:
+        raise TypeError("SecretValue cannot be pickled")

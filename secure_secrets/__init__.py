@@ -1,0 +1,26 @@
+"""secure-secrets: one API over encrypted local files, encrypted environment variables and
+HashiCorp Vault/OpenBao.
+
+    from secure_secrets import SecureSecretsManager, BackendType
+
+    manager = SecureSecretsManager()          # local encrypted files, zero config
+    event = manager.store_secret("bluefin_api_key", "value")
+    manager.retrieve_secret("bluefin_api_key")
+
+This package only re-exports; the implementation lives in :mod:`secrets_core`.
+"""
+
+from secrets_core import __version__
+from secrets_core.audit import AuditEvent
+from secrets_core.config import BackendType
+from secrets_core.manager import SecretsManager as SecureSecretsManager
+from secrets_core.plugins import PluginInfo, list_plugins
+
+__all__ = [
+    "AuditEvent",
+    "BackendType",
+    "PluginInfo",
+    "SecureSecretsManager",
+    "__version__",
+    "list_plugins",
+]
