@@ -1,0 +1,1 @@
+"""A template secure-secrets plugin: the ``memory`` backend (process-local, for tests)."""

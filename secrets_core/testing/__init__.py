@@ -1,0 +1,19 @@
+"""The conformance kit: contract tests a plugin subclasses with one fixture.
+
+    from secrets_core.testing import BackendContract
+
+    class TestMyBackend(BackendContract):
+        @pytest.fixture
+        def backend_spec(self):
+            return my_plugin.secrets_register_backends()[0]
+
+Each contract's docstring names the fixture it needs. Failure messages say what the contract
+expects, so a plugin author can fix the plugin without reading the kit.
+"""
+
+from secrets_core.testing.audit import AuditSinkContract
+from secrets_core.testing.backend import BackendContract
+from secrets_core.testing.cipher import CipherContract
+from secrets_core.testing.kdf import KdfContract
+
+__all__ = ["AuditSinkContract", "BackendContract", "CipherContract", "KdfContract"]

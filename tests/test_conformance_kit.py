@@ -1,0 +1,129 @@
+"""The conformance kit: the core's own sinks pass it, and it catches broken plugins."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+import pytest
+
+from secrets_core.descriptors import AuditSink, KdfSpec, PluginContext
+from secrets_core.errors import ConfigError
+from secrets_core.sinks import JsonlSink, LoggingSink
+from secrets_core.testing import AuditSinkContract, KdfContract
+
+
+class TestJsonlSinkContract(AuditSinkContract):
+    @pytest.fixture
+    def sink(self, tmp_path: Path) -> Iterator[AuditSink]:
+        sink = JsonlSink({"path": str(tmp_path / "audit.jsonl")}, PluginContext(tmp_path, tmp_path))
+        yield sink
+        sink.close()
+
+    @pytest.fixture
+    def recorded(self, tmp_path: Path) -> Callable[[], str]:
+        return lambda: (tmp_path / "audit.jsonl").read_text()
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+class TestLoggingSinkContract(AuditSinkContract):
+    @pytest.fixture
+    def handler(self) -> Iterator[_ListHandler]:
+        handler = _ListHandler()
+        logger = logging.getLogger("kit.audit")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        yield handler
+        logger.removeHandler(handler)
+
+    @pytest.fixture
+    def sink(self, tmp_path: Path, handler: _ListHandler) -> AuditSink:
+        return LoggingSink(
+            {"logger": "kit.audit", "level": "INFO"}, PluginContext(tmp_path, tmp_path)
+        )
+
+    @pytest.fixture
+    def recorded(self, handler: _ListHandler) -> Callable[[], str]:
+        return lambda: "\n".join(handler.lines)
+
+
+class _Pbkdf2:
+    """A minimal KDF, as a third party would write it, to run the KDF contract."""
+
+    def __init__(self, params: Mapping[str, int]) -> None:
+        iterations = int(params.get("iterations", 600_000))
+        if not 600_000 <= iterations <= 10_000_000:
+            raise ConfigError("iterations must be between 600000 and 10000000")
+        self.params = {"iterations": iterations}
+
+    def derive(self, passphrase: bytes, salt: bytes, length: int) -> bytes:
+        return hashlib.pbkdf2_hmac("sha256", passphrase, salt, self.params["iterations"], length)
+
+
+class TestKdfContractOnAMinimalKdf(KdfContract):
+    @pytest.fixture
+    def kdf_spec(self) -> KdfSpec:
+        return KdfSpec(name="test-pbkdf2", factory=_Pbkdf2)
+
+    @pytest.fixture
+    def fast_params(self) -> dict[str, int]:
+        return {"iterations": 600_000}
+
+    @pytest.fixture
+    def weak_params(self) -> dict[str, int]:
+        return {"iterations": 1000}
+
+    @pytest.fixture
+    def huge_params(self) -> dict[str, int]:
+        return {"iterations": 2**40}
+
+
+BROKEN_BACKEND = '''
+import pytest
+from secrets_core.descriptors import BackendSpec, Capability
+from secrets_core.errors import SecretNotFoundError
+from secrets_core.testing import BackendContract
+
+class Lossy:
+    """Forgets value types, lists nothing, and raises KeyError instead of the typed error."""
+    def __init__(self): self.data = {}
+    def read(self, name): return self.data[name]
+    def write(self, name, value):
+        self.data[name] = value.encode() if isinstance(value, str) else value
+    def delete(self, name): del self.data[name]
+    def list_names(self, prefix=""): return []
+    def close(self): pass
+
+class TestLossy(BackendContract):
+    @pytest.fixture
+    def backend_spec(self):
+        return BackendSpec(name="lossy", factory=lambda o, c: Lossy(),
+                           capabilities=frozenset({Capability.LIST}))
+'''
+
+
+def test_the_kit_fails_a_broken_backend_with_messages_that_explain(tmp_path: Path) -> None:
+    (tmp_path / "test_broken.py").write_text(textwrap.dedent(BROKEN_BACKEND))
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stdout
+    assert "read must return str when that was written" in result.stdout
+    assert "list_names('') must return every stored name" in result.stdout
+    assert "FAILED test_broken.py::TestLossy::test_missing_name_raises_not_found" in result.stdout
