@@ -15,7 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from secrets_core.descriptors import AuditSink
@@ -67,9 +67,19 @@ class AuditEvent:
     details: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["details"] = dict(self.details)
-        return data
+        # Built by hand: dataclasses.asdict deep-copies recursively and dominated retrieve.
+        actor = self.actor
+        return {
+            "event_id": self.event_id,
+            "timestamp": self.timestamp,
+            "operation": self.operation,
+            "backend": self.backend,
+            "secret_name": self.secret_name,
+            "outcome": self.outcome,
+            "error_type": self.error_type,
+            "actor": {"user": actor.user, "pid": actor.pid, "host": actor.host},
+            "details": dict(self.details),
+        }
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
