@@ -1,4 +1,7 @@
-"""Shared fixtures for the whole repository (tests/, plugins/*/tests, contrib/*/tests): every test runs against its own config, data and log directories."""
+"""Shared fixtures for the whole repository (tests/, plugins/*/tests, contrib/*/tests).
+
+Every test runs against its own config, data and log directories.
+"""
 
 from __future__ import annotations
 
