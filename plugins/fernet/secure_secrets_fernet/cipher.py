@@ -3,6 +3,10 @@
 Fernet authenticates everything it encrypts but has no associated-data input, so the cipher
 puts a 16-byte BLAKE2b digest of the associated data in front of the plaintext and checks it
 after decryption: a token presented with different associated data fails like a tampered one.
+
+Tokens are kept as the raw Fernet bytes, not Fernet's base64 text: base64 has non-canonical
+spellings (the unused low bits of the last character), so a flipped bit in the text form can
+decode to the same token. In raw form every bit is covered by Fernet's HMAC.
 """
 
 from __future__ import annotations
@@ -33,11 +37,12 @@ class FernetCipher:
         return "FernetCipher(<key hidden>)"
 
     def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes:
-        return self._fernet.encrypt(_ad_digest(associated_data) + plaintext)
+        token = self._fernet.encrypt(_ad_digest(associated_data) + plaintext)
+        return base64.urlsafe_b64decode(token)
 
     def decrypt(self, token: bytes, associated_data: bytes) -> bytes:
         try:
-            payload = self._fernet.decrypt(token)
+            payload = self._fernet.decrypt(base64.urlsafe_b64encode(token))
         except (InvalidToken, TypeError, ValueError, binascii.Error):
             raise IntegrityError(
                 "fernet token is invalid (tampered, truncated or wrong key)"
