@@ -79,13 +79,75 @@ class StorageBackend(Protocol):
 
     def read(self, name: str) -> bytes | str: ...
 
-    def write(self, name: str, value: bytes | str) -> None: ...
+    def write(self, name: str, value: bytes | str) -> int | None: ...
 
     def delete(self, name: str) -> None: ...
 
     def list_names(self, prefix: str = "") -> list[str]: ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One stored version of a secret (never its value)."""
+
+    version: int
+    created: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
+class SecretMetadata:
+    """What a backend with :attr:`Capability.METADATA` knows about a secret besides its value."""
+
+    name: str
+    created: str  # ISO 8601, UTC
+    updated: str
+    current_version: int
+    versions: tuple[VersionInfo, ...] = ()
+    custom: Mapping[str, str] = field(default_factory=dict)
+    deleted: bool = False  # soft-deleted, restorable
+
+
+# Optional methods, required by the capability named in each docstring. The manager calls
+# them only on backends that declare the capability; the conformance kit checks them.
+
+
+@runtime_checkable
+class VersionedBackend(Protocol):
+    """:attr:`Capability.VERSIONS`: ``write`` keeps older versions (the backend decides how
+    many) and returns the new version number."""
+
+    def read_version(self, name: str, version: int) -> bytes | str: ...
+
+    def rewrite_versions(self, name: str, transform: Callable[[bytes | str], bytes | str]) -> int:
+        """Replace every retained version's value (soft-deleted ones too) with
+        ``transform(value)``, atomically per secret; used by key rotation. Versions whose
+        value ``transform`` returns unchanged are not rewritten. Returns how many were."""
+        ...
+
+
+@runtime_checkable
+class MetadataBackend(Protocol):
+    """:attr:`Capability.METADATA`."""
+
+    def metadata(self, name: str) -> SecretMetadata: ...
+
+    def set_custom_metadata(self, name: str, custom: Mapping[str, str]) -> None: ...
+
+
+@runtime_checkable
+class SoftDeleteBackend(Protocol):
+    """:attr:`Capability.SOFT_DELETE`: ``delete`` hides a secret (read raises not-found, it is
+    not listed) until ``restore``; ``purge`` destroys it and every version for good."""
+
+    def restore(self, name: str) -> None: ...
+
+    def purge(self, name: str) -> None: ...
+
+    def list_deleted(self, prefix: str = "") -> list[str]:
+        """Names that are soft-deleted (and so not in ``list_names``)."""
+        ...
 
 
 @runtime_checkable

@@ -13,12 +13,21 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from secrets_core import envelope
 from secrets_core.audit import AuditEvent, AuditTrail, Outcome
 from secrets_core.config import PluginPolicy, Settings, load_settings, plugin_name, resolve_options
-from secrets_core.descriptors import AuditSink, BackendSpec, Capability, StorageBackend
+from secrets_core.descriptors import (
+    AuditSink,
+    BackendSpec,
+    Capability,
+    MetadataBackend,
+    SecretMetadata,
+    SoftDeleteBackend,
+    StorageBackend,
+    VersionedBackend,
+)
 from secrets_core.errors import (
     AccessDeniedError,
     BackendConfigurationError,
@@ -134,30 +143,86 @@ class SecretsManager:
             return self._registry
 
     def store_secret(
-        self, name: str, value: str | bytes, backend_type: str | enum.Enum | None = None
+        self,
+        name: str,
+        value: str | bytes,
+        backend_type: str | enum.Enum | None = None,
+        *,
+        metadata: Mapping[str, str] | None = None,
     ) -> AuditEvent:
-        """Store ``value`` (``str`` or ``bytes``) under ``name``, replacing any previous value.
-        Returns the audit event."""
+        """Store ``value`` (``str`` or ``bytes``) under ``name``, replacing any previous value
+        (kept as an older version where the backend has versions). ``metadata`` sets custom
+        metadata (backends with ``Capability.METADATA``). Returns the audit event; its
+        ``details["version"]`` is the new version number when the backend has versions."""
         with self._operation("store", name, backend_type) as op:
             secret = SecretValue(value)
             del value  # keep the raw value out of this frame's traceback locals
             spec, backend = self._backend(op.backend)
-            backend.write(op.name or "", self._encode(spec, op.name or "", secret))
+            if metadata is not None:
+                self._require(spec, Capability.METADATA)
+            version = backend.write(op.name or "", self._encode(spec, op.name or "", secret))
+            if version is not None:
+                op.details["version"] = version
+            if metadata is not None:
+                cast(MetadataBackend, backend).set_custom_metadata(op.name or "", metadata)
         assert op.event is not None
         return op.event
 
     def retrieve_secret(
-        self, name: str, backend_type: str | enum.Enum | None = None
+        self,
+        name: str,
+        backend_type: str | enum.Enum | None = None,
+        *,
+        version: int | None = None,
     ) -> str | bytes:
-        """Return the value stored under ``name``, as the type it was stored with.
-        Raises :class:`~secrets_core.errors.SecretNotFoundError` if there is none."""
+        """Return the value stored under ``name``, as the type it was stored with; an older
+        ``version`` where the backend has versions. Raises
+        :class:`~secrets_core.errors.SecretNotFoundError` if there is none."""
         with self._operation("retrieve", name, backend_type) as op:
             spec, backend = self._backend(op.backend)
-            secret = self._decode(spec, op.name or "", backend.read(op.name or ""))
+            if version is None:
+                stored = backend.read(op.name or "")
+            else:
+                self._require(spec, Capability.VERSIONS)
+                op.details["version"] = version
+                stored = cast(VersionedBackend, backend).read_version(op.name or "", version)
+            secret = self._decode(spec, op.name or "", stored)
         return secret.reveal()
 
+    def secret_metadata(
+        self, name: str, backend_type: str | enum.Enum | None = None
+    ) -> SecretMetadata:
+        """Created/updated times, versions and custom metadata (``Capability.METADATA``)."""
+        with self._operation("metadata", name, backend_type) as op:
+            spec, backend = self._backend(op.backend)
+            self._require(spec, Capability.METADATA)
+            return cast(MetadataBackend, backend).metadata(op.name or "")
+
+    def restore_secret(self, name: str, backend_type: str | enum.Enum | None = None) -> AuditEvent:
+        """Undo a soft delete (``Capability.SOFT_DELETE``)."""
+        with self._operation("restore", name, backend_type) as op:
+            spec, backend = self._backend(op.backend)
+            self._require(spec, Capability.SOFT_DELETE)
+            cast(SoftDeleteBackend, backend).restore(op.name or "")
+        assert op.event is not None
+        return op.event
+
+    def purge_secret(self, name: str, backend_type: str | enum.Enum | None = None) -> AuditEvent:
+        """Destroy a secret and all its versions, deleted or not (``Capability.SOFT_DELETE``;
+        on other backends, the same as :meth:`delete_secret`)."""
+        with self._operation("purge", name, backend_type) as op:
+            spec, backend = self._backend(op.backend)
+            if Capability.SOFT_DELETE in spec.capabilities:
+                cast(SoftDeleteBackend, backend).purge(op.name or "")
+            else:
+                backend.delete(op.name or "")
+        assert op.event is not None
+        return op.event
+
     def delete_secret(self, name: str, backend_type: str | enum.Enum | None = None) -> AuditEvent:
-        """Delete ``name``. Raises :class:`~secrets_core.errors.SecretNotFoundError` if absent."""
+        """Delete ``name`` (a soft delete, undone by :meth:`restore_secret`, on backends with
+        ``Capability.SOFT_DELETE``). Raises :class:`~secrets_core.errors.SecretNotFoundError`
+        if absent."""
         with self._operation("delete", name, backend_type) as op:
             _spec, backend = self._backend(op.backend)
             backend.delete(op.name or "")
@@ -337,11 +402,17 @@ class SecretsManager:
             counts["failed"] = 1
             return counts
         names = sorted(backend.list_names(""))
+        if Capability.SOFT_DELETE in spec.capabilities:  # deleted secrets can be restored
+            names = sorted(set(names) | set(cast(SoftDeleteBackend, backend).list_deleted("")))
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             counts["skipped"] = len(names)  # server-managed encryption
             return counts
         keys = self._key_manager()
         new_cipher = keys.cipher_for(new_id, "")
+        if Capability.VERSIONS in spec.capabilities:
+            return self._rotate_versions(
+                name, cast(VersionedBackend, backend), names, new_id, progress
+            )
         rewritten: list[str] = []
         for done, secret_name in enumerate(names, 1):
             token = backend.read(secret_name)
@@ -360,4 +431,38 @@ class SecretsManager:
                 progress(name, done, len(names))
         for secret_name in rewritten:  # verify before the caller retires old keys
             envelope.open_token(new_cipher, backend.read(secret_name), secret_name)
+        return counts
+
+    def _rotate_versions(
+        self,
+        backend_name: str,
+        backend: VersionedBackend,
+        names: list[str],
+        new_id: str,
+        progress: ProgressCallback | None,
+    ) -> dict[str, int]:
+        """Re-encrypt every retained version of every secret through the backend's
+        ``rewrite_versions``, so no version is left under a key that will be retired."""
+        counts = {"rotated": 0, "skipped": 0, "failed": 0}
+        keys = self._key_manager()
+        new_cipher = keys.cipher_for(new_id, "")
+        for done, secret_name in enumerate(names, 1):
+
+            def reseal(token: bytes | str, secret_name: str = secret_name) -> bytes | str:
+                key_id = envelope.key_id_of(token, secret_name)
+                if key_id == new_id:
+                    return token
+                secret = envelope.open_token(
+                    keys.cipher_for(key_id, secret_name), token, secret_name
+                )
+                resealed = envelope.seal(new_cipher, new_id, secret_name, secret)
+                envelope.open_token(new_cipher, resealed, secret_name)  # verify before storing
+                return resealed
+
+            if backend.rewrite_versions(secret_name, reseal):
+                counts["rotated"] += 1
+            else:
+                counts["skipped"] += 1
+            if progress is not None:
+                progress(backend_name, done, len(names))
         return counts
