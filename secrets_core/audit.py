@@ -112,6 +112,22 @@ class AuditTrail:
                 "permissions, or mark it required = false)"
             )
 
+    def check_required(self) -> None:
+        """Ask each required sink that has a ``check()`` whether it can record now, so a
+        change is refused before it is made rather than after."""
+        for name, sink, required in self._sinks:
+            check = getattr(sink, "check", None)
+            if not required or check is None:
+                continue
+            try:
+                check()
+            except Exception as exc:
+                log.error("required audit sink %r is not writable: %s", name, type(exc).__name__)
+                raise AuditError(
+                    f"required audit sink {name} cannot record events; nothing was changed "
+                    "(check the sink's path and permissions, or mark it required = false)"
+                ) from None
+
     def close(self) -> None:
         for _name, sink, _required in self._sinks:
             try:

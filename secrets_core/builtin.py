@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from secrets_core.descriptors import AuditSinkSpec, KeySourceSpec
 from secrets_core.hookspecs import hookimpl
-from secrets_core.key_sources import ENV_OPTIONS, KEYFILE_OPTIONS, EnvKeySource, KeyfileSource
+from secrets_core.key_sources import (
+    ENV_OPTIONS,
+    KEYFILE_OPTIONS,
+    PASSPHRASE_OPTIONS,
+    EnvKeySource,
+    KeyfileSource,
+    PassphraseSource,
+)
 from secrets_core.sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
 
 
@@ -23,4 +30,7 @@ def secrets_register_key_sources() -> list[KeySourceSpec]:
     return [
         KeySourceSpec("keyfile", KeyfileSource, KEYFILE_OPTIONS, "random KEK in a 0600 file"),
         KeySourceSpec("env", EnvKeySource, ENV_OPTIONS, "base64 KEK in an environment variable"),
+        KeySourceSpec(
+            "passphrase", PassphraseSource, PASSPHRASE_OPTIONS, "KEK derived from a passphrase"
+        ),
     ]

@@ -42,6 +42,7 @@ ENV_PLUGINS_STRICT = "SECURE_SECRETS_PLUGINS_STRICT"
 DEFAULT_BACKEND = "file"
 DEFAULT_CIPHER = "fernet"
 DEFAULT_KEY_SOURCE = "keyfile"
+DEFAULT_KDF = "argon2id"
 DEFAULT_AUDIT_SINKS = ("jsonl",)
 
 _TOP_LEVEL_KEYS = {
@@ -181,6 +182,14 @@ class _Reader:
     def table(self, table: Mapping[str, Any], key: str, dotted: str) -> dict[str, Any]:
         return dict(self.get(table, key, dotted, dict, {}))
 
+    def only(self, table: Mapping[str, Any], dotted: str, known: set[str]) -> None:
+        """Reject keys a table does not have: a typo must not silently disable a setting."""
+        unknown = sorted(set(table) - known)
+        if unknown:
+            raise self.fail(
+                f"{dotted}.{unknown[0]}", f"unknown key; known keys: {', '.join(sorted(known))}"
+            )
+
 
 def _split_named_table(
     reader: _Reader, key: str, default_name: str, override: str | None
@@ -243,7 +252,8 @@ def load_settings(
             raise ConfigError(f"backends[{plugin_name(name)!r}] must be a mapping of options")
         backend_tables.setdefault(plugin_name(name), {}).update(table)
 
-    cipher_name, _cipher_options = _split_named_table(
+    reader.only(reader.table(raw, "cipher", "cipher"), "cipher", {"name"})
+    cipher_name, _ = _split_named_table(
         reader, "cipher", DEFAULT_CIPHER, cipher or os.environ.get(ENV_CIPHER)
     )
     source_name, source_options = _split_named_table(
@@ -252,6 +262,9 @@ def load_settings(
     kdf = reader.table(raw, "kdf", "kdf")
 
     audit = reader.table(raw, "audit", "audit")
+    for key, value in audit.items():
+        if key != "sinks" and not isinstance(value, dict):
+            raise reader.fail(f"audit.{key}", "must be 'sinks' or a [audit.SINK] table")
     sink_names = (
         audit_sinks
         if audit_sinks is not None
@@ -267,6 +280,7 @@ def load_settings(
 
     if plugin_policy is None:
         plugins = reader.table(raw, "plugins", "plugins")
+        reader.only(plugins, "plugins", {"allow", "block", "strict"})
         allow = _env_list(ENV_PLUGINS_ALLOW)
         if allow is None:
             allow = reader.get(plugins, "allow", "plugins.allow", list, None)

@@ -56,11 +56,17 @@ class ConfigOption:
 
 @dataclass(frozen=True)
 class PluginContext:
-    """Where plugins keep their files, resolved by the core from config/env/platformdirs."""
+    """Where plugins keep their files, resolved by the core from config/env/platformdirs.
+
+    ``kdf(name, params)`` builds a configured key-derivation function for key sources that
+    need one: ``kdf(None, None)`` is the one configured in ``[kdf]``; a name and stored
+    params rebuild the one a keyring was made with (validated before any derivation).
+    """
 
     data_dir: Path
     log_dir: Path
     config_file: Path | None = None
+    kdf: Callable[[str | None, Mapping[str, int] | None], Kdf] | None = None
 
 
 # --- interfaces the factories return ---------------------------------------------------------
@@ -166,7 +172,8 @@ class Cipher(Protocol):
 class Kdf(Protocol):
     """Derives a key from a passphrase. ``params`` are stored beside the salt and handed back
     on the next unlock; the factory must check them against floors and ceilings before any
-    derivation (they are read from disk, so attacker-controlled)."""
+    derivation (they are read from disk, so attacker-controlled). An optional ``name``
+    attribute says which algorithm actually runs, when a factory falls back to another."""
 
     params: Mapping[str, int]
 

@@ -49,28 +49,55 @@ def key_id_of(token: bytes | str, name: str) -> str:
 
 
 def open_token(cipher: Cipher, token: bytes | str, name: str) -> SecretValue:
-    """Decrypt a token and check it was sealed for ``name``."""
+    """Decrypt a token and check it was sealed for ``name``.
+
+    Errors are raised outside any ``except`` block and after the plaintext is dropped, so
+    neither a chained exception nor this frame's traceback locals carry the value.
+    """
     if isinstance(token, str):
         token = token.encode("ascii", "replace")
     key_id = key_id_of(token, name)
-    try:
-        payload = cipher.decrypt(token[21:], associated_data(name, key_id))
-    except EncryptionError as exc:
+    payload = _decrypt(cipher, token[21:], associated_data(name, key_id))
+    if payload is None:
         raise IntegrityError(
-            f"secret '{name}' failed to decrypt: {exc} (tampered, truncated, or moved from "
-            "another secret or store)"
-        ) from None
+            f"secret '{name}' failed to decrypt (tampered, truncated, or moved from another "
+            "secret or store)"
+        )
+    problem = _header_problem(payload, name)
+    if problem is None:
+        is_text = payload[1] == _TYPE_TEXT
+        body = payload[4 + int.from_bytes(payload[2:4], "big") :]
+        del payload
+        secret = _as_secret(body, is_text)
+        del body
+        if secret is not None:
+            return secret
+        problem = f"secret '{name}' holds invalid UTF-8 text"
+    else:
+        del payload
+    raise IntegrityError(problem)
+
+
+def _decrypt(cipher: Cipher, token: bytes, ad: bytes) -> bytes | None:
+    try:
+        return cipher.decrypt(token, ad)
+    except EncryptionError:
+        return None  # the cipher's exception (and its frames' locals) is dropped here
+
+
+def _header_problem(payload: bytes, name: str) -> str | None:
     if len(payload) < 4 or payload[0] != _FORMAT or payload[1] not in (_TYPE_BYTES, _TYPE_TEXT):
-        raise IntegrityError(f"secret '{name}' decrypted to an unknown payload format")
+        return f"secret '{name}' decrypted to an unknown payload format"
     name_len = int.from_bytes(payload[2:4], "big")
     if payload[4 : 4 + name_len] != name.encode():
-        raise IntegrityError(
-            f"ciphertext stored as '{name}' was sealed for another secret (swapped or copied)"
-        )
-    body = payload[4 + name_len :]
-    if payload[1] == _TYPE_TEXT:
-        try:
-            return SecretValue(body.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise IntegrityError(f"secret '{name}' holds invalid UTF-8 text") from None
-    return SecretValue(body)
+        return f"ciphertext stored as '{name}' was sealed for another secret (swapped or copied)"
+    return None
+
+
+def _as_secret(body: bytes, is_text: bool) -> SecretValue | None:
+    if not is_text:
+        return SecretValue(body)
+    try:
+        return SecretValue(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None

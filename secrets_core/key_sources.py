@@ -1,22 +1,37 @@
-"""The core's own key sources: ``keyfile`` (the zero-config default) and ``env``."""
+"""The core's own key sources: ``keyfile`` (the zero-config default), ``env`` and
+``passphrase``."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import getpass
+import hashlib
 import os
 import stat
+import sys
+import threading
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from secrets_core.descriptors import ConfigOption, PluginContext
-from secrets_core.errors import KeyNotAvailableError
+from secrets_core.errors import ConfigError, IntegrityError, KeyNotAvailableError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, fsync_dir, refuse_symlink
 
 KEYFILE_OPTIONS = {
     "path": ConfigOption(str, help="key file; default: <data_dir>/master.key"),
 }
+PASSPHRASE_OPTIONS = {
+    "variable": ConfigOption(
+        str, default="SECURE_SECRETS_PASSPHRASE", help="variable holding the passphrase"
+    ),
+    "prompt": ConfigOption(
+        bool, default=True, help="ask on the terminal when the variable is unset"
+    ),
+}
+SALT_SIZE = 16
 ENV_OPTIONS = {
     "variable": ConfigOption(
         str, default="SECURE_SECRETS_KEK", help="variable holding the base64 KEK"
@@ -101,3 +116,83 @@ class EnvKeySource:
                 f'print(base64.b64encode(os.urandom({length})).decode())")'
             )
         return _decode_key(encoded, length, f"environment variable {self.variable}")
+
+
+# Derived KEKs by (kdf, params, salt, keyed digest of the passphrase): the KDF runs once per
+# process per key source, however many managers open the same keyring.
+_derived: dict[tuple[object, ...], bytes] = {}
+_derived_lock = threading.Lock()
+
+
+class PassphraseSource:
+    """A KEK derived from a passphrase (NFC-normalised, never empty) with the configured KDF
+    and a random 16-byte salt per keyring. The passphrase comes from ``passphrase=`` (used by
+    ``change_passphrase``), the environment variable, or a terminal prompt."""
+
+    def __init__(
+        self, options: Mapping[str, Any], context: PluginContext, passphrase: str | None = None
+    ) -> None:
+        if context.kdf is None:
+            raise ConfigError("the passphrase key source needs a KDF resolver in its context")
+        self._kdf = context.kdf
+        self.variable = str(options.get("variable") or "SECURE_SECRETS_PASSPHRASE")
+        self.prompt = options.get("prompt", True) is not False
+        self._given = passphrase
+
+    def __repr__(self) -> str:
+        return f"PassphraseSource(variable={self.variable!r})"
+
+    def _passphrase(self, confirm: bool) -> bytes:
+        raw = self._given if self._given is not None else os.environ.get(self.variable)
+        if raw is None and self.prompt and sys.stdin is not None and sys.stdin.isatty():
+            raw = getpass.getpass("secure-secrets passphrase: ")
+            if confirm and getpass.getpass("repeat the passphrase: ") != raw:
+                raise KeyNotAvailableError("the two passphrases differ; nothing was changed")
+        if raw is None:
+            raise KeyNotAvailableError(
+                f"no passphrase: set {self.variable}, or run interactively to be prompted"
+            )
+        normalized = unicodedata.normalize("NFC", raw)
+        if not normalized:
+            raise KeyNotAvailableError("an empty passphrase is not allowed")
+        return normalized.encode("utf-8")
+
+    def _derive(
+        self,
+        name: str | None,
+        params: Mapping[str, int] | None,
+        salt: bytes,
+        length: int,
+        confirm: bool,
+    ) -> tuple[bytes, str, dict[str, int]]:
+        kdf = self._kdf(name, params)  # validates floors and ceilings before any derivation
+        kdf_name = str(getattr(kdf, "name", name))
+        passphrase = self._passphrase(confirm)
+        tag = hashlib.blake2b(passphrase, key=salt, digest_size=32).digest()
+        cache_key = (kdf_name, tuple(sorted(kdf.params.items())), salt, tag, length)
+        with _derived_lock:
+            if cache_key not in _derived:
+                _derived[cache_key] = kdf.derive(passphrase, salt, length)
+            return _derived[cache_key], kdf_name, dict(kdf.params)
+
+    def create_kek(self, length: int) -> tuple[bytes, dict[str, Any]]:
+        salt = os.urandom(SALT_SIZE)
+        kek, kdf_name, kdf_params = self._derive(None, None, salt, length, confirm=True)
+        return kek, {
+            "kdf": kdf_name,
+            "kdf_params": kdf_params,
+            "salt": base64.b64encode(salt).decode(),
+        }
+
+    def load_kek(self, params: Mapping[str, Any], length: int) -> bytes:
+        try:
+            kdf_name = params["kdf"]
+            kdf_params = params["kdf_params"]
+            salt = base64.b64decode(params["salt"], validate=True)
+        except (KeyError, TypeError, binascii.Error, ValueError):
+            raise IntegrityError("the keyring's passphrase parameters are corrupt") from None
+        if not isinstance(kdf_name, str) or not isinstance(kdf_params, dict):
+            raise IntegrityError("the keyring's passphrase parameters are corrupt")
+        if len(salt) != SALT_SIZE:
+            raise IntegrityError(f"the keyring's salt is {len(salt)} bytes, not {SALT_SIZE}")
+        return self._derive(kdf_name, kdf_params, salt, length, confirm=False)[0]

@@ -37,6 +37,10 @@ KEYRING_FORMAT = 1
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat()
+
+
 def _wrap_ad(key_id: str) -> bytes:
     return b"secure-secrets keyring v1\0" + key_id.encode()
 
@@ -111,30 +115,78 @@ class KeyManager:
                 )
             return self._cipher(key_id)
 
-    def rotate(self) -> str:
-        """Add a new random data key and make it primary. Returns its id."""
+    def begin_rotation(self) -> tuple[str, bool]:
+        """Start a rotation, or resume an unfinished one.
+
+        The journal is the keyring's ``rotation`` entry: the target key id, written (with
+        the new key made primary) in one atomic replace before any secret is re-encrypted,
+        and removed by :meth:`finish_rotation`. After a crash the next call resumes with the
+        same target. Returns ``(key id, resumed)``.
+        """
         with self._lock, self._locked():
             self._unlock(create=True)
             self._reload()
-            spec = self._cipher_for_name(self._new_key_cipher)
-            key_id = self._add_key(spec)
+            pending = self._doc.get("rotation")
+            if isinstance(pending, dict) and pending.get("target") in self._keys:
+                return str(pending["target"]), True
+            key_id = self._add_key(self._cipher_for_name(self._new_key_cipher))
             self._doc["primary"] = key_id
+            self._doc["rotation"] = {"target": key_id, "started": _now()}
             self._save()
-            return key_id
+            self._reload()
+            return key_id, False
 
-    def retire(self, keep: int) -> list[str]:
-        """Drop all but the primary and the ``keep`` newest older keys. Call only after
-        every secret is re-encrypted under the primary."""
+    def finish_rotation(self, keep: int) -> list[str]:
+        """Close the journal and drop all but the primary and the ``keep`` newest older
+        keys. Call only after every secret is verified under the primary."""
         with self._lock, self._locked():
             self._reload()
             older = [k for k in self._doc["keys"] if k["id"] != self._doc["primary"]]
             older.sort(key=lambda k: k["created"], reverse=True)
             drop = {k["id"] for k in older[max(keep, 0) :]}
-            if drop:
-                self._doc["keys"] = [k for k in self._doc["keys"] if k["id"] not in drop]
-                self._save()
-                self._reload()
+            self._doc["keys"] = [k for k in self._doc["keys"] if k["id"] not in drop]
+            self._doc.pop("rotation", None)
+            self._save()
+            self._reload()
             return sorted(drop)
+
+    def rotation_pending(self) -> str | None:
+        """The target key id of an unfinished rotation, if any."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            elif self._changed_on_disk():
+                self._reload()
+            pending = self._doc.get("rotation")
+            return str(pending["target"]) if isinstance(pending, dict) else None
+
+    def rewrap(self, source: KeySource, source_name: str) -> None:
+        """Re-wrap every data key under a KEK from ``source`` (a new passphrase, key file or
+        source type). Only the keyring changes, in one atomic replace; no secret is
+        re-encrypted."""
+        with self._lock, self._locked():
+            self._unlock(create=False)
+            self._reload()
+            assert self._kek is not None
+            old_kek = self._kek
+            size = self._cipher_for_name(self._keys[self._primary or ""].cipher_name).key_size
+            new_kek, params = source.create_kek(size)
+            for entry in self._doc["keys"]:
+                spec = self._cipher_for_name(entry["cipher"])
+                ad = _wrap_ad(entry["id"])
+                try:
+                    data_key = spec.factory(old_kek).decrypt(base64.b64decode(entry["wrapped"]), ad)
+                except (binascii.Error, ValueError, EncryptionError):
+                    raise KeyNotAvailableError(
+                        f"data key {entry['id']} cannot be unwrapped; nothing was changed"
+                    ) from None
+                entry["wrapped"] = base64.b64encode(
+                    spec.factory(new_kek).encrypt(data_key, ad)
+                ).decode()
+            self._doc["key_source"] = {"name": source_name, "params": params}
+            self._source, self._source_name, self._kek = source, source_name, new_kek
+            self._save()
+            self._reload()
 
     def key_ids(self) -> list[str]:
         with self._lock:
@@ -204,7 +256,7 @@ class KeyManager:
                 "id": key_id,
                 "cipher": spec.name,
                 "wrapped": base64.b64encode(wrapped).decode(),
-                "created": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "created": _now(),
             }
         )
         return key_id

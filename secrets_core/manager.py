@@ -12,17 +12,28 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
 from secrets_core import envelope
 from secrets_core.audit import AuditEvent, AuditTrail, Outcome
-from secrets_core.config import PluginPolicy, Settings, load_settings, plugin_name, resolve_options
+from secrets_core.config import (
+    DEFAULT_KDF,
+    PluginPolicy,
+    Settings,
+    load_settings,
+    plugin_name,
+    resolve_options,
+)
 from secrets_core.descriptors import (
     AuditSink,
     BackendSpec,
     Capability,
+    Kdf,
     MetadataBackend,
+    PluginContext,
     SecretMetadata,
     SoftDeleteBackend,
     StorageBackend,
@@ -33,6 +44,7 @@ from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
+    SecretNotFoundError,
     SecretsError,
 )
 from secrets_core.keyring import KeyManager
@@ -44,6 +56,13 @@ log = logging.getLogger("secrets_core")
 
 #: ``progress(backend, done, total)`` is called as rotation re-encrypts secrets.
 ProgressCallback = Callable[[str, int, int], None]
+
+
+_UNNAMED = object()
+_CHANGES = frozenset(
+    {"store", "delete", "restore", "purge", "rotate", "change_key_source", "change_passphrase"}
+)
+_BACKENDLESS = frozenset({"rotate", "change_key_source", "change_passphrase"})
 
 
 class _Operation:
@@ -233,7 +252,7 @@ class SecretsManager:
         self, prefix: str = "", backend_type: str | enum.Enum | None = None
     ) -> list[str]:
         """Names stored in a backend, optionally only those starting with ``prefix``."""
-        with self._operation("list", None, backend_type) as op:
+        with self._operation("list", backend_type=backend_type) as op:
             prefix = validate_prefix(prefix)
             spec, backend = self._backend(op.backend)
             self._require(spec, Capability.LIST)
@@ -250,10 +269,10 @@ class SecretsManager:
 
         Returns an event whose ``details["backends"]`` holds rotated/skipped/failed counts.
         """
-        with self._operation("rotate", None, None) as op:
+        with self._operation("rotate") as op:
             keys = self._key_manager()
-            new_id = keys.rotate()
-            op.details["new_key_id"] = new_id
+            new_id, resumed = keys.begin_rotation()
+            op.details.update(new_key_id=new_id, resumed=resumed)
             counts: dict[str, dict[str, int]] = {}
             op.details["backends"] = counts
             for name in self._configured_backend_names():
@@ -262,9 +281,54 @@ class SecretsManager:
                 failed = [n for n, c in counts.items() if c["failed"]]
                 raise BackendUnavailableError(
                     f"rotation could not reach backend {', '.join(failed)}; old keys are kept "
-                    "so nothing is lost; fix the backend and run the rotation again"
+                    "so nothing is lost; fix the backend and run the rotation again to resume"
                 )
-            op.details["retired_key_ids"] = keys.retire(keep_old_keys)
+            op.details["retired_key_ids"] = keys.finish_rotation(keep_old_keys)
+        assert op.event is not None
+        return op.event
+
+    def change_key_source(
+        self, key_source: str, options: Mapping[str, Any] | None = None
+    ) -> AuditEvent:
+        """Protect the data keys with a KEK from another key source (or the same source with
+        new options, e.g. a new key file path). Only the keyring is rewritten; secrets are
+        not re-encrypted. Later managers must be configured with the new source."""
+        with self._operation("change_key_source") as op:
+            spec = self.registry.key_source(key_source)
+            resolved = resolve_options(spec.options, options or {}, "change_key_source()")
+            if key_source == "keyfile" and self.settings.key_source == "keyfile":
+                old = Path(
+                    self.settings.key_source_options.get("path")
+                    or self.settings.data_dir / "master.key"
+                )
+                new = Path(resolved.get("path") or self.settings.data_dir / "master.key")
+                if old.expanduser() == new.expanduser():
+                    raise ConfigError(
+                        "a new key file needs a new path: change_key_source('keyfile', "
+                        "{'path': NEW_PATH}); the old file is kept until you delete it"
+                    )
+            self._key_manager().rewrap(spec.factory(resolved, self._context()), key_source)
+            op.details["key_source"] = key_source
+        assert op.event is not None
+        return op.event
+
+    def change_passphrase(self, new_passphrase: str) -> AuditEvent:
+        """Re-wrap the data keys under a KEK derived from ``new_passphrase`` (fresh salt).
+        The current passphrase is needed once to unlock. No secret is re-encrypted."""
+        from secrets_core.key_sources import PassphraseSource
+
+        with self._operation("change_passphrase") as op:
+            secret = SecretValue(new_passphrase)
+            del new_passphrase
+            options = resolve_options(
+                self.registry.key_source("passphrase").options,
+                self.settings.key_source_options
+                if self.settings.key_source == "passphrase"
+                else {},
+                self._where("key_source"),
+            )
+            source = PassphraseSource(options, self._context(), passphrase=str(secret.reveal()))
+            self._key_manager().rewrap(source, "passphrase")
         assert op.event is not None
         return op.event
 
@@ -287,16 +351,22 @@ class SecretsManager:
     # --- composition --------------------------------------------------------------------------
 
     def _operation(
-        self, operation: str, name: str | None, backend_type: str | enum.Enum | None
+        self, operation: str, name: object = _UNNAMED, backend_type: object = None
     ) -> _Operation:
-        backend = plugin_name(backend_type) if backend_type is not None else self.default_backend
-        op = _Operation(
-            self._audit_trail(), operation, backend if operation != "rotate" else None, None
-        )
+        """Start an audited operation. Operations on one secret pass its ``name`` (validated
+        here, None included); changes first check that required audit sinks can record."""
+        trail = self._audit_trail()
+        backend = None
+        if operation not in _BACKENDLESS:
+            backend = plugin_name(backend_type) if backend_type else self.default_backend  # type: ignore[arg-type]
+        op = _Operation(trail, operation, backend, None)
         try:
-            op.name = validate_name(name) if name is not None else None
+            if name is not _UNNAMED:
+                op.name = validate_name(name)
+            if operation in _CHANGES:
+                trail.check_required()  # fail closed before changing anything
         except SecretsError:
-            with op:  # the rejected name is not recorded: it could be a pasted value
+            with op:  # a rejected name is not recorded: it could be a pasted value
                 raise
         return op
 
@@ -309,11 +379,20 @@ class SecretsManager:
                     options = resolve_options(
                         spec.options, sink.options, self._where(f"audit.{sink.name}")
                     )
-                    sinks.append(
-                        (sink.name, spec.factory(options, self.settings.context), sink.required)
-                    )
+                    sinks.append((sink.name, spec.factory(options, self._context()), sink.required))
                 self._trail = AuditTrail(sinks)
             return self._trail
+
+    def _context(self) -> PluginContext:
+        return replace(self.settings.context, kdf=self._kdf)
+
+    def _kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
+        """The configured KDF (``[kdf]``), or the one named with stored params."""
+        if name is None:
+            configured = dict(self.settings.kdf)
+            name = str(configured.pop("name", DEFAULT_KDF))
+            params = configured if params is None else params
+        return self.registry.kdf(name).factory(params or {})
 
     def _where(self, table: str) -> str:
         origin = self.settings.config_file
@@ -327,7 +406,7 @@ class SecretsManager:
                 table = self.settings.backends.get(name, {})
                 options = resolve_options(spec.options, table, self._where(f"backends.{name}"))
                 try:
-                    backend = spec.factory(options, self.settings.context)
+                    backend = spec.factory(options, self._context())
                 except SecretsError:
                     raise
                 except Exception as exc:  # a plugin's own exception may carry credentials
@@ -352,7 +431,7 @@ class SecretsManager:
                 )
                 self._keys = KeyManager(
                     path=self.settings.data_dir / "keyring.json",
-                    source=source_spec.factory(options, self.settings.context),
+                    source=source_spec.factory(options, self._context()),
                     source_name=self.settings.key_source,
                     new_key_cipher=self.settings.cipher,
                     cipher_for_name=self.registry.cipher,
@@ -361,14 +440,16 @@ class SecretsManager:
             return self._keys
 
     def _no_ciphertext_stored(self) -> bool:
-        """True unless a listable, client-side-encrypted default backend already holds data."""
-        spec, backend = self._backend(self.default_backend)
-        if (
-            Capability.ENCRYPTS_AT_REST in spec.capabilities
-            or Capability.LIST not in spec.capabilities
-        ):
-            return True
-        return not backend.list_names("")
+        """True unless a backend in use (listable, client-side encrypted) already holds data:
+        then the keyring was lost, and a new one would not decrypt it."""
+        for spec, backend in list(self._backends.values()):
+            if (
+                Capability.ENCRYPTS_AT_REST not in spec.capabilities
+                and Capability.LIST in spec.capabilities
+                and backend.list_names("")
+            ):
+                return False
+        return True
 
     @staticmethod
     def _require(spec: BackendSpec, capability: Capability) -> None:
@@ -407,62 +488,61 @@ class SecretsManager:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             counts["skipped"] = len(names)  # server-managed encryption
             return counts
-        keys = self._key_manager()
-        new_cipher = keys.cipher_for(new_id, "")
+        reseal = self._resealer(new_id)
         if Capability.VERSIONS in spec.capabilities:
-            return self._rotate_versions(
-                name, cast(VersionedBackend, backend), names, new_id, progress
-            )
-        rewritten: list[str] = []
+            versioned = cast(VersionedBackend, backend)
+            for done, secret_name in enumerate(names, 1):
+
+                def transform(token: bytes | str, n: str = secret_name) -> bytes | str:
+                    return reseal(n, token) or token
+
+                changed = versioned.rewrite_versions(secret_name, transform)
+                counts["rotated" if changed else "skipped"] += 1
+                if progress is not None:
+                    progress(name, done, len(names))
+            return counts
         for done, secret_name in enumerate(names, 1):
-            token = backend.read(secret_name)
-            key_id = envelope.key_id_of(token, secret_name)
-            if key_id == new_id:
-                counts["skipped"] += 1
-            else:
-                # A corrupt secret raises here, naming it, before any key is retired.
-                secret = envelope.open_token(
-                    keys.cipher_for(key_id, secret_name), token, secret_name
-                )
-                backend.write(secret_name, envelope.seal(new_cipher, new_id, secret_name, secret))
-                rewritten.append(secret_name)
-                counts["rotated"] += 1
+            counts["rotated" if self._reseal_one(backend, secret_name, reseal) else "skipped"] += 1
             if progress is not None:
                 progress(name, done, len(names))
-        for secret_name in rewritten:  # verify before the caller retires old keys
-            envelope.open_token(new_cipher, backend.read(secret_name), secret_name)
+        # Second pass: every secret must now open under the new key. It also re-seals what a
+        # concurrent writer holding a stale keyring stored under the old key meanwhile.
+        for secret_name in backend.list_names(""):
+            if self._reseal_one(backend, secret_name, reseal):
+                counts["rotated"] += 1
         return counts
 
-    def _rotate_versions(
-        self,
-        backend_name: str,
-        backend: VersionedBackend,
-        names: list[str],
-        new_id: str,
-        progress: ProgressCallback | None,
-    ) -> dict[str, int]:
-        """Re-encrypt every retained version of every secret through the backend's
-        ``rewrite_versions``, so no version is left under a key that will be retired."""
-        counts = {"rotated": 0, "skipped": 0, "failed": 0}
+    def _resealer(self, new_id: str) -> Callable[[str, bytes | str], bytes | None]:
+        """A function re-sealing a token under ``new_id`` (verified), or returning None for a
+        token that is already under it. A corrupt token raises, naming the secret, before
+        any key is retired."""
         keys = self._key_manager()
         new_cipher = keys.cipher_for(new_id, "")
-        for done, secret_name in enumerate(names, 1):
 
-            def reseal(token: bytes | str, secret_name: str = secret_name) -> bytes | str:
-                key_id = envelope.key_id_of(token, secret_name)
-                if key_id == new_id:
-                    return token
-                secret = envelope.open_token(
-                    keys.cipher_for(key_id, secret_name), token, secret_name
-                )
-                resealed = envelope.seal(new_cipher, new_id, secret_name, secret)
-                envelope.open_token(new_cipher, resealed, secret_name)  # verify before storing
-                return resealed
+        def reseal(secret_name: str, token: bytes | str) -> bytes | None:
+            key_id = envelope.key_id_of(token, secret_name)
+            if key_id == new_id:
+                envelope.open_token(new_cipher, token, secret_name)
+                return None
+            secret = envelope.open_token(keys.cipher_for(key_id, secret_name), token, secret_name)
+            resealed = envelope.seal(new_cipher, new_id, secret_name, secret)
+            envelope.open_token(new_cipher, resealed, secret_name)
+            return resealed
 
-            if backend.rewrite_versions(secret_name, reseal):
-                counts["rotated"] += 1
-            else:
-                counts["skipped"] += 1
-            if progress is not None:
-                progress(backend_name, done, len(names))
-        return counts
+        return reseal
+
+    @staticmethod
+    def _reseal_one(
+        backend: StorageBackend,
+        secret_name: str,
+        reseal: Callable[[str, bytes | str], bytes | None],
+    ) -> bool:
+        try:
+            token = backend.read(secret_name)
+        except SecretNotFoundError:  # deleted concurrently
+            return False
+        resealed = reseal(secret_name, token)
+        if resealed is None:
+            return False
+        backend.write(secret_name, resealed)
+        return True

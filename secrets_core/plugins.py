@@ -142,14 +142,15 @@ class PluginRegistry:
 
     def _register(self, name: str, plugin: Any, dist: str, version: str) -> None:
         try:
-            self.pm.register(plugin, name=name)
+            # Checked before pm.register, which would create a spec-less caller for the name.
             unknown = [
-                attr for attr in dir(plugin)
-                if attr.startswith("secrets_") and not hasattr(self.pm.hook, attr)
-            ]  # fmt: skip
+                attr
+                for attr in dir(plugin)
+                if attr.startswith("secrets_") and attr not in hookspecs.REGISTRATION_HOOKS
+            ]
             if unknown:
-                self.pm.unregister(name=name)
                 raise PluginLoadError(f"implements unknown hook {unknown[0]}")
+            self.pm.register(plugin, name=name)
             hooks = tuple(sorted(impl for impl in _hook_names(self.pm, name)))
             provided = self._collect(name, dist)
         except Exception as exc:

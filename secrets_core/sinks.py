@@ -42,15 +42,24 @@ class JsonlSink:
         os.fchmod(fd, PRIVATE_FILE_MODE)
         return fd
 
+    def _fd_for_this_process(self) -> int:
+        if self._fd is None or self._fd_pid != os.getpid():
+            self._fd = self._open()
+            self._fd_pid = os.getpid()
+        return self._fd
+
+    def check(self) -> None:
+        """Raise if the log cannot be opened for appending."""
+        with self._lock:
+            self._fd_for_this_process()
+
     def emit(self, event: AuditEvent) -> None:
         line = (event.to_json() + "\n").encode()
         with self._lock:
-            if self._fd is None or self._fd_pid != os.getpid():
-                self._fd = self._open()
-                self._fd_pid = os.getpid()
-            os.write(self._fd, line)
+            fd = self._fd_for_this_process()
+            os.write(fd, line)
             if self.fsync:
-                os.fsync(self._fd)
+                os.fsync(fd)
 
     def close(self) -> None:
         with self._lock:
