@@ -19,6 +19,7 @@ from typing import Any
 from secrets_core.descriptors import ConfigOption, PluginContext
 from secrets_core.errors import ConfigError, IntegrityError, KeyNotAvailableError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, fsync_dir, refuse_symlink
+from secrets_core.secret import SecretValue
 
 KEYFILE_OPTIONS = {
     "path": ConfigOption(str, help="key file; default: <data_dir>/master.key"),
@@ -137,13 +138,15 @@ class PassphraseSource:
         self._kdf = context.kdf
         self.variable = str(options.get("variable") or "SECURE_SECRETS_PASSPHRASE")
         self.prompt = options.get("prompt", True) is not False
-        self._given = passphrase
+        self._given = SecretValue(passphrase) if passphrase is not None else None
 
     def __repr__(self) -> str:
         return f"PassphraseSource(variable={self.variable!r})"
 
     def _passphrase(self, confirm: bool) -> bytes:
-        raw = self._given if self._given is not None else os.environ.get(self.variable)
+        raw = (
+            str(self._given.reveal()) if self._given is not None else os.environ.get(self.variable)
+        )
         if raw is None and self.prompt and sys.stdin is not None and sys.stdin.isatty():
             raw = getpass.getpass("secure-secrets passphrase: ")
             if confirm and getpass.getpass("repeat the passphrase: ") != raw:
