@@ -98,6 +98,7 @@ class Settings:
     key_source: str
     key_source_options: Mapping[str, Any]
     audit_sinks: tuple[AuditSinkConfig, ...]
+    audit_tables: frozenset[str] = frozenset()  # every [audit.NAME] in the file, to check names
     plugins: PluginPolicy = field(default_factory=PluginPolicy)
 
     @property
@@ -307,6 +308,7 @@ def load_settings(
         key_source=source_name,
         key_source_options=source_options,
         audit_sinks=tuple(sinks),
+        audit_tables=frozenset(key for key in audit if key != "sinks"),
         plugins=plugin_policy,
     )
 

@@ -373,6 +373,13 @@ class SecretsManager:
     def _audit_trail(self) -> AuditTrail:
         with self._lock:
             if self._trail is None:
+                installed = set(self.registry.names("audit sink"))
+                for table in sorted(self.settings.audit_tables - installed):
+                    raise ConfigError(
+                        f"{self._where(f'audit.{table}')}: no audit sink named '{table}' is "
+                        f"installed (installed: {', '.join(sorted(installed))}); a misspelt "
+                        "table would silently disable its settings"
+                    )
                 sinks: list[tuple[str, AuditSink, bool]] = []
                 for sink in self.settings.audit_sinks:
                     spec = self.registry.audit_sink(sink.name)
@@ -440,9 +447,15 @@ class SecretsManager:
             return self._keys
 
     def _no_ciphertext_stored(self) -> bool:
-        """True unless a backend in use (listable, client-side encrypted) already holds data:
-        then the keyring was lost, and a new one would not decrypt it."""
-        for spec, backend in list(self._backends.values()):
+        """True unless a configured backend (listable, client-side encrypted) already holds
+        data: then the keyring was lost, and a new one would not decrypt it. Backends that
+        cannot be reached now are skipped (they cannot be checked, and must not block the
+        others)."""
+        for name in self._configured_backend_names():
+            try:
+                spec, backend = self._backend(name)
+            except (BackendUnavailableError, ConfigError):
+                continue
             if (
                 Capability.ENCRYPTS_AT_REST not in spec.capabilities
                 and Capability.LIST in spec.capabilities

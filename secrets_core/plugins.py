@@ -143,10 +143,12 @@ class PluginRegistry:
     def _register(self, name: str, plugin: Any, dist: str, version: str) -> None:
         try:
             # Checked before pm.register, which would create a spec-less caller for the name.
+            marker = f"{hookspecs.PROJECT_NAME}_impl"  # set by @hookimpl on each function
             unknown = [
                 attr
                 for attr in dir(plugin)
-                if attr.startswith("secrets_") and attr not in hookspecs.REGISTRATION_HOOKS
+                if hasattr(getattr(plugin, attr, None), marker)
+                and attr not in hookspecs.REGISTRATION_HOOKS
             ]
             if unknown:
                 raise PluginLoadError(f"implements unknown hook {unknown[0]}")
