@@ -108,8 +108,9 @@ class AuditTrail:
         if failed_required:
             raise AuditError(
                 f"required audit sink {', '.join(failed_required)} could not record event "
-                f"{event.event_id}; the operation is refused (check the sink's path and "
-                "permissions, or mark it required = false)"
+                f"{event.event_id} ({event.operation}); a retrieved value is withheld, but a "
+                "change had already been applied (check the sink's path and permissions, or "
+                "mark it required = false)"
             )
 
     def check_required(self) -> None:

@@ -141,7 +141,7 @@ def read_config_file(path: Path, *, must_exist: bool) -> dict[str, Any]:
 
 def _env_list(var: str) -> list[str] | None:
     raw = os.environ.get(var)
-    if raw is None:
+    if not raw or not raw.strip():  # empty means unset, as for every other variable
         return None
     return [item.strip() for item in raw.split(",") if item.strip()]
 
@@ -255,10 +255,13 @@ def load_settings(
 
     reader.only(reader.table(raw, "cipher", "cipher"), "cipher", {"name"})
     cipher_name, _ = _split_named_table(
-        reader, "cipher", DEFAULT_CIPHER, cipher or os.environ.get(ENV_CIPHER)
+        reader, "cipher", DEFAULT_CIPHER, cipher or os.environ.get(ENV_CIPHER) or None
     )
     source_name, source_options = _split_named_table(
-        reader, "key_source", DEFAULT_KEY_SOURCE, key_source or os.environ.get(ENV_KEY_SOURCE)
+        reader,
+        "key_source",
+        DEFAULT_KEY_SOURCE,
+        key_source or os.environ.get(ENV_KEY_SOURCE) or None,
     )
     kdf = reader.table(raw, "kdf", "kdf")
 
@@ -314,32 +317,36 @@ def load_settings(
 
 
 def resolve_options(
-    schema: Mapping[str, ConfigOption], table: Mapping[str, Any], where: str
+    schema: Mapping[str, ConfigOption],
+    table: Mapping[str, Any],
+    where: str,
+    error: type[ConfigError] = ConfigError,
 ) -> dict[str, Any]:
     """Validate a plugin's option table against its schema and resolve credential references.
 
     ``where`` names the table and the file for error messages (e.g. ``[backends.vault] in
-    ~/.config/secure-secrets/config.toml``). Values are never echoed.
+    ~/.config/secure-secrets/config.toml``); ``error`` is the ConfigError subclass to raise
+    (the manager uses BackendConfigurationError for backend tables). Values are never echoed.
     """
     unknown = sorted(set(table) - set(schema))
     if unknown:
         known = ", ".join(sorted(schema)) or "none"
-        raise ConfigError(f"unknown option '{unknown[0]}' in {where}; known options: {known}")
+        raise error(f"unknown option '{unknown[0]}' in {where}; known options: {known}")
     resolved: dict[str, Any] = {}
     for key, option in schema.items():
         if key not in table or table[key] is None:
             if option.required:
-                raise ConfigError(f"option '{key}' in {where} is required: {option.help}")
+                raise error(f"option '{key}' in {where} is required: {option.help}")
             resolved[key] = option.default
             continue
-        value = _resolve_reference(table[key], key, where)
-        if not isinstance(value, option.type) or (
-            isinstance(value, bool) and option.type in (int, float)
-        ):
-            expected = getattr(option.type, "__name__", str(option.type))
-            raise ConfigError(
-                f"option '{key}' in {where} must be {expected}, got {type(value).__name__}"
-            )
+        try:
+            value = _resolve_reference(table[key], key, where)
+        except ConfigError as exc:
+            raise error(str(exc)) from None
+        types = option.type if isinstance(option.type, tuple) else (option.type,)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            expected = " or ".join(t.__name__ for t in types)
+            raise error(f"option '{key}' in {where} must be {expected}, got {type(value).__name__}")
         resolved[key] = value
     return resolved
 

@@ -115,6 +115,8 @@ class SecretsManager:
     Arguments override the environment, which overrides the config file (see
     docs/configuration.md). ``default_backend`` and the keys of ``backends`` may be
     :class:`~secrets_core.config.BackendType` members or any installed backend's name.
+    ``registry`` replaces plugin discovery with a given
+    :class:`~secrets_core.plugins.PluginRegistry` (to try a plugin before installing it).
     """
 
     def __init__(
@@ -128,6 +130,7 @@ class SecretsManager:
         audit_sinks: list[str] | None = None,
         data_dir: str | os.PathLike[str] | None = None,
         plugin_policy: PluginPolicy | None = None,
+        registry: PluginRegistry | None = None,
     ) -> None:
         self.settings: Settings = load_settings(
             config_path=config_path,
@@ -140,7 +143,7 @@ class SecretsManager:
             plugin_policy=plugin_policy,
         )
         self._lock = threading.RLock()
-        self._registry: PluginRegistry | None = None
+        self._registry = registry  # None: the process-wide registry for the policy
         self._backends: dict[str, tuple[BackendSpec, StorageBackend]] = {}
         self._keys: KeyManager | None = None
         self._trail: AuditTrail | None = None
@@ -411,7 +414,12 @@ class SecretsManager:
             if name not in self._backends:
                 spec = self.registry.backend(name)
                 table = self.settings.backends.get(name, {})
-                options = resolve_options(spec.options, table, self._where(f"backends.{name}"))
+                options = resolve_options(
+                    spec.options,
+                    table,
+                    self._where(f"backends.{name}"),
+                    BackendConfigurationError,
+                )
                 try:
                     backend = spec.factory(options, self._context())
                 except SecretsError:
