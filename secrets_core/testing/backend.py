@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from secrets_core.config import resolve_options
-from secrets_core.descriptors import BackendSpec, Capability, PluginContext, StorageBackend
+from secrets_core.descriptors import (
+    BackendSpec,
+    Capability,
+    MetadataBackend,
+    PluginContext,
+    SecretMetadata,
+    SoftDeleteBackend,
+    StorageBackend,
+    VersionedBackend,
+)
 from secrets_core.errors import SecretNotFoundError
 from secrets_core.names import MAX_NAME_LENGTH
 
@@ -31,13 +40,8 @@ EDGE_NAMES = [
 ]
 
 
-class BackendContract:
-    """Subclass and provide a ``backend_spec`` fixture returning the :class:`BackendSpec`.
-
-    Override ``backend_options`` to pass options (the default is the spec's defaults), or
-    ``backend`` itself to build the backend another way. Each test gets a fresh backend
-    rooted in pytest's ``tmp_path``.
-    """
+class _BackendBasics:
+    """read/write/delete/list behaviour every backend must have."""
 
     @pytest.fixture
     def backend_options(self) -> dict[str, object]:
@@ -112,3 +116,100 @@ class BackendContract:
         )
         backend.delete("app/a")
         assert "app/a" not in backend.list_names(""), "deleted names must not be listed"
+
+
+class _CapabilityTests:
+    @staticmethod
+    def needs(spec: BackendSpec, capability: Capability) -> None:
+        if capability not in spec.capabilities:
+            pytest.skip(f"backend does not declare Capability.{capability.name}")
+
+
+class BackendCapabilityContract(_CapabilityTests):
+    """Tests for the optional capabilities a backend declares (skipped when not declared).
+
+    Mixed into :class:`BackendContract`; the fixtures are the same.
+    """
+
+    def test_versions_are_numbered_and_readable(
+        self, backend: StorageBackend, backend_spec: BackendSpec
+    ) -> None:
+        self.needs(backend_spec, Capability.VERSIONS)
+        assert isinstance(backend, VersionedBackend), "VERSIONS needs read_version/rewrite_versions"
+        first = backend.write("kit_versioned", b"one")
+        second = backend.write("kit_versioned", "two")
+        assert isinstance(first, int) and isinstance(second, int) and second > first, (
+            "with VERSIONS, write must return increasing version numbers"
+        )
+        assert backend.read_version("kit_versioned", first) == b"one", "read_version(old)"
+        assert backend.read_version("kit_versioned", second) == "two", "read_version keeps type"
+        assert backend.read("kit_versioned") == "two", "read returns the newest version"
+        with pytest.raises(SecretNotFoundError):
+            backend.read_version("kit_versioned", second + 100)
+
+    def test_rewrite_versions_transforms_every_version(
+        self, backend: StorageBackend, backend_spec: BackendSpec
+    ) -> None:
+        self.needs(backend_spec, Capability.VERSIONS)
+        assert isinstance(backend, VersionedBackend)
+        versions = [backend.write("kit_rewrite", f"v{i}".encode()) for i in range(3)]
+        assert all(isinstance(v, int) for v in versions), "write must return the version"
+
+        def exclaim(value: bytes | str) -> bytes | str:
+            return value + b"!" if isinstance(value, bytes) else value + "!"
+
+        changed = backend.rewrite_versions("kit_rewrite", exclaim)
+        assert changed == 3, "rewrite_versions returns how many versions changed"
+        for i, version in enumerate(versions):
+            assert backend.read_version("kit_rewrite", int(version or 0)) == f"v{i}!".encode()
+        unchanged = backend.rewrite_versions("kit_rewrite", lambda value: value)
+        assert unchanged == 0, "versions whose value is unchanged must not count (or be written)"
+
+    def test_metadata_tracks_versions_and_custom_fields(
+        self, backend: StorageBackend, backend_spec: BackendSpec
+    ) -> None:
+        self.needs(backend_spec, Capability.METADATA)
+        assert isinstance(backend, MetadataBackend), "METADATA needs metadata/set_custom_metadata"
+        backend.write("kit_meta", b"one")
+        backend.write("kit_meta", b"two")
+        backend.set_custom_metadata("kit_meta", {"owner": "team-a"})
+        meta = backend.metadata("kit_meta")
+        assert isinstance(meta, SecretMetadata) and meta.name == "kit_meta"
+        assert meta.created <= meta.updated, "created must not be after updated"
+        assert dict(meta.custom) == {"owner": "team-a"}, "custom metadata must round-trip"
+        if Capability.VERSIONS in backend_spec.capabilities:
+            assert meta.current_version == max(v.version for v in meta.versions)
+            assert len(meta.versions) >= 2, "metadata lists the retained versions"
+        with pytest.raises(SecretNotFoundError):
+            backend.metadata("kit_never_written")
+
+    def test_soft_delete_restore_and_purge(
+        self, backend: StorageBackend, backend_spec: BackendSpec
+    ) -> None:
+        self.needs(backend_spec, Capability.SOFT_DELETE)
+        assert isinstance(backend, SoftDeleteBackend), (
+            "SOFT_DELETE needs restore/purge/list_deleted"
+        )
+        backend.write("kit_soft", b"keep me")
+        backend.delete("kit_soft")
+        with pytest.raises(SecretNotFoundError):
+            backend.read("kit_soft")
+        assert "kit_soft" not in backend.list_names(""), "a soft-deleted secret is not listed"
+        assert backend.list_deleted("") == ["kit_soft"], "list_deleted shows it"
+        backend.restore("kit_soft")
+        assert backend.read("kit_soft") == b"keep me", "restore brings the value back"
+        backend.purge("kit_soft")
+        with pytest.raises(SecretNotFoundError):
+            backend.read("kit_soft")
+        with pytest.raises(SecretNotFoundError):
+            backend.restore("kit_soft")
+        assert "kit_soft" not in backend.list_deleted(""), "purge destroys it for good"
+
+
+class BackendContract(_BackendBasics, BackendCapabilityContract):
+    """Subclass and provide a ``backend_spec`` fixture returning the :class:`BackendSpec`.
+
+    Override ``backend_options`` to pass options (the default is the spec's defaults), or
+    ``backend`` itself to build the backend another way. Each test gets a fresh backend
+    rooted in pytest's ``tmp_path``. Capability tests run only for declared capabilities.
+    """
