@@ -127,3 +127,27 @@ def test_the_kit_fails_a_broken_backend_with_messages_that_explain(tmp_path: Pat
     assert "read must return str when that was written" in result.stdout
     assert "list_names('') must return every stored name" in result.stdout
     assert "FAILED test_broken.py::TestLossy::test_missing_name_raises_not_found" in result.stdout
+
+
+PLUGIN_USER = """
+pytest_plugins = ["secrets_core.testing"]
+
+def test_home_is_isolated(secrets_home):
+    import os
+    import platformdirs
+    assert str(platformdirs.user_data_path("secure-secrets")).startswith(str(secrets_home))
+    assert not any(v.startswith("SECURE_SECRETS_") for v in os.environ)
+"""
+
+
+def test_the_kit_is_a_pytest_plugin_enabled_with_one_line(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "test_user.py").write_text(PLUGIN_USER)
+    monkeypatch.setenv("SECURE_SECRETS_DATA_DIR", "/should/be/cleared")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout

@@ -9,11 +9,23 @@
 
 Each contract's docstring names the fixture it needs. Failure messages say what the contract
 expects, so a plugin author can fix the plugin without reading the kit.
+
+Enable the kit's fixtures (``secrets_home``: an isolated config/data/log home) with one line
+in a ``conftest.py``::
+
+    pytest_plugins = ["secrets_core.testing"]
 """
 
 from secrets_core.testing.audit import AuditSinkContract
 from secrets_core.testing.backend import BackendContract
 from secrets_core.testing.cipher import CipherContract
+from secrets_core.testing.fixtures import secrets_home
 from secrets_core.testing.kdf import KdfContract
 
-__all__ = ["AuditSinkContract", "BackendContract", "CipherContract", "KdfContract"]
+__all__ = [
+    "AuditSinkContract",
+    "BackendContract",
+    "CipherContract",
+    "KdfContract",
+    "secrets_home",
+]
