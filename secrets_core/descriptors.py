@@ -61,12 +61,15 @@ class PluginContext:
     ``kdf(name, params)`` builds a configured key-derivation function for key sources that
     need one: ``kdf(None, None)`` is the one configured in ``[kdf]``; a name and stored
     params rebuild the one a keyring was made with (validated before any derivation).
+    ``audit_key()`` returns the key of the audit log's HMAC chain, or None while the store has
+    no keyring yet (audit sinks that chain or hash names use it).
     """
 
     data_dir: Path
     log_dir: Path
     config_file: Path | None = None
     kdf: Callable[[str | None, Mapping[str, int] | None], Kdf] | None = None
+    audit_key: Callable[[], bytes | None] | None = None
 
 
 # --- interfaces the factories return ---------------------------------------------------------

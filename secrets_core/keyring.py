@@ -41,6 +41,9 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat()
 
 
+_AUDIT_AD = b"secure-secrets keyring v1\0audit-chain"
+
+
 def _wrap_ad(key_id: str) -> bytes:
     return b"secure-secrets keyring v1\0" + key_id.encode()
 
@@ -87,6 +90,7 @@ class KeyManager:
         self._primary: str | None = None
         self._doc: dict[str, Any] = {}
         self._stamp: tuple[int, int, int] | None = None
+        self._audit_key: bytes | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -183,6 +187,12 @@ class KeyManager:
                 entry["wrapped"] = base64.b64encode(
                     spec.factory(new_kek).encrypt(data_key, ad)
                 ).decode()
+            if "audit_key" in self._doc:
+                entry = self._doc["audit_key"]
+                spec = self._cipher_for_name(entry["cipher"])
+                raw = spec.factory(old_kek).decrypt(base64.b64decode(entry["wrapped"]), _AUDIT_AD)
+                wrapped = spec.factory(new_kek).encrypt(raw, _AUDIT_AD)
+                entry["wrapped"] = base64.b64encode(wrapped).decode()
             self._doc["key_source"] = {"name": source_name, "params": params}
             self._source, self._source_name, self._kek = source, source_name, new_kek
             self._save()
@@ -244,7 +254,43 @@ class KeyManager:
             "keys": [],
         }
         self._doc["primary"] = self._add_key(spec)
+        self._doc["audit_key"] = self._new_audit_key(spec)
         self._save()
+
+    def _new_audit_key(self, spec: CipherSpec) -> dict[str, str]:
+        """A random key for the audit log's HMAC chain, wrapped like a data key, so it
+        survives data-key rotation and is re-wrapped with the KEK."""
+        assert self._kek is not None
+        wrapped = spec.factory(self._kek).encrypt(os.urandom(32), _AUDIT_AD)
+        return {"cipher": spec.name, "wrapped": base64.b64encode(wrapped).decode()}
+
+    def audit_key(self) -> bytes:
+        """The audit chain key (created on first use for keyrings made without one)."""
+        with self._lock:
+            if self._audit_key is None:
+                if self._primary is None:
+                    self._unlock(create=False)
+                if "audit_key" not in self._doc:
+                    with self._locked():
+                        self._reload()
+                        if "audit_key" not in self._doc:
+                            spec = self._cipher_for_name(
+                                self._keys[self._primary or ""].cipher_name
+                            )
+                            self._doc["audit_key"] = self._new_audit_key(spec)
+                            self._save()
+                            self._reload()
+                entry = self._doc["audit_key"]
+                spec = self._cipher_for_name(entry["cipher"])
+                assert self._kek is not None
+                try:
+                    raw = base64.b64decode(entry["wrapped"], validate=True)
+                    self._audit_key = spec.factory(self._kek).decrypt(raw, _AUDIT_AD)
+                except (binascii.Error, ValueError, EncryptionError):
+                    raise KeyNotAvailableError(
+                        f"the audit key in {self.path} cannot be unwrapped (tampered keyring?)"
+                    ) from None
+            return self._audit_key
 
     def _add_key(self, spec: CipherSpec) -> str:
         assert self._kek is not None

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from secrets_core import envelope
 from secrets_core.audit import AuditEvent, AuditTrail, Outcome
+from secrets_core.audit_chain import AuditVerification, verify_log
 from secrets_core.config import (
     DEFAULT_KDF,
     PluginPolicy,
@@ -394,7 +395,23 @@ class SecretsManager:
             return self._trail
 
     def _context(self) -> PluginContext:
-        return replace(self.settings.context, kdf=self._kdf)
+        return replace(self.settings.context, kdf=self._kdf, audit_key=self._audit_key)
+
+    def _audit_key(self) -> bytes | None:
+        """The keyring's audit chain key, or None if there is no keyring yet (never creates
+        one: a failed first operation must not make keys)."""
+        keys = self._key_manager()
+        return keys.audit_key() if keys.exists() else None
+
+    def verify_audit_log(self, path: str | os.PathLike[str] | None = None) -> AuditVerification:
+        """Check the HMAC chain and checkpoint of a JSON-lines audit log (default: the
+        configured ``jsonl`` sink's file). Reports the first bad line, if any."""
+        if path is None:
+            options = next(
+                (sink.options for sink in self.settings.audit_sinks if sink.name == "jsonl"), {}
+            )
+            path = options.get("path") or self.settings.log_dir / "audit.jsonl"
+        return verify_log(Path(path).expanduser(), self._key_manager().audit_key())
 
     def _kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
         """The configured KDF (``[kdf]``), or the one named with stored params."""
