@@ -4,6 +4,7 @@ core works with nothing else installed)."""
 
 from __future__ import annotations
 
+from secrets_core.alerts import ALERT_OPTIONS, AlertsSink
 from secrets_core.descriptors import AuditSinkSpec, KeySourceSpec
 from secrets_core.hookspecs import hookimpl
 from secrets_core.key_sources import (
@@ -22,6 +23,7 @@ def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
     return [
         AuditSinkSpec("jsonl", JsonlSink, JSONL_OPTIONS, "JSON lines file, 0600 (default)"),
         AuditSinkSpec("logging", LoggingSink, LOGGING_OPTIONS, "Python logging records"),
+        AuditSinkSpec("alerts", AlertsSink, ALERT_OPTIONS, "rules that alert on suspicious access"),
     ]
 
 

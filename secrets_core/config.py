@@ -38,6 +38,7 @@ ENV_AUDIT_SINKS = "SECURE_SECRETS_AUDIT_SINKS"
 ENV_PLUGINS_ALLOW = "SECURE_SECRETS_PLUGINS_ALLOW"
 ENV_PLUGINS_BLOCK = "SECURE_SECRETS_PLUGINS_BLOCK"
 ENV_PLUGINS_STRICT = "SECURE_SECRETS_PLUGINS_STRICT"
+ENV_PROFILE = "SECURE_SECRETS_PROFILE"
 
 DEFAULT_BACKEND = "file"
 DEFAULT_CIPHER = "fernet"
@@ -47,7 +48,7 @@ DEFAULT_AUDIT_SINKS = ("jsonl",)
 
 _TOP_LEVEL_KEYS = {
     "default_backend", "data_dir", "log_dir", "backends", "cipher", "kdf", "key_source",
-    "audit", "plugins",
+    "audit", "plugins", "profiles", "policies",
 }  # fmt: skip
 
 
@@ -78,6 +79,21 @@ class PluginPolicy:
 
 
 @dataclass(frozen=True)
+class AccessPolicy:
+    """Which names a scoped handle may read and write: exact names, or prefixes ending in
+    ``/``; ``"*"`` means every name."""
+
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+
+    def allows(self, name: str, write: bool) -> bool:
+        patterns = self.write if write else self.read + self.write
+        return any(
+            p == "*" or p == name or (p.endswith("/") and name.startswith(p)) for p in patterns
+        )
+
+
+@dataclass(frozen=True)
 class AuditSinkConfig:
     name: str
     required: bool
@@ -100,6 +116,9 @@ class Settings:
     audit_sinks: tuple[AuditSinkConfig, ...]
     audit_tables: frozenset[str] = frozenset()  # every [audit.NAME] in the file, to check names
     plugins: PluginPolicy = field(default_factory=PluginPolicy)
+    profile: str | None = None
+    profiles: tuple[str, ...] = ()  # every profile the config file defines
+    policies: Mapping[str, AccessPolicy] = field(default_factory=dict)
 
     @property
     def context(self) -> PluginContext:
@@ -214,8 +233,14 @@ def load_settings(
     audit_sinks: list[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     plugin_policy: PluginPolicy | None = None,
+    profile: str | None = None,
 ) -> Settings:
-    """Merge constructor arguments, env, the config file and defaults into :class:`Settings`."""
+    """Merge constructor arguments, env, the config file and defaults into :class:`Settings`.
+
+    With a ``profile`` (argument, or ``SECURE_SECRETS_PROFILE``), the ``[profiles.NAME]``
+    table is merged over the top level, and the default data and log directories become
+    ``.../profiles/NAME``, so each profile has its own keys and store.
+    """
     explicit = config_path is not None or ENV_CONFIG in os.environ
     path = Path(config_path).expanduser() if config_path is not None else default_config_path()
     raw = read_config_file(path, must_exist=explicit)
@@ -227,6 +252,11 @@ def load_settings(
         raise reader.fail(
             unknown[0], f"unknown key; known keys: {', '.join(sorted(_TOP_LEVEL_KEYS))}"
         )
+    profiles = reader.table(raw, "profiles", "profiles")
+    profile = profile or os.environ.get(ENV_PROFILE) or None
+    if profile is not None:
+        raw = _select_profile(reader, raw, profiles, profile)
+        reader = _Reader(raw, origin)
 
     backend = (
         plugin_name(default_backend)
@@ -241,8 +271,14 @@ def load_settings(
         )
         return Path(chosen).expanduser() if chosen else fallback
 
-    data = directory(data_dir, ENV_DATA_DIR, "data_dir", platformdirs.user_data_path(APP_NAME))
-    logs = directory(None, ENV_LOG_DIR, "log_dir", platformdirs.user_log_path(APP_NAME))
+    data_default = platformdirs.user_data_path(APP_NAME)
+    logs_default = platformdirs.user_log_path(APP_NAME)
+    if profile is not None:
+        data_default, logs_default = (
+            d / "profiles" / profile for d in (data_default, logs_default)
+        )
+    data = directory(data_dir, ENV_DATA_DIR, "data_dir", data_default)
+    logs = directory(None, ENV_LOG_DIR, "log_dir", logs_default)
 
     backend_tables: dict[str, dict[str, Any]] = {}
     file_backends = reader.table(raw, "backends", "backends")
@@ -300,6 +336,16 @@ def load_settings(
             strict=strict,
         )
 
+    policies: dict[str, AccessPolicy] = {}
+    policy_tables = reader.table(raw, "policies", "policies")
+    for name in policy_tables:
+        table = reader.table(policy_tables, name, f"policies.{name}")
+        reader.only(table, f"policies.{name}", {"read", "write"})
+        policies[name] = AccessPolicy(
+            read=tuple(reader.get(table, "read", f"policies.{name}.read", list, [])),
+            write=tuple(reader.get(table, "write", f"policies.{name}.write", list, [])),
+        )
+
     return Settings(
         config_file=origin,
         default_backend=backend,
@@ -312,8 +358,33 @@ def load_settings(
         key_source_options=source_options,
         audit_sinks=tuple(sinks),
         audit_tables=frozenset(key for key in audit if key != "sinks"),
+        profile=profile,
+        profiles=tuple(sorted(profiles)),
+        policies=policies,
         plugins=plugin_policy,
     )
+
+
+def _select_profile(
+    reader: _Reader, raw: Mapping[str, Any], profiles: Mapping[str, Any], profile: str
+) -> dict[str, Any]:
+    """The top-level config with ``[profiles.NAME]`` merged over it (tables merge key by key)."""
+    if profile not in profiles:
+        known = ", ".join(sorted(profiles)) or "none defined"
+        raise reader.fail(f"profiles.{profile}", f"no such profile (profiles: {known})")
+    overlay = reader.table(profiles, profile, f"profiles.{profile}")
+    reader.only(overlay, f"profiles.{profile}", _TOP_LEVEL_KEYS - {"profiles"})
+    return _merge({k: v for k, v in raw.items() if k != "profiles"}, overlay)
+
+
+def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def resolve_options(

@@ -198,6 +198,10 @@ class KeyManager:
             self._save()
             self._reload()
 
+    def primary_id(self) -> str | None:
+        """The primary key id as last loaded (no disk access: for cheap comparisons)."""
+        return self._primary
+
     def key_ids(self) -> list[str]:
         with self._lock:
             if self._primary is None:

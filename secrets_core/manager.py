@@ -22,6 +22,7 @@ from secrets_core.audit import AuditEvent, AuditTrail, Outcome
 from secrets_core.audit_chain import AuditVerification, verify_log
 from secrets_core.config import (
     DEFAULT_KDF,
+    AccessPolicy,
     PluginPolicy,
     Settings,
     load_settings,
@@ -51,6 +52,7 @@ from secrets_core.errors import (
 from secrets_core.keyring import KeyManager
 from secrets_core.names import validate_name, validate_prefix
 from secrets_core.plugins import PluginRegistry, get_registry
+from secrets_core.scoped import ScopedSecrets
 from secrets_core.secret import SecretValue
 
 log = logging.getLogger("secrets_core")
@@ -132,6 +134,7 @@ class SecretsManager:
         data_dir: str | os.PathLike[str] | None = None,
         plugin_policy: PluginPolicy | None = None,
         registry: PluginRegistry | None = None,
+        profile: str | None = None,
     ) -> None:
         self.settings: Settings = load_settings(
             config_path=config_path,
@@ -142,6 +145,7 @@ class SecretsManager:
             audit_sinks=audit_sinks,
             data_dir=data_dir,
             plugin_policy=plugin_policy,
+            profile=profile,
         )
         self._lock = threading.RLock()
         self._registry = registry  # None: the process-wide registry for the policy
@@ -209,7 +213,7 @@ class SecretsManager:
                 self._require(spec, Capability.VERSIONS)
                 op.details["version"] = version
                 stored = cast(VersionedBackend, backend).read_version(op.name or "", version)
-            secret = self._decode(spec, op.name or "", stored)
+            secret = self._decode(spec, op.name or "", stored, op.details)
         return secret.reveal()
 
     def secret_metadata(
@@ -335,6 +339,25 @@ class SecretsManager:
             self._key_manager().rewrap(source, "passphrase")
         assert op.event is not None
         return op.event
+
+    def scoped(
+        self, *names: str, read_only: bool = False, policy: str | None = None
+    ) -> ScopedSecrets:
+        """A handle limited to ``names`` (exact names, or prefixes ending in ``/``), read-only
+        if asked, or to the named ``[policies.NAME]`` of the config."""
+        if policy is not None:
+            if names or read_only:
+                raise ConfigError("give either names (and read_only) or a policy name, not both")
+            if policy not in self.settings.policies:
+                known = ", ".join(sorted(self.settings.policies)) or "none defined"
+                raise ConfigError(f"no access policy named '{policy}' (policies: {known})")
+            return ScopedSecrets(self, self.settings.policies[policy], f"policy '{policy}'")
+        if not names:
+            raise ConfigError("a scoped handle needs at least one name or prefix")
+        for name in names:
+            validate_prefix(name)
+        granted = AccessPolicy(read=names, write=() if read_only else names)
+        return ScopedSecrets(self, granted, f"handle scoped to {', '.join(names)}")
 
     def close(self) -> None:
         """Close backends and audit sinks. The manager reopens them if used again."""
@@ -502,11 +525,21 @@ class SecretsManager:
         key_id, cipher = self._key_manager().primary()
         return envelope.seal(cipher, key_id, name, secret)
 
-    def _decode(self, spec: BackendSpec, name: str, stored: bytes | str) -> SecretValue:
+    def _decode(
+        self,
+        spec: BackendSpec,
+        name: str,
+        stored: bytes | str,
+        details: dict[str, Any] | None = None,
+    ) -> SecretValue:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             return SecretValue(stored)
         key_id = envelope.key_id_of(stored, name)
-        return envelope.open_token(self._key_manager().cipher_for(key_id, name), stored, name)
+        keys = self._key_manager()
+        secret = envelope.open_token(keys.cipher_for(key_id, name), stored, name)
+        if details is not None and key_id != keys.primary_id():
+            details["stale_key"] = True  # under an old key: rotation unfinished, or a replay
+        return secret
 
     def _rotate_backend(
         self, name: str, new_id: str, progress: ProgressCallback | None

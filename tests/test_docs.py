@@ -14,10 +14,8 @@ from secrets_core import config, errors, hookspecs
 from secrets_core.plugins import CORE_DISTRIBUTION, get_registry
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = [
-    "index.md", "getting-started.md", "hooks.md", "configuration.md", "plugins.md",
-    "errors.md", "audit.md", "security.md",
-]  # fmt: skip
+PAGES = sorted(p.name for p in DOCS.glob("*.md"))
+LINK = re.compile(r"\]\(([a-z0-9-]+\.md)[)#]")
 BUILTIN_DISTRIBUTIONS = {
     CORE_DISTRIBUTION, "secure-secrets-file", "secure-secrets-fernet", "secure-secrets-env",
     "secure-secrets-vault",
@@ -54,8 +52,12 @@ def section(text: str, heading_pattern: str) -> str | None:
     return None
 
 
-def test_every_page_exists() -> None:
-    assert sorted(p.name for p in DOCS.glob("*.md")) == sorted(PAGES)
+def test_every_page_is_linked_from_the_index_and_every_link_resolves() -> None:
+    linked = set(LINK.findall(read("index.md")))
+    assert sorted(set(PAGES) - linked - {"index.md"}) == [], "pages missing from docs/index.md"
+    for page in PAGES:
+        for target in LINK.findall(read(page)):
+            assert (DOCS / target).exists(), f"docs/{page} links to missing {target}"
 
 
 @pytest.mark.parametrize(
