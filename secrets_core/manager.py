@@ -46,6 +46,7 @@ from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
+    InvalidSecretValueError,
     SecretNotFoundError,
     SecretsError,
 )
@@ -181,9 +182,16 @@ class SecretsManager:
         (kept as an older version where the backend has versions). ``metadata`` sets custom
         metadata (backends with ``Capability.METADATA``). Returns the audit event; its
         ``details["version"]`` is the new version number when the backend has versions."""
-        with self._operation("store", name, backend_type) as op:
-            secret = SecretValue(value)
+        kind = type(value).__name__
+        try:
+            secret: SecretValue | None = SecretValue(value)
+        except InvalidSecretValueError:
+            secret = None
+        finally:
             del value  # keep the raw value out of this frame's traceback locals
+        with self._operation("store", name, backend_type) as op:
+            if secret is None:
+                raise InvalidSecretValueError(f"secret value must be str or bytes, not {kind}")
             spec, backend = self._backend(op.backend)
             if metadata is not None:
                 self._require(spec, Capability.METADATA)
@@ -326,8 +334,10 @@ class SecretsManager:
         from secrets_core.key_sources import PassphraseSource
 
         with self._operation("change_passphrase") as op:
-            secret = SecretValue(new_passphrase)
-            del new_passphrase
+            try:
+                secret = SecretValue(new_passphrase)
+            finally:
+                del new_passphrase
             options = resolve_options(
                 self.registry.key_source("passphrase").options,
                 self.settings.key_source_options

@@ -55,7 +55,11 @@ class ScopedSecrets:
         *,
         metadata: Mapping[str, str] | None = None,
     ) -> AuditEvent:
-        self._guard("store", name, True, backend_type)
+        try:
+            self._guard("store", name, True, backend_type)
+        except SecretsError:
+            del value  # a denied value stays out of the traceback's locals
+            raise
         return self._manager.store_secret(name, value, backend_type, metadata=metadata)
 
     def retrieve_secret(

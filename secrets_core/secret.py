@@ -21,9 +21,9 @@ class SecretValue:
         if isinstance(value, (bytearray, memoryview)):
             value = bytes(value)
         if not isinstance(value, (str, bytes)):
-            raise InvalidSecretValueError(
-                f"secret value must be str or bytes, not {type(value).__name__}"
-            )
+            kind = type(value).__name__
+            del value  # a wrongly typed value may still be secret: keep it out of tracebacks
+            raise InvalidSecretValueError(f"secret value must be str or bytes, not {kind}")
         self._value = value
 
     def reveal(self) -> str | bytes:
@@ -31,7 +31,8 @@ class SecretValue:
 
     @property
     def is_text(self) -> bool:
-        return isinstance(self._value, str)
+        # getattr: repr must work on a half-built instance (traceback capture_locals).
+        return isinstance(getattr(self, "_value", None), str)
 
     def __repr__(self) -> str:
         return f"SecretValue({'str' if self.is_text else 'bytes'}, '**********')"
