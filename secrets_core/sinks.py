@@ -30,6 +30,7 @@ LOGGING_OPTIONS = {
     "level": ConfigOption(str, default="INFO", help="level of the records"),
 }
 _TAIL_WINDOW = 65536
+log = logging.getLogger("secrets_core.audit")
 
 
 class JsonlSink:
@@ -76,7 +77,12 @@ class JsonlSink:
 
     def _chain_key(self) -> bytes | None:
         if self._key is None and self.chain and self._audit_key is not None:
-            self._key = self._audit_key()  # None until the store has a keyring
+            try:
+                self._key = self._audit_key()  # None until the store has a keyring
+            except Exception as exc:
+                # The event is still recorded, unauthenticated: verify_audit_log reports such
+                # a line once the chain has begun, so losing the key cannot hide events.
+                log.warning("audit chain key unavailable (%s); event not MACed", type(exc).__name__)
         return self._key
 
     def emit(self, event: AuditEvent) -> None:

@@ -1,0 +1,1 @@
+"""A secure-secrets key source keeping the key-encryption key in the OS keyring."""

@@ -1,0 +1,1 @@
+"""A secure-secrets storage backend keeping every secret in one SQLite database file."""

@@ -1,0 +1,1 @@
+"""A secure-secrets audit sink shipping each event off the machine by HTTP POST."""

@@ -1,0 +1,50 @@
+"""Registers the ``webhook`` audit sink (stdlib only; ``urllib`` is imported by the sink)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from secrets_core import hookimpl
+from secrets_core.descriptors import AuditSinkSpec, ConfigOption, PluginContext
+
+if TYPE_CHECKING:
+    from secure_secrets_webhook.sink import WebhookSink
+
+OPTIONS = {
+    "url": ConfigOption(
+        str,
+        required=True,
+        help="where to POST events; https, or http to a loopback address only",
+    ),
+    "timeout": ConfigOption(
+        (int, float), default=5.0, help="seconds to wait for the receiver per request"
+    ),
+    "token": ConfigOption(
+        str, secret=True, help='sent as "Authorization: Bearer TOKEN"; use { env = "VAR" }'
+    ),
+    "ca_file": ConfigOption(str, help="CA bundle to verify the receiver (default: system CAs)"),
+}
+
+
+def _make_sink(options: Mapping[str, Any], context: PluginContext) -> WebhookSink:
+    from secure_secrets_webhook.sink import WebhookSink
+
+    return WebhookSink(
+        url=options["url"],
+        timeout=float(options["timeout"]),
+        token=options["token"],
+        ca_file=options["ca_file"],
+    )
+
+
+@hookimpl
+def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
+    return [
+        AuditSinkSpec(
+            name="webhook",
+            factory=_make_sink,
+            options=OPTIONS,
+            description="HTTP POST of each event as JSON (https; http only to loopback)",
+        )
+    ]
