@@ -1,8 +1,4 @@
-"""Registration of the ``env`` backend.
-
-Not yet available: the backend itself lands with its own issue. Until then it is registered
-(so the name resolves and ``plugins`` lists it) and constructing it raises a clear error.
-"""
+"""Registration of the ``env`` backend (kept light: the backend module loads on first use)."""
 
 from __future__ import annotations
 
@@ -17,14 +13,12 @@ from secrets_core.descriptors import (
     PluginContext,
     StorageBackend,
 )
-from secrets_core.errors import BackendUnavailableError
 
 
 def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    raise BackendUnavailableError(
-        "the env backend is not yet available in this release of secure-secrets-env; "
-        "use the file backend (the default) for now"
-    )
+    from secure_secrets_env.backend import EnvBackend
+
+    return EnvBackend.from_options(options, context)
 
 
 @hookimpl
@@ -35,9 +29,19 @@ def secrets_register_backends() -> list[BackendSpec]:
             factory=_make_backend,
             capabilities=frozenset({Capability.LIST}),
             options={
-                "prefix": ConfigOption(str, default="SECURE_SECRET_", help="variable prefix"),
-                "env_file": ConfigOption(str, help="dotenv file to persist ciphertext in"),
+                "prefix": ConfigOption(
+                    str,
+                    default="SECURE_SECRET_",
+                    help="variable prefix (letters, digits, '_'); a secret's variable is the "
+                    "prefix plus its encoded name",
+                ),
+                "env_file": ConfigOption(
+                    str,
+                    help="dotenv file that also keeps the ciphertext (0600, atomic writes, "
+                    "other lines kept); read after the process environment",
+                ),
             },
-            description="encrypted values in environment variables (not yet available)",
+            description="ciphertext in environment variables (and an optional dotenv file), "
+            "for containers",
         )
     ]

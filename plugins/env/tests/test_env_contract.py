@@ -1,0 +1,28 @@
+"""The env backend passes the conformance kit, with and without an env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secrets_core.descriptors import BackendSpec
+from secrets_core.plugins import get_registry
+from secrets_core.testing import BackendContract
+
+
+@pytest.fixture
+def backend_spec() -> BackendSpec:
+    return get_registry().backend("env")
+
+
+class TestEnvBackendProcessOnly(BackendContract):
+    """Process environment only (no env file)."""
+
+
+class TestEnvBackendWithEnvFile(BackendContract):
+    """Process environment plus a dotenv file in tmp_path."""
+
+    @pytest.fixture
+    def backend_options(self, tmp_path: Path) -> dict[str, object]:
+        return {"env_file": str(tmp_path / "app.env"), "prefix": "KIT_"}
