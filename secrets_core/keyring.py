@@ -26,6 +26,7 @@ import filelock
 
 from secrets_core.descriptors import Cipher, CipherSpec, KeySource
 from secrets_core.errors import (
+    ConfigError,
     EncryptionError,
     IntegrityError,
     KeyNotAvailableError,
@@ -34,6 +35,7 @@ from secrets_core.errors import (
 from secrets_core.fsutil import atomic_write, ensure_private_dir, read_private_file
 
 KEYRING_FORMAT = 1
+ENV_KEYRING = "SECURE_SECRETS_KEYRING"
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
@@ -91,6 +93,9 @@ class KeyManager:
         self._doc: dict[str, Any] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._audit_key: bytes | None = None
+        # A container can get the keyring (public: it holds only wrapped keys) as a variable.
+        inline = os.environ.get(ENV_KEYRING)
+        self._inline = inline.encode() if inline else None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -209,7 +214,7 @@ class KeyManager:
             return list(self._keys)
 
     def exists(self) -> bool:
-        return self.path.exists()
+        return self._inline is not None or self.path.exists()
 
     # --- internals --------------------------------------------------------------------------
 
@@ -231,7 +236,7 @@ class KeyManager:
     def _unlock(self, create: bool) -> None:
         if self._primary is not None:
             return
-        if not self.path.exists():
+        if not self.exists():
             if not create:
                 raise KeyNotAvailableError(
                     f"no keyring at {self.path}; restore it from your backup (it is needed "
@@ -312,13 +317,22 @@ class KeyManager:
         return key_id
 
     def _save(self) -> None:
+        if self._inline is not None:
+            raise ConfigError(
+                f"the keyring comes from {ENV_KEYRING} and is read-only here; rotate or "
+                "re-wrap where the keyring file lives, then export it again"
+            )
         atomic_write(self.path, json.dumps(self._doc, indent=1).encode())
 
     def _stat(self) -> tuple[int, int, int]:
+        if self._inline is not None:
+            return (0, 0, len(self._inline))
         st = os.stat(self.path)
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _changed_on_disk(self) -> bool:
+        if self._inline is not None:
+            return False
         try:
             return self._stat() != self._stamp
         except FileNotFoundError:
@@ -326,7 +340,7 @@ class KeyManager:
 
     def _reload(self) -> None:
         try:
-            raw = read_private_file(self.path)
+            raw = self._inline if self._inline is not None else read_private_file(self.path)
             stamp = self._stat()
         except FileNotFoundError:
             raise KeyNotAvailableError(

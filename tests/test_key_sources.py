@@ -209,3 +209,23 @@ def test_the_passphrase_appears_in_no_log_repr_or_event(passphrase_manager, capl
     text = caplog.text + repr(passphrase_manager) + repr(source) + str(vars(source))
     text += "".join(event.to_json() for event in events)
     assert "correct horse" not in text
+
+
+def test_a_container_needs_only_variables(monkeypatch, isolated_home, tmp_path) -> None:
+    """Key and keyring both as variables: no file from the store's data dir is needed."""
+    kek = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("SECURE_SECRETS_KEK", kek)
+    SecureSecretsManager(key_source="env").store_secret("db", "v1")
+    keyring = (data_dir(isolated_home) / "keyring.json").read_text()
+    store = data_dir(isolated_home) / "store"
+    monkeypatch.setenv("SECURE_SECRETS_KEYRING", keyring)
+    elsewhere = SecureSecretsManager(key_source="env", data_dir=tmp_path / "container")
+    elsewhere_store = tmp_path / "container" / "store"
+    elsewhere_store.mkdir(parents=True, mode=0o700)
+    for path in store.glob("*.secret"):
+        (elsewhere_store / path.name).write_bytes(path.read_bytes())
+        (elsewhere_store / path.name).chmod(0o600)
+    assert elsewhere.retrieve_secret("db") == "v1"
+    assert not (tmp_path / "container" / "keyring.json").exists()
+    with pytest.raises(ConfigError, match="SECURE_SECRETS_KEYRING and is read-only"):
+        elsewhere.rotate_encryption_key()
