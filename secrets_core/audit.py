@@ -91,6 +91,10 @@ class AuditTrail:
     def __init__(self, sinks: list[tuple[str, AuditSink, bool]]) -> None:
         self._sinks = sinks
 
+    @property
+    def sinks(self) -> list[str]:
+        return [name for name, _sink, _required in self._sinks]
+
     def emit(self, event: AuditEvent) -> None:
         failed_required: list[str] = []
         for name, sink, required in self._sinks:

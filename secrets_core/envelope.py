@@ -48,15 +48,19 @@ def key_id_of(token: bytes | str, name: str) -> str:
     return key_id.decode()
 
 
-def open_token(cipher: Cipher, token: bytes | str, name: str) -> SecretValue:
-    """Decrypt a token and check it was sealed for ``name``.
+def open_token(
+    cipher: Cipher, token: bytes | str, name: str, key_id: str | None = None
+) -> SecretValue:
+    """Decrypt a token and check it was sealed for ``name`` (``key_id``: the token's key id,
+    if the caller already read it with :func:`key_id_of`).
 
     Errors are raised outside any ``except`` block and after the plaintext is dropped, so
     neither a chained exception nor this frame's traceback locals carry the value.
     """
     if isinstance(token, str):
         token = token.encode("ascii", "replace")
-    key_id = key_id_of(token, name)
+    if key_id is None:
+        key_id = key_id_of(token, name)
     payload = _decrypt(cipher, token[21:], associated_data(name, key_id))
     if payload is None:
         raise IntegrityError(

@@ -66,6 +66,7 @@ _UNNAMED = object()
 _CHANGES = frozenset(
     {"store", "delete", "restore", "purge", "rotate", "change_key_source", "change_passphrase"}
 )
+_READS = frozenset({"retrieve", "list", "metadata"})  # operations that return no event
 _BACKENDLESS = frozenset({"rotate", "change_key_source", "change_passphrase"})
 
 
@@ -90,6 +91,8 @@ class _Operation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if not self.trail.sinks and self.operation in _READS:
+            return  # nobody records it and the caller gets no event: skip building one
         outcome: Outcome = "success"
         if exc_type is not None:
             outcome = "denied" if issubclass(exc_type, AccessDeniedError) else "failure"
@@ -546,7 +549,7 @@ class SecretsManager:
             return SecretValue(stored)
         key_id = envelope.key_id_of(stored, name)
         keys = self._key_manager()
-        secret = envelope.open_token(keys.cipher_for(key_id, name), stored, name)
+        secret = envelope.open_token(keys.cipher_for(key_id, name), stored, name, key_id)
         if details is not None and key_id != keys.primary_id():
             details["stale_key"] = True  # under an old key: rotation unfinished, or a replay
         return secret

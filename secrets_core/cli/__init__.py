@@ -1,9 +1,22 @@
-"""The ``secure-secrets`` command line (built with click). Work in progress."""
+"""The ``secure-secrets`` command line (built with click; see docs/cli.md).
+
+Start-up is kept short: each verb lives in its own module, imported only when that verb runs,
+and verbs import the library (and through it, plugins) only when they need it. The most
+frequent call, a plain ``get NAME``, is answered without importing click (see ``fast``).
+"""
 
 from __future__ import annotations
 
 
 def main() -> None:
+    """Console-script entry point."""
+    import sys
+
+    from secrets_core.cli.fast import try_fast_path
+
+    code = try_fast_path(sys.argv[1:])
+    if code is not None:
+        raise SystemExit(code)
     from secrets_core.cli.app import cli
 
-    cli()
+    cli.main(prog_name="secure-secrets", complete_var="_SECURE_SECRETS_COMPLETE")

@@ -1,10 +1,106 @@
-"""Placeholder: the CLI verbs are being built (issue 7)."""
+"""The ``secure-secrets`` group: global options, lazy verb loading and error handling."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
+from secrets_core.cli import errors
+from secrets_core.cli.state import State
+from secrets_core.errors import SecretsError
 
-@click.group()
-def cli() -> None:
-    """secure-secrets: manage secrets from the shell."""
+#: verb -> "module:attribute", imported only when the verb runs (or help lists it).
+COMMANDS: dict[str, str] = {
+    "init": "secrets_core.cli.keys:init_cmd",
+    "set": "secrets_core.cli.values:set_cmd",
+    "get": "secrets_core.cli.values:get_cmd",
+    "delete": "secrets_core.cli.values:delete_cmd",
+    "restore": "secrets_core.cli.values:restore_cmd",
+    "list": "secrets_core.cli.values:list_cmd",
+    "history": "secrets_core.cli.values:history_cmd",
+    "rotate-key": "secrets_core.cli.keys:rotate_key_cmd",
+    "change-passphrase": "secrets_core.cli.keys:change_passphrase_cmd",
+    "run": "secrets_core.cli.run:run_cmd",
+    "export": "secrets_core.cli.export:export_cmd",
+    "plugins": "secrets_core.cli.plugins:plugins_cmd",
+    "config": "secrets_core.cli.config:config_group",
+    "audit": "secrets_core.cli.audit:audit_group",
+    "doctor": "secrets_core.cli.doctor:doctor_cmd",
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a verb's module only when the verb is used, and turns library
+    errors into one line on stderr with the documented exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        # __import__ rather than importlib.import_module: the same, but visible to
+        # `python -X importtime`, which the cold-start check reads.
+        command = getattr(__import__(module_name, fromlist=[attribute]), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except SecretsError as exc:
+            raise errors.from_library(exc, _verbose(ctx)) from None
+        except (KeyboardInterrupt, EOFError):
+            raise click.Abort() from None
+        except Exception as exc:
+            raise errors.unexpected(exc, _verbose(ctx)) from None
+
+
+def _verbose(ctx: click.Context) -> bool:
+    state = ctx.find_object(State)
+    return bool(state and state.verbose)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--backend",
+    metavar="NAME",
+    help="Backend to use instead of the configured default (file, env, vault, ...).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file to use (default: $SECURE_SECRETS_CONFIG or the platform config dir).",
+)
+@click.option("-v", "--verbose", count=True, help="Log what happens; tracebacks on errors.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only data and errors.")
+@click.version_option(package_name="secure-secrets", prog_name="secure-secrets")
+@click.pass_context
+def cli(
+    ctx: click.Context, backend: str | None, config_path: Path | None, verbose: int, quiet: bool
+) -> None:
+    """Store, read and inject secrets from the shell.
+
+    Values never need to appear on the command line: `set` reads a hidden prompt, stdin or a
+    file. See docs/cli.md for every verb, the exit codes and shell completion.
+    """
+    state = ctx.ensure_object(State)
+    state.backend = backend or None
+    state.config = config_path
+    state.verbose = verbose
+    state.quiet = quiet and not verbose
+    if verbose:
+        import logging
+
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+    ctx.call_on_close(state.close)

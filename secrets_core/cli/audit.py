@@ -1,0 +1,73 @@
+"""``audit tail``: the last events of the JSON-lines audit log."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import click
+
+from secrets_core.cli.errors import CONFIG, CliError
+from secrets_core.cli.state import get_state
+
+
+def audit_log_path() -> Path:
+    """Where the configured ``jsonl`` sink writes."""
+    from secrets_core.config import resolve_options
+    from secrets_core.sinks import JSONL_OPTIONS
+
+    settings = get_state().settings()
+    for sink in settings.audit_sinks:
+        if sink.name == "jsonl":
+            options = resolve_options(JSONL_OPTIONS, sink.options, "[audit.jsonl]")
+            return Path(options.get("path") or settings.log_dir / "audit.jsonl").expanduser()
+    raise CliError(
+        "audit tail reads the jsonl audit sink, which is not configured (audit.sinks); "
+        'add "jsonl" to audit.sinks',
+        CONFIG,
+    )
+
+
+def format_event(line: str) -> str:
+    """One event as a readable line: time, operation, backend, secret, outcome, actor."""
+    try:
+        event = json.loads(line)
+        actor = event.get("actor") or {}
+        outcome = event.get("outcome", "?")
+        if event.get("error_type"):
+            outcome += f" ({event['error_type']})"
+        return "  ".join(
+            [
+                str(event.get("timestamp", "?")),
+                str(event.get("operation", "?")),
+                str(event.get("backend") or "-"),
+                str(event.get("secret_name") or "-"),
+                outcome,
+                f"{actor.get('user', '?')}@{actor.get('host', '?')}[{actor.get('pid', '?')}]",
+            ]
+        )
+    except (ValueError, AttributeError, TypeError):
+        return "(unreadable line)"
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Read the audit log. (`audit verify` comes with the audit-chain issue.)"""
+
+
+@audit_group.command("tail")
+@click.option("-n", "--lines", "count", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The raw JSON lines.")
+def tail_cmd(count: int, as_json: bool) -> None:
+    """Print the last events of the audit log (oldest first)."""
+    state = get_state()
+    path = audit_log_path()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            last = collections.deque(handle, maxlen=count)
+    except FileNotFoundError:
+        state.info(f"no audit events yet ({path} does not exist)")
+        return
+    for line in last:
+        click.echo(line.rstrip("\n") if as_json else format_event(line))

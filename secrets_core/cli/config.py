@@ -1,0 +1,218 @@
+"""``config path|show|validate``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from secrets_core.cli.errors import CONFIG, CliError
+from secrets_core.cli.state import get_state, json_dumps
+
+if TYPE_CHECKING:
+    from secrets_core.config import Settings
+    from secrets_core.descriptors import ConfigOption
+    from secrets_core.plugins import PluginRegistry
+
+REDACTED = "<redacted>"
+
+
+def _is_reference(value: object) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and set(value) in ({"env"}, {"file"})
+        and all(isinstance(v, str) for v in value.values())
+    )
+
+
+def redact(table: Mapping[str, Any], schema: Mapping[str, ConfigOption] | None) -> dict[str, Any]:
+    """A plugin option table fit to print: ``{ env = ".." }`` / ``{ file = ".." }``
+    references are shown as such (never resolved), options marked ``secret`` are redacted,
+    and so is every string of an option the schema does not know (or of an uninstalled
+    plugin), since nothing says it is not a credential."""
+    shown: dict[str, Any] = {}
+    for key, value in table.items():
+        option = schema.get(key) if schema is not None else None
+        if _is_reference(value):
+            shown[key] = dict(value)
+        elif (option is not None and option.secret) or (
+            option is None and not isinstance(value, (bool, int, float))
+        ):
+            shown[key] = REDACTED
+        else:
+            shown[key] = value
+    return shown
+
+
+def _schema(lookup: Any, name: str) -> Mapping[str, ConfigOption] | None:
+    try:
+        options: Mapping[str, ConfigOption] = lookup(name).options
+    except Exception:  # not installed: redact everything
+        return None
+    return options
+
+
+def effective_config(settings: Settings, registry: PluginRegistry) -> dict[str, Any]:
+    """The merged configuration, redacted, as nested tables."""
+    doc: dict[str, Any] = {
+        "config_file": str(settings.config_file) if settings.config_file else "",
+        "default_backend": settings.default_backend,
+        "data_dir": str(settings.data_dir),
+        "log_dir": str(settings.log_dir),
+        "cipher": {"name": settings.cipher},
+        "kdf": dict(settings.kdf),
+        "key_source": {
+            "name": settings.key_source,
+            **redact(
+                settings.key_source_options, _schema(registry.key_source, settings.key_source)
+            ),
+        },
+    }
+    doc["backends"] = {
+        name: redact(table, _schema(registry.backend, name))
+        for name, table in sorted(settings.backends.items())
+    }
+    audit: dict[str, Any] = {"sinks": [sink.name for sink in settings.audit_sinks]}
+    for sink in settings.audit_sinks:
+        audit[sink.name] = {
+            "required": sink.required,
+            **redact(sink.options, _schema(registry.audit_sink, sink.name)),
+        }
+    doc["audit"] = audit
+    policy = settings.plugins
+    plugins: dict[str, Any] = {"block": sorted(policy.block), "strict": policy.strict}
+    if policy.allow is not None:
+        plugins["allow"] = sorted(policy.allow)
+    doc["plugins"] = plugins
+    return doc
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def to_toml(doc: Mapping[str, Any], table: str = "") -> list[str]:
+    """Render nested tables as TOML (plain values first, then sub-tables)."""
+    lines: list[str] = []
+    subtables = []
+    for key, value in doc.items():
+        if isinstance(value, Mapping) and not _is_reference(value):
+            subtables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in subtables:
+        name = f"{table}.{key}" if table else key
+        body = to_toml(value, name)
+        has_plain = any(
+            not (isinstance(v, Mapping) and not _is_reference(v)) for v in value.values()
+        )
+        if has_plain or not value:
+            lines += ["", f"[{name}]"]
+        lines += body
+    return lines
+
+
+@click.group("config")
+def config_group() -> None:
+    """Show where the config is, what it says, and whether it is valid."""
+
+
+@config_group.command("path")
+def path_cmd() -> None:
+    """Print the path of the config file (it may not exist yet)."""
+    state = get_state()
+    path = state.config_path()
+    click.echo(str(path))
+    if not path.exists():
+        state.info("(does not exist yet: the defaults apply; create it with secure-secrets init)")
+
+
+@config_group.command("show")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of TOML.")
+def show_cmd(as_json: bool) -> None:
+    """Print the effective configuration (file + environment + defaults), credentials
+    redacted."""
+    from secrets_core.plugins import get_registry
+
+    state = get_state()
+    settings = state.settings()
+    doc = effective_config(settings, get_registry(settings.plugins))
+    if as_json:
+        click.echo(json_dumps(doc))
+    else:
+        click.echo("\n".join(to_toml(doc)))
+
+
+def validation_problems(settings: Settings, registry: PluginRegistry) -> list[str]:
+    """Every problem found by building what the config names (nothing is connected to)."""
+    from secrets_core.config import DEFAULT_KDF, resolve_options
+    from secrets_core.errors import SecretsError
+
+    origin = f" in {settings.config_file}" if settings.config_file else ""
+    problems: list[str] = []
+
+    def check(action: Any, *args: Any) -> None:
+        try:
+            action(*args)
+        except SecretsError as exc:
+            problems.append(str(exc))
+
+    def backend(name: str) -> None:
+        spec = registry.backend(name)
+        resolve_options(spec.options, settings.backends.get(name, {}), f"[backends.{name}]{origin}")
+
+    for name in dict.fromkeys([settings.default_backend, *settings.backends]):
+        check(backend, name)
+    check(registry.cipher, settings.cipher)
+
+    def kdf() -> None:
+        params = dict(settings.kdf)
+        registry.kdf(str(params.pop("name", DEFAULT_KDF))).factory(params)
+
+    check(kdf)
+
+    def key_source() -> None:
+        spec = registry.key_source(settings.key_source)
+        resolve_options(spec.options, settings.key_source_options, f"[key_source]{origin}")
+
+    check(key_source)
+
+    def sink(name: str, options: Mapping[str, Any]) -> None:
+        spec = registry.audit_sink(name)
+        resolve_options(spec.options, options, f"[audit.{name}]{origin}")
+
+    for audit_sink in settings.audit_sinks:
+        check(sink, audit_sink.name, audit_sink.options)
+    installed = set(registry.names("audit sink"))
+    for table in sorted(settings.audit_tables - installed):
+        problems.append(f"[audit.{table}]{origin}: no audit sink named '{table}' is installed")
+    return problems
+
+
+@config_group.command("validate")
+def validate_cmd() -> None:
+    """Check the config: known keys, installed plugins, option types, credential references
+    that resolve, KDF parameters within floors and ceilings. Connects to nothing."""
+    from secrets_core.plugins import get_registry
+
+    state = get_state()
+    settings = state.settings()  # a syntax or unknown-key error raises here (exit 5)
+    problems = validation_problems(settings, get_registry(settings.plugins))
+    where = str(settings.config_file) if settings.config_file else "defaults (no config file)"
+    if problems:
+        for problem in problems:
+            click.echo(f"problem: {problem}", err=True)
+        raise CliError(f"{len(problems)} problem(s) in {where}", CONFIG)
+    click.echo(f"config OK: {where}")

@@ -1,0 +1,223 @@
+"""``doctor``: find what is wrong with this installation and say what to do about it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from secrets_core.cli.state import get_state
+
+if TYPE_CHECKING:
+    from secrets_core.config import Settings
+    from secrets_core.manager import SecretsManager
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    problem: str = ""  # empty: the check passed
+    fix: str = ""
+    note: str = ""
+
+
+def _mode_finding(check: str, path: Path, private: int) -> Finding:
+    """``private`` is 0o700 for directories, 0o600 for files."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return Finding(check, note=f"{path} does not exist yet")
+    if stat.S_ISLNK(info.st_mode):
+        return Finding(check, f"{path} is a symlink", "point the config at the real path")
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        return Finding(
+            check,
+            f"{path} has mode {mode:04o}: others may read it",
+            f"chmod {private:o} {path}",
+        )
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        return Finding(check, f"{path} is owned by uid {info.st_uid}", "chown it to yourself")
+    return Finding(check, note=f"{path} ({mode:04o})")
+
+
+def _permission_checks(settings: Settings) -> list[Finding]:
+    data = settings.data_dir
+    findings = [_mode_finding("data directory", data, 0o700)]
+    if settings.key_source == "keyfile":
+        key = Path(settings.key_source_options.get("path") or data / "master.key").expanduser()
+        if isinstance(settings.key_source_options.get("path"), (str, type(None))):
+            findings.append(_mode_finding("key file", key, 0o600))
+    findings.append(_mode_finding("keyring", data / "keyring.json", 0o600))
+    store = settings.backends.get("file", {}).get("path")
+    store_path = Path(store).expanduser() if isinstance(store, str) else data / "store"
+    findings.append(_mode_finding("file store", store_path, 0o700))
+    audit = Path(settings.log_dir) / "audit.jsonl"
+    findings.append(_mode_finding("audit log", audit, 0o600))
+    config = settings.config_file
+    if config is not None and config.exists():
+        mode = stat.S_IMODE(config.stat().st_mode)
+        if mode & 0o022:
+            findings.append(
+                Finding(
+                    "config file",
+                    f"{config} has mode {mode:04o}: others may change it",
+                    f"chmod 600 {config}",
+                )
+            )
+        else:
+            findings.append(Finding("config file", note=f"{config} ({mode:04o})"))
+    return findings
+
+
+def _guard(check: str, action: Callable[[], Finding], fix: str) -> Finding:
+    from secrets_core.errors import SecretsError
+
+    try:
+        return action()
+    except SecretsError as exc:
+        return Finding(check, str(exc), fix)
+
+
+def _plugin_checks(manager: SecretsManager) -> list[Finding]:
+    failed = [info for info in manager.registry.plugins() if info.status == "failed"]
+    if not failed:
+        return [Finding("plugins", note=f"{len(manager.registry.plugins())} loaded or blocked")]
+    return [
+        Finding(
+            f"plugin {info.name}",
+            f"{info.distribution} {info.version} failed to load: {info.error}",
+            f"reinstall or upgrade {info.distribution}, or block it (plugins.block)",
+        )
+        for info in failed
+    ]
+
+
+def _key_check(manager: SecretsManager) -> list[Finding]:
+    from secrets_core.cli._core import keyring_path, rotation_pending, unlock
+
+    if not keyring_path(manager).exists():
+        return [Finding("key source", note="no keyring yet (secure-secrets init creates it)")]
+
+    def load() -> Finding:
+        ids = unlock(manager)
+        return Finding(
+            "key source", note=f"'{manager.settings.key_source}' unlocks {len(ids)} data key(s)"
+        )
+
+    findings = [
+        _guard("key source", load, "restore the key or set the key source's variable, see above")
+    ]
+    if findings[0].problem:
+        return findings
+
+    def pending() -> Finding:
+        target = rotation_pending(manager)
+        if target:
+            return Finding(
+                "key rotation",
+                f"a rotation to key {target} did not finish",
+                "run: secure-secrets rotate-key (it resumes)",
+            )
+        return Finding("key rotation", note="none pending")
+
+    findings.append(_guard("key rotation", pending, "run: secure-secrets rotate-key"))
+    return findings
+
+
+def _backend_check(manager: SecretsManager) -> Finding:
+    from secrets_core.cli._core import backend_spec, reach_backend
+    from secrets_core.descriptors import Capability
+
+    name = manager.default_backend
+
+    def reach() -> Finding:
+        reach_backend(manager, name)
+        if Capability.LIST in backend_spec(manager, name).capabilities:
+            count = len(manager.list_secrets())
+            return Finding(f"backend {name}", note=f"reachable, {count} secret(s)")
+        return Finding(f"backend {name}", note="configured")
+
+    return _guard(
+        f"backend {name}", reach, f"check [backends.{name}]; see: secure-secrets config validate"
+    )
+
+
+def _kdf_checks(manager: SecretsManager) -> list[Finding]:
+    from secrets_core.cli._core import keyring_path
+    from secrets_core.config import DEFAULT_KDF
+
+    settings = manager.settings
+    params = dict(settings.kdf)
+    name = str(params.pop("name", DEFAULT_KDF))
+
+    def configured() -> Finding:
+        manager.registry.kdf(name).factory(params)
+        return Finding("kdf settings", note=f"[kdf] {name} within the floors")
+
+    findings = [
+        _guard("kdf settings", configured, "raise the [kdf] parameters to at least the floors")
+    ]
+    path = keyring_path(manager)
+    if not path.exists():
+        return findings
+    try:
+        source = json.loads(path.read_bytes()).get("key_source", {})
+        stored = source.get("params", {})
+    except (OSError, ValueError, AttributeError):
+        return findings  # the key source check reports a corrupt keyring
+    if isinstance(stored, dict) and "kdf" in stored:
+
+        def keyring_kdf() -> Finding:
+            manager.registry.kdf(str(stored["kdf"])).factory(stored.get("kdf_params") or {})
+            return Finding("keyring kdf", note=f"{stored['kdf']} within the floors")
+
+        findings.append(
+            _guard(
+                "keyring kdf",
+                keyring_kdf,
+                "run: secure-secrets change-passphrase (re-derives with the [kdf] settings)",
+            )
+        )
+    return findings
+
+
+@click.command("doctor")
+def doctor_cmd() -> None:
+    """Check permissions, the key source, the backend, plugins and KDF settings.
+
+    Prints each problem with what to do; exits 1 if there is any, 0 when all is well.
+    """
+    from secrets_core.errors import SecretsError
+
+    state = get_state()
+    findings: list[Finding] = []
+    try:
+        manager = state.manager()
+        settings = manager.settings
+    except SecretsError as exc:
+        findings.append(Finding("config", str(exc), "see: secure-secrets config validate"))
+        manager = None
+    if manager is not None:
+        findings += _permission_checks(settings)
+        findings += _plugin_checks(manager)
+        findings += _key_check(manager)
+        findings.append(_backend_check(manager))
+        findings += _kdf_checks(manager)
+    problems = [f for f in findings if f.problem]
+    for finding in findings:
+        if finding.problem:
+            click.echo(f"FAIL  {finding.check}: {finding.problem}")
+            click.echo(f"      fix: {finding.fix}")
+        elif not state.quiet:
+            click.echo(f"ok    {finding.check}" + (f": {finding.note}" if finding.note else ""))
+    if problems:
+        state.info(f"{len(problems)} problem(s) found")
+        click.get_current_context().exit(1)
+    state.info("no problems found")

@@ -1,0 +1,47 @@
+"""How ``run`` and ``export --format dotenv`` name the environment variable of a secret.
+
+The name (minus the ``--prefix`` and any '/' right after it) is upper-cased and every
+character other than A-Z, 0-9 becomes '_'; a leading digit gets a '_' in front:
+``db/password`` -> ``DB_PASSWORD``, ``api-key.v2`` -> ``API_KEY_V2``. Two secrets that map
+to the same variable are an error naming both, never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from secrets_core.cli.errors import USAGE, CliError
+
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
+def variable_name(name: str, prefix: str = "") -> str:
+    """The environment variable for secret ``name`` (see the module docstring)."""
+    stem = name[len(prefix) :] if prefix and name.startswith(prefix) else name
+    stem = stem.lstrip("/")
+    if not stem:
+        raise CliError(
+            f"secret '{name}' is the prefix itself, so it has no variable name; "
+            "use a shorter --prefix",
+            USAGE,
+        )
+    variable = _NOT_ALNUM.sub("_", stem).upper()
+    if variable[0].isdigit():
+        variable = "_" + variable
+    return variable
+
+
+def variable_map(names: Iterable[str], prefix: str = "") -> dict[str, str]:
+    """``{variable: secret name}``; raises a usage error on a collision."""
+    mapping: dict[str, str] = {}
+    for name in names:
+        variable = variable_name(name, prefix)
+        if variable in mapping:
+            raise CliError(
+                f"secrets '{mapping[variable]}' and '{name}' both map to ${variable}; "
+                "select one with --only, or rename one",
+                USAGE,
+            )
+        mapping[variable] = name
+    return mapping

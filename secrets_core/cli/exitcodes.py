@@ -1,0 +1,50 @@
+"""The exit codes and the error line, without importing click (the fast `get` path uses
+this module alone). The table is the one in docs/cli.md."""
+
+from __future__ import annotations
+
+OK = 0
+FAILURE = 1
+USAGE = 2
+NOT_FOUND = 3
+ACCESS_DENIED = 4
+CONFIG = 5
+INTEGRITY = 6
+UNAVAILABLE = 7
+
+#: (error class name, exit code, what to do next), most specific first. Names, not classes,
+#: so that this module does not import the library.
+_TABLE: tuple[tuple[str, int, str], ...] = (
+    ("SecretNotFoundError", NOT_FOUND, "list the names with: secure-secrets list"),
+    ("AccessDeniedError", ACCESS_DENIED, "check the backend's credentials and policy"),
+    ("BackendUnavailableError", UNAVAILABLE, "retry later; see: secure-secrets doctor"),
+    ("InvalidSecretNameError", USAGE, ""),
+    ("EncryptionError", INTEGRITY, "see: secure-secrets doctor"),
+    ("ConfigError", CONFIG, "see: secure-secrets config validate"),
+    ("PluginError", CONFIG, "see: secure-secrets plugins"),
+)
+
+
+def classify(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the "what to do next" hint for a library error."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    for name, code, hint in _TABLE:
+        if name in names:
+            return code, hint
+    return FAILURE, ""
+
+
+def error_line(message: str, hint: str = "") -> str:
+    """``error: <message> (<hint>)``, the one line an error prints on stderr."""
+    message = message.rstrip(".")
+    if hint and hint not in message:
+        message += f" ({hint})"
+    return f"error: {message}"
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """The message for an error that is not the library's: the OS reason, or the type."""
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or type(exc).__name__}{where}"
+    return f"unexpected {type(exc).__name__}; rerun with -v for a traceback"

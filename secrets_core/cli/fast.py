@@ -1,0 +1,72 @@
+"""The fast path for the most frequent call, ``secure-secrets [--backend B] [--config F]
+[-q] get NAME``: the same result, exit code and error line as the click verb, without
+importing click. Anything else (another verb, any other option, -v, --json, --version,
+completion) returns None and goes through click."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def parse_get(argv: list[str]) -> tuple[str | None, str | None, str] | None:
+    """``(backend, config, name)`` if ``argv`` is a plain get, else None."""
+    backend: str | None = None
+    config: str | None = None
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in ("--backend", "--config") and index + 1 < len(argv):
+            key, value, index = arg, argv[index + 1], index + 2
+        elif arg.startswith(("--backend=", "--config=")):
+            key, _, value = arg.partition("=")
+            index += 1
+        elif arg in ("-q", "--quiet"):  # get prints no status line anyway
+            index += 1
+            continue
+        else:
+            break
+        if key == "--backend":
+            backend = value or None
+        else:
+            config = value
+    rest = argv[index:]
+    if len(rest) != 2 or rest[0] != "get" or rest[1].startswith("-"):
+        return None
+    if config is not None and (not config or os.path.isdir(config)):
+        return None  # let click report the bad --config value
+    return backend, config, rest[1]
+
+
+def run_get(backend: str | None, config: str | None, name: str) -> int:
+    from secrets_core.cli.exitcodes import FAILURE, classify, describe_unexpected, error_line
+    from secrets_core.cli.output import emit_value
+    from secrets_core.errors import SecretsError
+
+    try:
+        from secrets_core.manager import SecretsManager
+
+        with SecretsManager(default_backend=backend, config_path=config) as manager:
+            value = manager.retrieve_secret(name)
+        emit_value(value)
+    except SecretsError as exc:
+        code, hint = classify(exc)
+        print(error_line(str(exc) or type(exc).__name__, hint), file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("Aborted!", file=sys.stderr)
+        return FAILURE
+    except Exception as exc:
+        print(error_line(describe_unexpected(exc)), file=sys.stderr)
+        return FAILURE
+    return 0
+
+
+def try_fast_path(argv: list[str]) -> int | None:
+    """The exit code if ``argv`` was handled here, None to use the click CLI."""
+    if "_SECURE_SECRETS_COMPLETE" in os.environ:
+        return None
+    parsed = parse_get(argv)
+    if parsed is None:
+        return None
+    return run_get(*parsed)

@@ -1,0 +1,185 @@
+"""Verbs on keys and configuration bootstrap: init, rotate-key, change-passphrase."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from secrets_core.cli.errors import CONFIG, CliError
+from secrets_core.cli.state import get_state, stdin_is_tty
+
+KEY_SOURCES = {
+    "keyfile": "a random key in a 0600 file in the data dir (default; back the file up)",
+    "passphrase": "a key derived from a passphrase (prompted, or $SECURE_SECRETS_PASSPHRASE)",
+    "env": "a base64 key in $SECURE_SECRETS_KEK (containers, CI)",
+}
+
+
+def render_config(backend: str, key_source: str) -> str:
+    """The TOML that ``init`` writes."""
+    return (
+        "# secure-secrets configuration, written by `secure-secrets init`.\n"
+        "# Every key is described in docs/configuration.md.\n"
+        f'default_backend = "{backend}"\n'
+        "\n"
+        "[key_source]\n"
+        f'name = "{key_source}"\n'
+    )
+
+
+def _choose_key_source() -> str:
+    click.echo("Where should the key that protects your secrets come from?", err=True)
+    for name, description in KEY_SOURCES.items():
+        click.echo(f"  {name:<11} {description}", err=True)
+    choice: str = click.prompt(
+        "Key source", type=click.Choice(list(KEY_SOURCES)), default="keyfile", err=True
+    )
+    return choice
+
+
+@click.command("init")
+@click.option(
+    "--key-source",
+    type=click.Choice(list(KEY_SOURCES)),
+    help="Where the key-encryption key comes from (asked on a terminal; default keyfile).",
+)
+@click.option(
+    "--backend",
+    "init_backend",
+    metavar="NAME",
+    help="Default backend to write into the config (default: the global --backend, or file).",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+def init_cmd(key_source: str | None, init_backend: str | None, force: bool) -> None:
+    """Write a config file and create the key.
+
+    An existing keyring is kept (never replaced): init then checks that it unlocks with the
+    chosen key source.
+    """
+    state = get_state()
+    path = state.config_path()
+    backend = init_backend or state.backend or "file"
+    if path.exists() and not force:
+        raise CliError(
+            f"config file {path} already exists; use --force to overwrite it, or "
+            "`secure-secrets config show` to see it",
+            CONFIG,
+        )
+    if key_source is None:
+        key_source = _choose_key_source() if stdin_is_tty() else "keyfile"
+
+    from secrets_core.cli._core import ensure_keys, keyring_path
+    from secrets_core.fsutil import atomic_write, ensure_private_dir
+    from secrets_core.manager import SecretsManager
+
+    previous = path.read_bytes() if path.exists() else None
+    ensure_private_dir(path.parent)
+    atomic_write(path, render_config(backend, key_source).encode())
+    try:
+        with SecretsManager(config_path=path) as manager:
+            manager.registry.backend(backend)  # installed?
+            existed = keyring_path(manager).exists()
+            key_id = ensure_keys(manager)
+            keyring = keyring_path(manager)
+    except BaseException:
+        if previous is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write(path, previous)
+        raise
+    click.echo(f"config written to {path}")
+    if existed:
+        click.echo(f"existing keyring {keyring} unlocks with key source '{key_source}'")
+    else:
+        click.echo(f"created keyring {keyring} (primary key {key_id}), key source '{key_source}'")
+    if key_source == "keyfile" and not existed:
+        state.info(
+            f"back up {keyring.parent / 'master.key'} and {keyring}: without them the secrets "
+            "cannot be decrypted"
+        )
+
+
+class _Progress:
+    """Progress bars for rotation, one per backend, on a terminal only."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, backend: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        bar = self.bars.get(backend)
+        if bar is None:
+            bar = click.progressbar(length=total, label=f"re-encrypting {backend}", file=sys.stderr)
+            bar.__enter__()
+            self.bars[backend] = bar
+        bar.update(done - bar.pos)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.__exit__(None, None, None)
+        self.bars.clear()
+
+
+@click.command("rotate-key")
+@click.option(
+    "--keep-old-keys",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="How many older data keys to keep (to read old backups).",
+)
+def rotate_key_cmd(keep_old_keys: int) -> None:
+    """Make a new data key and re-encrypt every secret under it.
+
+    Safe to interrupt: old keys are retired only once every secret decrypts under the new
+    one, and running rotate-key again resumes an unfinished rotation.
+    """
+    state = get_state()
+    progress = _Progress(sys.stderr.isatty() and not state.quiet)
+    try:
+        event = state.manager().rotate_encryption_key(
+            progress=progress, keep_old_keys=keep_old_keys
+        )
+    finally:
+        progress.close()
+    details = event.details
+    if details.get("resumed"):
+        state.info("resumed an unfinished rotation")
+    for backend, counts in sorted(details.get("backends", {}).items()):
+        click.echo(
+            f"{backend}: {counts['rotated']} re-encrypted, {counts['skipped']} unchanged, "
+            f"{counts['failed']} failed"
+        )
+    retired = details.get("retired_key_ids", [])
+    click.echo(f"primary key {details.get('new_key_id')}; {len(retired)} old key(s) retired")
+
+
+@click.command("change-passphrase")
+def change_passphrase_cmd() -> None:
+    """Protect the keys with a new passphrase (asked twice).
+
+    The current passphrase comes from $SECURE_SECRETS_PASSPHRASE or a prompt; no secret is
+    re-encrypted. Without a terminal the new passphrase is read from stdin, twice, one line
+    each.
+    """
+    state = get_state()
+    manager = state.manager()
+    source = manager.settings.key_source
+    if source != "passphrase":
+        raise CliError(
+            f"the configured key source is '{source}', not 'passphrase'; change-passphrase "
+            "re-protects a passphrase keyring",
+            CONFIG,
+        )
+    from secrets_core.cli._core import unlock
+
+    unlock(manager)  # the current passphrase first, so a typo fails before asking the new one
+    new: str = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    manager.change_passphrase(new)
+    del new
+    variable = manager.settings.key_source_options.get("variable") or "SECURE_SECRETS_PASSPHRASE"
+    state.info(f"passphrase changed; update ${variable} wherever it is set")

@@ -1,0 +1,34 @@
+"""``plugins``: what is installed, from which distribution, and whether it loaded."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import click
+
+from secrets_core.cli.state import get_state, json_dumps
+
+
+@click.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def plugins_cmd(as_json: bool) -> None:
+    """List installed plugins: name, distribution, version, status, hooks and errors."""
+    from secrets_core.plugins import get_registry
+
+    state = get_state()
+    infos = get_registry(state.settings().plugins).plugins()
+    if as_json:
+        click.echo(json_dumps([dataclasses.asdict(info) for info in infos]))
+        return
+    rows = [("NAME", "DISTRIBUTION", "VERSION", "STATUS", "HOOKS")]
+    for info in infos:
+        hooks = ", ".join(h.removeprefix("secrets_register_") for h in info.hooks) or "-"
+        rows.append((info.name, info.distribution, info.version, info.status, hooks))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for index, row in enumerate(rows):
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        info_row = infos[index - 1] if index else None
+        if info_row is not None and info_row.error:
+            click.echo(f"    error: {info_row.error}")
+        if info_row is not None and state.verbose and info_row.provides:
+            click.echo(f"    provides: {', '.join(info_row.provides)}")

@@ -1,0 +1,165 @@
+"""``run``: start a command with secrets in its environment, and only in its environment."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from types import FrameType
+from typing import IO
+
+import click
+
+from secrets_core.cli.envnames import variable_map
+from secrets_core.cli.errors import USAGE, CliError
+from secrets_core.cli.masking import Masker
+from secrets_core.cli.state import get_state
+
+#: Variables that hold key material; not passed to the child unless --pass-key-env.
+KEY_VARIABLES = ("SECURE_SECRETS_PASSPHRASE", "SECURE_SECRETS_KEK")
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def child_environment(
+    parent: Mapping[str, str],
+    secrets: Mapping[str, str | bytes],
+    drop: tuple[str, ...],
+) -> dict[str, str]:
+    """A copy of ``parent`` without the ``drop`` variables, plus ``secrets`` (which win over
+    variables of the same name). ``parent`` itself is not modified."""
+    env = {key: value for key, value in parent.items() if key not in drop}
+    for variable, value in secrets.items():
+        text = value if isinstance(value, str) else os.fsdecode(value)
+        if "\0" in text:
+            raise CliError(
+                f"the secret for ${variable} contains a NUL byte, which an environment "
+                "variable cannot hold",
+                USAGE,
+            )
+        env[variable] = text
+    return env
+
+
+def _terminal_signals_child() -> bool:
+    """True when we run in the foreground of a terminal: then Ctrl-C reaches the child (same
+    process group) from the terminal itself, and forwarding SIGINT would deliver it twice."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
+    fd = source.fileno()
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        sink.write(masker.feed(chunk))
+        sink.flush()
+    sink.write(masker.flush())
+    sink.flush()
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option(
+    "--only",
+    multiple=True,
+    metavar="NAME",
+    help="Inject only this secret (repeatable). Default: every secret of the backend.",
+)
+@click.option(
+    "--prefix",
+    default="",
+    metavar="PREFIX",
+    help="Only secrets whose name starts with PREFIX; PREFIX is dropped from variable names.",
+)
+@click.option("--mask", is_flag=True, help="Replace secret values in the command's output.")
+@click.option(
+    "--pass-key-env",
+    is_flag=True,
+    help="Also pass $SECURE_SECRETS_PASSPHRASE / $SECURE_SECRETS_KEK to the command.",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run_cmd(
+    only: tuple[str, ...], prefix: str, mask: bool, pass_key_env: bool, command: tuple[str, ...]
+) -> None:
+    """Run COMMAND with secrets as environment variables: secure-secrets run -- CMD ARGS.
+
+    Secret 'db/password' becomes $DB_PASSWORD (upper case, other characters '_'). The exit
+    status of COMMAND is returned; SIGINT, SIGTERM and SIGHUP are forwarded to it.
+    """
+    state = get_state()
+    manager = state.manager()
+    names = list(only) if only else manager.list_secrets(prefix)
+    if prefix:
+        names = [name for name in names if name.startswith(prefix)]
+    mapping = variable_map(names, prefix)
+    secrets = {variable: manager.retrieve_secret(name) for variable, name in mapping.items()}
+    drop: tuple[str, ...] = ()
+    if not pass_key_env:
+        configured = manager.settings.key_source_options.get("variable")
+        drop = KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
+    env = child_environment(os.environ, secrets, drop)
+    mask_values = None
+    if mask:
+        mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]
+    state.close()  # release the store before the child runs
+    if state.verbose:
+        state.info(f"running {command[0]} with {', '.join(sorted(mapping)) or 'no secrets'}")
+    code = _run_child(list(command), env, mask_values)
+    click.get_current_context().exit(code)
+
+
+def _run_child(argv: list[str], env: dict[str, str], mask_values: list[bytes] | None) -> int:
+    """Run the child, forwarding signals and (with ``mask_values``) masking its output."""
+    child: subprocess.Popen[bytes] | None = None
+    terminal_delivers_sigint = _terminal_signals_child()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if child is None or (signum == signal.SIGINT and terminal_delivers_sigint):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED_SIGNALS}
+    pipe = subprocess.PIPE if mask_values is not None else None
+    pumps: list[threading.Thread] = []
+    try:
+        try:
+            child = subprocess.Popen(argv, env=env, stdout=pipe, stderr=pipe)  # noqa: S603
+        except FileNotFoundError:
+            raise CliError(f"command not found: {argv[0]}", 127) from None
+        except PermissionError:
+            raise CliError(f"command not executable: {argv[0]}", 126) from None
+        if mask_values is not None:
+            assert child.stdout is not None and child.stderr is not None
+            for source, sink in (
+                (child.stdout, sys.stdout.buffer),
+                (child.stderr, sys.stderr.buffer),
+            ):
+                thread = threading.Thread(
+                    target=_pump, args=(source, sink, Masker(mask_values)), daemon=True
+                )
+                thread.start()
+                pumps.append(thread)
+        returncode = child.wait()
+        for thread in pumps:
+            thread.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - returncode if returncode < 0 else returncode
