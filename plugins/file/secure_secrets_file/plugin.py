@@ -27,13 +27,27 @@ def secrets_register_backends() -> list[BackendSpec]:
         BackendSpec(
             name="file",
             factory=_make_backend,
-            capabilities=frozenset({Capability.LIST}),
+            capabilities=frozenset(
+                {Capability.LIST, Capability.VERSIONS, Capability.METADATA, Capability.SOFT_DELETE}
+            ),
             options={
                 "path": ConfigOption(str, help="store directory; default: <data_dir>/store"),
                 "lock_timeout": ConfigOption(
-                    (int, float), default=10.0, help="seconds to wait for the store lock"
+                    (int, float),
+                    default=10.0,
+                    help="seconds to wait for a secret's lock before LockTimeoutError",
+                ),
+                "max_versions": ConfigOption(
+                    int, default=10, help="versions kept per secret (1 to 1000); older are dropped"
+                ),
+                "on_loose_permissions": ConfigOption(
+                    str,
+                    default="error",
+                    help='"error" (refuse) or "warn" when a store file or directory is '
+                    "readable by others or owned by another user",
                 ),
             },
-            description="one encrypted file per secret in a 0700 directory",
+            description="one encrypted record file per secret (versions, metadata, soft delete) "
+            "in a 0700 directory; durable atomic writes, per-secret locks",
         )
     ]

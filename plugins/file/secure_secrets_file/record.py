@@ -1,0 +1,199 @@
+"""The on-disk record: one file per secret holding every retained version and its metadata.
+
+Layout (integers big-endian)::
+
+    0    4  magic  b"SSF2"
+    4   32  SHA-256 of every byte from offset 36 to the end of the file
+    36  15  ">HIBII": name length, current version, current value type (0 bytes, 1 text),
+            current value length, metadata length
+    51   .  the secret's name (UTF-8)
+    .    .  the current value
+    .    .  metadata, compact JSON: {"created", "updated", "custom", "versions":
+            [[version, created, type, length], ...]} oldest first, the current one last
+    .    .  the older values, oldest first, in the order of "versions"
+
+The checksum makes any truncated or flipped byte an :class:`IntegrityError`, and the stored
+name makes a file copied or renamed onto another secret's file one too. Reading the current
+value parses only the fixed header (no JSON), so a read is one open, one read, one hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+from secrets_core.errors import IntegrityError
+
+MAGIC = b"SSF2"
+_DIGEST_SIZE = 32
+_FIXED = struct.Struct(">HIBII")
+_BODY_START = len(MAGIC) + _DIGEST_SIZE
+_HEADER_END = _BODY_START + _FIXED.size
+_TYPE_BYTES, _TYPE_TEXT = 0, 1
+
+
+@dataclass
+class StoredVersion:
+    """One retained version. The value is ciphertext when written by the manager; it is kept
+    out of ``repr`` all the same."""
+
+    version: int
+    created: str
+    value: bytes | str = field(repr=False)
+
+
+@dataclass
+class Record:
+    """Everything stored for one secret. ``versions`` is oldest first; the last is current."""
+
+    name: str
+    created: str
+    updated: str
+    custom: dict[str, str] = field(default_factory=dict)
+    versions: list[StoredVersion] = field(default_factory=list)
+
+    @property
+    def current(self) -> StoredVersion:
+        return self.versions[-1]
+
+
+def _value_bytes(value: bytes | str) -> tuple[int, bytes]:
+    if isinstance(value, str):
+        return _TYPE_TEXT, value.encode("utf-8")
+    return _TYPE_BYTES, bytes(value)
+
+
+def encode(record: Record) -> bytes:
+    """The file contents for ``record`` (which must hold at least one version)."""
+    encoded = [_value_bytes(v.value) for v in record.versions]
+    meta = json.dumps(
+        {
+            "created": record.created,
+            "updated": record.updated,
+            "custom": record.custom,
+            "versions": [
+                [v.version, v.created, kind, len(data)]
+                for v, (kind, data) in zip(record.versions, encoded, strict=True)
+            ],
+        },
+        separators=(",", ":"),
+    ).encode("ascii")
+    name = record.name.encode("utf-8")
+    current_type, current = encoded[-1]
+    body = b"".join(
+        [
+            _FIXED.pack(len(name), record.current.version, current_type, len(current), len(meta)),
+            name,
+            current,
+            meta,
+            *(data for _kind, data in encoded[:-1]),
+        ]
+    )
+    return MAGIC + hashlib.sha256(body).digest() + body
+
+
+def _corrupt(name: str, file: str, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"the file of secret '{name}' ({file}) is corrupt: {what}; it was not read as empty. "
+        "Restore it from a backup, or purge the secret and store it again"
+    )
+
+
+def _as_value(kind: int, data: bytes, name: str, file: str) -> bytes | str:
+    if kind == _TYPE_BYTES:
+        return data
+    if kind == _TYPE_TEXT:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _corrupt(name, file, "a text value is not UTF-8") from None
+    raise _corrupt(name, file, "unknown value type")
+
+
+def _checked_header(raw: bytes, name: str, file: str) -> tuple[int, int, int, int, int]:
+    """Verify magic, checksum and stored name; return the fixed fields and the offset of the
+    current value."""
+    if len(raw) < _HEADER_END or raw[:4] != MAGIC:
+        raise _corrupt(name, file, "truncated or not a secure-secrets record")
+    if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() != raw[4:_BODY_START]:
+        raise _corrupt(name, file, "checksum mismatch (truncated or altered)")
+    name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
+    start = _HEADER_END + name_len
+    if raw[_HEADER_END:start] != name.encode("utf-8"):
+        raise IntegrityError(
+            f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
+            "renamed onto it); it was not read"
+        )
+    if start + length + meta_len > len(raw):
+        raise _corrupt(name, file, "lengths exceed the file")
+    return version, kind, length, meta_len, start
+
+
+def current_value(raw: bytes, name: str, file: str) -> tuple[int, bytes | str]:
+    """The current version number and value, parsing only the fixed header."""
+    version, kind, length, _meta_len, start = _checked_header(raw, name, file)
+    return version, _as_value(kind, raw[start : start + length], name, file)
+
+
+def current_version(raw: bytes) -> int | None:
+    """The current version number, or None if ``raw`` is not a whole record (no checks beyond
+    the magic: used only to describe the state after a failed write)."""
+    if len(raw) < _HEADER_END or raw[:4] != MAGIC:
+        return None
+    return int(_FIXED.unpack_from(raw, _BODY_START)[1])
+
+
+def decode(raw: bytes, name: str, file: str) -> Record:
+    """The whole record, every byte checked."""
+    version, kind, length, meta_len, start = _checked_header(raw, name, file)
+    meta_start = start + length
+    try:
+        meta = json.loads(raw[meta_start : meta_start + meta_len])
+    except ValueError:
+        raise _corrupt(name, file, "metadata is not JSON") from None
+    entries = _checked_meta(meta, name, file)
+    if entries[-1] != [version, entries[-1][1], kind, length]:
+        raise _corrupt(name, file, "the current version does not match the version list")
+    offset = meta_start + meta_len
+    versions = []
+    for number, created, entry_kind, entry_len in entries[:-1]:
+        data = raw[offset : offset + entry_len]
+        offset += entry_len
+        versions.append(StoredVersion(number, created, _as_value(entry_kind, data, name, file)))
+    if offset != len(raw):
+        raise _corrupt(name, file, "the version lengths do not add up to the file size")
+    current = _as_value(kind, raw[start:meta_start], name, file)
+    versions.append(StoredVersion(version, entries[-1][1], current))
+    return Record(name, meta["created"], meta["updated"], meta["custom"], versions)
+
+
+def _checked_meta(meta: Any, name: str, file: str) -> list[list[Any]]:
+    if not (
+        isinstance(meta, dict)
+        and isinstance(meta.get("created"), str)
+        and isinstance(meta.get("updated"), str)
+        and isinstance(meta.get("custom"), dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in meta["custom"].items())
+        and isinstance(meta.get("versions"), list)
+        and meta["versions"]
+    ):
+        raise _corrupt(name, file, "malformed metadata")
+    entries: list[list[Any]] = meta["versions"]
+    previous = 0
+    for entry in entries:
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 4
+            and type(entry[0]) is int
+            and entry[0] > previous
+            and isinstance(entry[1], str)
+            and entry[2] in (_TYPE_BYTES, _TYPE_TEXT)
+            and type(entry[3]) is int
+            and entry[3] >= 0
+        ):
+            raise _corrupt(name, file, "malformed version list")
+        previous = entry[0]
+    return entries

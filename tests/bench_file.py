@@ -1,0 +1,445 @@
+"""Benchmark of the file backend against floors measured in the same run.
+
+    .venv/bin/python tests/bench_file.py            # full run (populates 100,000 secrets)
+    .venv/bin/python tests/bench_file.py --quick    # a short run: up to 10,000 secrets
+
+Prints one table. Ratios, not absolutes, are what to read: the machine is noisy, so every
+operation is timed interleaved with its floor (same iteration, same conditions) and each ratio
+compares medians of those paired runs.
+
+* get floor: read a file holding one Fernet token (open, one read, close) + Fernet-decrypt
+  it. Ours: ``FileBackend.read`` of a record holding that token (and 9 older versions) + the
+  same decrypt.
+* set floor: Fernet-encrypt + write a temp file + fsync + ``os.replace`` + fsync of the
+  directory, by hand with nothing else. Ours: the same encrypt + ``FileBackend.write``.
+* The manager rows time ``SecureSecretsManager.retrieve_secret`` / ``store_secret`` (envelope
+  encryption, name binding, audit) with ``audit_sinks=[]`` and with the default JSON-lines sink.
+* Scaling: the same operations with 10 / 1,000 / 10,000 / 100,000 secrets stored. The store is
+  filled by the real backend (every write fsynced), from a pool of processes to save time.
+* Peers: keyrings.alt ``PlaintextKeyring`` and keyrings.cryptfile ``CryptFileKeyring``, with
+  their default settings, at 10 and 1,000 secrets. Their files are filled by cloning one real
+  entry (their ``set_password`` rewrites the whole file, and cryptfile runs Argon2 on every
+  call, so filling them call by call would take hours); the timed get/set are real calls.
+
+Everything runs in a temporary directory (``--dir`` to choose the filesystem); XDG variables
+point there too, so nothing touches the user's own secrets, keys or audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import contextlib
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+TOKEN_PLAINTEXT = 64
+PROBES = 5
+
+
+def isolate(base: Path) -> None:
+    """Point every user directory at ``base`` before secure_secrets is imported."""
+    for var in list(os.environ):
+        if var.startswith("SECURE_SECRETS_"):
+            del os.environ[var]
+    for xdg in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        os.environ[xdg] = str(base / "home" / xdg.lower())
+
+
+# --- timing ----------------------------------------------------------------------------------
+
+
+class Samples:
+    def __init__(self) -> None:
+        self.ns: list[int] = []
+
+    def add(self, ns: int) -> None:
+        self.ns.append(ns)
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.ns) / 1000
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(self.ns)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] / 1000
+
+
+def paired(iterations: int, *operations: Callable[[int], object]) -> list[Samples]:
+    """Time each operation once per iteration, so they share the machine's moods; the order
+    rotates every iteration, so none always runs right after another's fsync."""
+    results = [Samples() for _ in operations]
+    clock = time.perf_counter_ns
+    count = len(operations)
+    for i in range(iterations):
+        for k in range(count):
+            j = (i + k) % count
+            start = clock()
+            operations[j](i)
+            results[j].add(clock() - start)
+    return results
+
+
+def fmt_us(value: float) -> str:
+    return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} µs"
+
+
+# --- floors ----------------------------------------------------------------------------------
+
+
+def plain_read(path: Path) -> bytes:
+    """The floor of a read: open, one read, close."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+
+
+def durable_replace(path: Path, data: bytes) -> None:
+    """The floor of a durable write: temp + write + fsync + replace + directory fsync."""
+    tmp = f"{path}.floor-tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+# --- population ------------------------------------------------------------------------------
+
+
+def _fill(args: tuple[str, bytes, int, int]) -> None:
+    from secure_secrets_file.backend import FileBackend
+
+    root, key, start, stop = args
+    from cryptography.fernet import Fernet
+
+    fernet = Fernet(key)
+    backend = FileBackend(Path(root))
+    for i in range(start, stop):
+        backend.write(f"fill/{i:06d}", fernet.encrypt(os.urandom(TOKEN_PLAINTEXT)))
+
+
+def populate(root: Path, key: bytes, have: int, want: int, workers: int) -> None:
+    if want <= have:
+        return
+    count = want - have
+    workers = max(1, min(workers, count // 50 or 1))
+    step = -(-count // workers)
+    chunks = [(str(root), key, have + i, min(have + i + step, want)) for i in range(0, count, step)]
+    if len(chunks) == 1:
+        _fill(chunks[0])
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        pool.map(_fill, chunks)
+
+
+# --- peers -------------------------------------------------------------------------------------
+
+
+def clone_entries(path: Path, service: str, real_user: str, count: int) -> None:
+    """Give a keyrings.* INI file ``count`` entries by cloning one real entry's stored value."""
+    config = configparser.RawConfigParser()
+    config.read(path)
+    value = config.get(service, real_user)
+    for i in range(count):
+        config.set(service, f"filler{i:05d}", value)
+    with open(path, "w") as handle:
+        config.write(handle)
+
+
+def bench_peers(base: Path, sizes: list[int], quick: bool) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    try:
+        from keyrings.alt.file import PlaintextKeyring
+    except ImportError:
+        rows.append(("keyrings.alt", "-", "not installed (pip install keyrings.alt)", ""))
+        PlaintextKeyring = None  # noqa: N806
+    try:
+        from keyrings.cryptfile.cryptfile import CryptFileKeyring
+    except ImportError:
+        rows.append(
+            ("keyrings.cryptfile", "-", "not installed (pip install keyrings.cryptfile)", "")
+        )
+        CryptFileKeyring = None  # noqa: N806
+
+    def measure(label: str, make: Callable[[Path], object], reps: int) -> None:
+        for size in sizes:
+            folder = base / f"{label}-{size}"
+            folder.mkdir(parents=True)
+            ring = make(folder / "ring.cfg")
+            ring.set_password("bench", "probe", "x" * TOKEN_PLAINTEXT)  # type: ignore[attr-defined]
+            clone_entries(folder / "ring.cfg", "bench", "probe", size - 1)
+            get, put = paired(
+                reps,
+                lambda i: ring.get_password("bench", "probe"),  # type: ignore[attr-defined]
+                lambda i: ring.set_password("bench", "probe", f"{i:064d}"),  # type: ignore[attr-defined]
+            )
+            assert ring.get_password("bench", "probe") == f"{reps - 1:064d}"  # type: ignore[attr-defined]
+            rows.append((label, f"{size:,}", fmt_us(get.p50), fmt_us(put.p50)))
+
+    if PlaintextKeyring is not None:
+
+        def plain(path: Path) -> object:
+            ring = PlaintextKeyring()
+            ring.file_path = str(path)
+            return ring
+
+        measure("keyrings.alt PlaintextKeyring", plain, 20 if quick else 100)
+    if CryptFileKeyring is not None:
+
+        def crypt(path: Path) -> object:
+            ring = CryptFileKeyring()
+            ring.file_path = str(path)
+            ring.keyring_key = "bench passphrase"
+            return ring
+
+        measure("keyrings.cryptfile (Argon2 per call)", crypt, 2 if quick else 4)
+    return rows
+
+
+# --- lock granularity --------------------------------------------------------------------------
+
+
+def _lock_worker(args: tuple[str, bool, int, int]) -> None:
+    from secure_secrets_file.backend import FileBackend
+    from secure_secrets_file.locking import LockDirectory
+
+    class StoreWideLocks(LockDirectory):
+        """One lock for the whole store (what the first version of the backend did)."""
+
+        def hold(self, key: str, what: str):  # type: ignore[no-untyped-def]
+            return super().hold("store-wide", what)
+
+        def try_hold(self, key: str):  # type: ignore[no-untyped-def]
+            return super().try_hold("store-wide")
+
+    class StoreWideBackend(FileBackend):
+        lock_directory_class = StoreWideLocks
+
+    root, store_wide, worker, count = args
+    backend = (StoreWideBackend if store_wide else FileBackend)(Path(root))
+    for i in range(count):
+        backend.write(f"lock/{worker}/{i:05d}", b"x" * 200)
+
+
+def bench_lock_scope(base: Path, count: int) -> list[tuple[str, ...]]:
+    rows = []
+    for store_wide in (False, True):
+        root = base / f"locks-{store_wide}"
+        from secure_secrets_file.backend import FileBackend
+
+        FileBackend(root)
+        start = time.perf_counter()
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            pool.map(_lock_worker, [(str(root), store_wide, w, count) for w in range(4)])
+        elapsed = time.perf_counter() - start
+        label = "one store-wide lock" if store_wide else "per-secret locks (ours)"
+        rows.append((label, f"{4 * count / elapsed:,.0f} writes/s", f"{elapsed:.2f} s"))
+    return rows
+
+
+# --- main ------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def workspace(parent: str | None) -> Iterator[Path]:
+    base = Path(tempfile.mkdtemp(prefix="bench-file-", dir=parent))
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short run, up to 10,000 secrets")
+    parser.add_argument(
+        "--sizes", help="comma-separated store sizes (default 10,1000,10000,100000)"
+    )
+    parser.add_argument("--dir", help="where to create the temporary store (default: system temp)")
+    parser.add_argument("--workers", type=int, default=16, help="processes filling the store")
+    parser.add_argument("--no-peers", action="store_true", help="skip keyrings.alt/cryptfile")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
+        [10, 1000, 10000] if args.quick else [10, 1000, 10000, 100000]
+    )  # fmt: skip
+    get_n, set_n = (600, 60) if args.quick else (3000, 300)
+
+    with workspace(args.dir) as base:
+        isolate(base)
+        from cryptography.fernet import Fernet
+        from secure_secrets_file.backend import FileBackend
+
+        from secrets_core.fsutil import ensure_private_dir
+        from secure_secrets import SecureSecretsManager
+
+        data_dir = base / "data"
+        root = data_dir / "store"
+        key = Fernet.generate_key()
+        fernet = Fernet(key)
+        backend = FileBackend(root)
+        quiet = SecureSecretsManager(data_dir=data_dir, audit_sinks=[])
+        audited = SecureSecretsManager(data_dir=data_dir)
+        floor_dir = ensure_private_dir(base / "floor")
+        floor_file = floor_dir / "token"
+        value = os.urandom(TOKEN_PLAINTEXT)
+        floor_file.write_bytes(fernet.encrypt(value))
+        text = "v" * TOKEN_PLAINTEXT
+
+        probes = [f"probe/backend{i}" for i in range(PROBES)]
+        mgr_probes = [f"probe/manager{i}" for i in range(PROBES)]
+        for _ in range(backend.max_versions):  # steady state: every probe holds max_versions
+            for name in mgr_probes:  # the manager first: it makes the keyring in an empty store
+                quiet.store_secret(name, text)
+            for name in probes:
+                backend.write(name, fernet.encrypt(value))
+        stored = 2 * PROBES
+
+        def floor_get(i: int) -> object:
+            return fernet.decrypt(plain_read(floor_file))
+
+        def floor_set(i: int) -> None:
+            durable_replace(floor_file, fernet.encrypt(value))
+
+        def ours_get(i: int) -> object:
+            return fernet.decrypt(backend.read(probes[i % PROBES]))
+
+        def ours_set(i: int) -> None:
+            backend.write(probes[i % PROBES], fernet.encrypt(value))
+
+        def mgr_get(manager: SecureSecretsManager) -> Callable[[int], object]:
+            return lambda i: manager.retrieve_secret(mgr_probes[i % PROBES])
+
+        def mgr_set(manager: SecureSecretsManager) -> Callable[[int], object]:
+            return lambda i: manager.store_secret(mgr_probes[i % PROBES], text)
+
+        head_rows: list[tuple[str, ...]] = []
+        scale: dict[int, dict[str, float]] = {}
+        scale_rows: list[tuple[str, ...]] = []
+        ours: dict[int, tuple[str, str, str, str]] = {}
+        started = time.perf_counter()
+        for size in sizes:
+            fill_start = time.perf_counter()
+            populate(root, key, stored, size, args.workers)
+            fill_time = time.perf_counter() - fill_start
+            stored = max(stored, size)
+            paired(200, floor_get, ours_get, mgr_get(quiet), mgr_get(audited))  # warm up
+            fg, og, qg, ag = paired(get_n, floor_get, ours_get, mgr_get(quiet), mgr_get(audited))
+            fs, os_, qs, as_ = paired(set_n, floor_set, ours_set, mgr_set(quiet), mgr_set(audited))
+            open_start = time.perf_counter()
+            FileBackend(root)
+            open_ms = (time.perf_counter() - open_start) * 1000
+            list_start = time.perf_counter()
+            listed = len(backend.list_names(""))
+            list_ms = (time.perf_counter() - list_start) * 1000
+            assert listed == stored, (listed, stored)
+            scale[size] = {
+                "get": og.p50 / fg.p50, "set": os_.p50 / fs.p50,
+                "mget": qg.p50 / fg.p50, "mset": qs.p50 / fs.p50,
+            }  # fmt: skip
+            ours[size] = (fmt_us(og.p50), fmt_us(os_.p50), fmt_us(ag.p50), fmt_us(as_.p50))
+            if size == sizes[0]:
+                head_rows = [
+                    ("get: read + Fernet decrypt", fmt_us(fg.p50), fmt_us(og.p50),
+                     f"{og.p50 / fg.p50:.2f}x", "<= 2.5x"),
+                    ("get p95 / own p50", f"{fg.p95 / fg.p50:.2f}x", fmt_us(og.p95),
+                     f"{og.p95 / og.p50:.2f}x", "<= 2x"),
+                    ("set: Fernet encrypt + durable write", fmt_us(fs.p50), fmt_us(os_.p50),
+                     f"{os_.p50 / fs.p50:.2f}x", "<= 1.3x"),
+                    ("set p95 / own p50", f"{fs.p95 / fs.p50:.2f}x", fmt_us(os_.p95),
+                     f"{os_.p95 / os_.p50:.2f}x", ""),
+                    ("manager retrieve, audit_sinks=[]", fmt_us(fg.p50), fmt_us(qg.p50),
+                     f"{qg.p50 / fg.p50:.2f}x", ""),
+                    ("manager retrieve, default audit", fmt_us(fg.p50), fmt_us(ag.p50),
+                     f"{ag.p50 / fg.p50:.2f}x", ""),
+                    ("manager store, audit_sinks=[]", fmt_us(fs.p50), fmt_us(qs.p50),
+                     f"{qs.p50 / fs.p50:.2f}x", ""),
+                    ("manager store, default audit", fmt_us(fs.p50), fmt_us(as_.p50),
+                     f"{as_.p50 / fs.p50:.2f}x", ""),
+                ]  # fmt: skip
+            base_ratio = scale[sizes[0]]
+            scale_rows.append(
+                (
+                    f"{size:,}",
+                    f"{fmt_us(og.p50)} ({scale[size]['get'] / base_ratio['get']:.2f}x)",
+                    f"{fmt_us(os_.p50)} ({scale[size]['set'] / base_ratio['set']:.2f}x)",
+                    f"{fmt_us(qg.p50)} ({scale[size]['mget'] / base_ratio['mget']:.2f}x)",
+                    f"{fmt_us(qs.p50)} ({scale[size]['mset'] / base_ratio['mset']:.2f}x)",
+                    f"{fmt_us(ag.p50)}",
+                    f"{open_ms:.1f} ms / {list_ms:.1f} ms",
+                    f"{fill_time:.0f} s",
+                )
+            )
+            print(
+                f"  measured at {size:,} secrets ({time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        peer_rows = [] if args.no_peers else bench_peers(base / "peers", [10, 1000], args.quick)
+        print(f"  peers measured ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        lock_rows = bench_lock_scope(base / "lockscope", 50 if args.quick else 200)
+        total = time.perf_counter() - started
+
+    print()
+    print(
+        f"secure-secrets file backend benchmark — Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"{'quick' if args.quick else 'full'} run, {total:.0f} s"
+    )
+    print(
+        f"\nAgainst the floors (store holding {sizes[0]:,} secrets; ratios of paired medians; "
+        "in the p95 rows the floor column is the floor's own p95/p50):\n"
+    )
+    print(table(("operation", "floor p50", "ours", "ratio", "target"), head_rows))
+    print(
+        "\nWith more secrets stored (ratio: ours/floor at this size over ours/floor at "
+        f"{sizes[0]:,}; target <= 1.5x):\n"
+    )
+    print(
+        table(
+            ("secrets", "backend get", "backend set", "manager get (no audit)",
+             "manager set (no audit)", "manager get (audit)", "open / list", "fill time"),
+            scale_rows,
+        )
+    )  # fmt: skip
+    if not args.no_peers:
+        print("\nPeers, side by side (their defaults; values of 64 characters):\n")
+        rows = []
+        for size in (10, 1000):
+            if size in ours:
+                get, put, mget, mput = ours[size]
+                rows.append(("file backend + Fernet (ours)", f"{size:,}", get, put))
+                rows.append(("SecureSecretsManager, default audit (ours)", f"{size:,}", mget, mput))
+        rows += [row[:4] for row in peer_rows]
+        print(table(("store", "secrets", "get p50", "set p50"), rows))
+    print("\nLock granularity: 4 processes writing distinct names at once:\n")
+    print(table(("locking", "throughput", "elapsed"), lock_rows))
+
+
+if __name__ == "__main__":
+    main()
