@@ -58,8 +58,13 @@ def _permission_checks(settings: Settings) -> list[Finding]:
     store = settings.backends.get("file", {}).get("path")
     store_path = Path(store).expanduser() if isinstance(store, str) else data / "store"
     findings.append(_mode_finding("file store", store_path, 0o700))
-    audit = Path(settings.log_dir) / "audit.jsonl"
-    findings.append(_mode_finding("audit log", audit, 0o600))
+    for sink in settings.audit_sinks:
+        if sink.name == "jsonl":
+            path = sink.options.get("path")
+            audit = Path(path).expanduser() if isinstance(path, str) else None
+            findings.append(
+                _mode_finding("audit log", audit or settings.log_dir / "audit.jsonl", 0o600)
+            )
     config = settings.config_file
     if config is not None and config.exists():
         mode = stat.S_IMODE(config.stat().st_mode)

@@ -28,7 +28,7 @@ from secrets_core.cli.exitcodes import (
 
 __all__ = [
     "ACCESS_DENIED", "CONFIG", "FAILURE", "INTEGRITY", "NOT_FOUND", "OK", "UNAVAILABLE",
-    "USAGE", "CliError", "classify", "from_library", "unexpected",
+    "USAGE", "CliError", "classify", "error_line", "from_library", "unexpected",
 ]  # fmt: skip
 
 

@@ -60,15 +60,21 @@ def _terminal_signals_child() -> bool:
 
 
 def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
+    """Copy the child's stream to ours, masked. If ours is closed (a pipe reader went away),
+    keep draining the child's so that it never blocks on a full pipe."""
     fd = source.fileno()
+    broken = False
     while True:
         chunk = os.read(fd, 65536)
+        data = masker.feed(chunk) if chunk else masker.flush()
+        if not broken:
+            try:
+                sink.write(data)
+                sink.flush()
+            except OSError:
+                broken = True
         if not chunk:
-            break
-        sink.write(masker.feed(chunk))
-        sink.flush()
-    sink.write(masker.flush())
-    sink.flush()
+            return
 
 
 @click.command(

@@ -94,7 +94,10 @@ def set_cmd(
     The value comes from --from-file, else stdin when it is not a terminal, else a hidden
     prompt (typed twice). Text is stored as text, other bytes as bytes.
     """
+    from secrets_core.names import validate_name
+
     state = get_state()
+    validate_name(name)  # before asking for a value that would then be thrown away
     metadata = _parse_meta(meta)
     value: str | bytes
     if value_arg is not None:

