@@ -11,6 +11,7 @@ from secure_secrets_file.backend import file_name
 
 from secrets_core.config import load_settings
 from secrets_core.errors import (
+    BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
     PluginNotFoundError,
@@ -67,7 +68,7 @@ def test_default_backend_precedence(isolated_home: Path, monkeypatch: pytest.Mon
     write_config(config_file(isolated_home), 'default_backend = "vault"\n')
     from_file = SecureSecretsManager()
     assert from_file.default_backend == "vault"
-    with pytest.raises(BackendUnavailableError):
+    with pytest.raises(BackendConfigurationError, match="VAULT_ADDR"):  # vault, unconfigured
         from_file.store_secret("k", "v")
 
     monkeypatch.setenv("SECURE_SECRETS_BACKEND", "env")
@@ -316,12 +317,14 @@ def test_resolved_token_reaches_the_backend_not_the_error(
 ) -> None:
     monkeypatch.setenv("SS_TEST_TOKEN", CANARY)
     write_config(
-        config_file(isolated_home), '[backends.vault]\nvault_token = { env = "SS_TEST_TOKEN" }\n'
+        config_file(isolated_home),
+        '[backends.vault]\nvault_token = { env = "SS_TEST_TOKEN" }\n'
+        'vault_url = "http://127.0.0.1:9"\nmax_retries = 0\n',  # nothing listens there
     )
-    # The reference resolves; the (stub) backend then reports it is not available yet.
+    # The reference resolves; the backend then cannot connect, and says so without the token.
     with pytest.raises(BackendUnavailableError) as info:
         SecureSecretsManager().store_secret("k", "v", backend_type="vault")
-    assert_names_not_echoes(info.value, "not yet available")
+    assert_names_not_echoes(info.value, "cannot connect")
 
 
 # --- other selections ------------------------------------------------------------------------

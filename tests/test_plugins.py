@@ -20,7 +20,7 @@ import pytest
 
 from secrets_core.config import PluginPolicy
 from secrets_core.errors import (
-    BackendUnavailableError,
+    BackendConfigurationError,
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
@@ -444,6 +444,6 @@ def test_core_alone_names_the_distribution_to_install(tmp_path: Path) -> None:
         assert "pip install secure-secrets-file" in line
 
 
-def test_vault_stub_reports_not_yet_available() -> None:
-    with pytest.raises(BackendUnavailableError, match="not yet available"):
+def test_unconfigured_vault_says_what_to_set() -> None:
+    with pytest.raises(BackendConfigurationError, match="VAULT_ADDR"):
         SecureSecretsManager().list_secrets(backend_type="vault")

@@ -1,8 +1,8 @@
-"""Registration of the ``vault`` backend (HashiCorp Vault / OpenBao KV).
+"""Registration of the ``vault`` backends (HashiCorp Vault / OpenBao KV) and the ``transit``
+cipher.
 
-Not yet available: the backend itself lands with its own issue. Until then it is registered,
-accepts the documented options, and constructing it raises a clear error. The real backend
-will import hvac inside the factory, never here.
+Registration is cheap: hvac and requests are imported inside the factories, when a backend or
+cipher is actually constructed, never here.
 """
 
 from __future__ import annotations
@@ -14,18 +14,42 @@ from secrets_core import hookimpl
 from secrets_core.descriptors import (
     BackendSpec,
     Capability,
-    ConfigOption,
+    Cipher,
+    CipherSpec,
     PluginContext,
     StorageBackend,
 )
-from secrets_core.errors import BackendUnavailableError
+from secure_secrets_vault.options import OPTIONS
+
+NATIVE_CAPABILITIES = frozenset(
+    {
+        Capability.LIST,
+        Capability.ENCRYPTS_AT_REST,
+        Capability.VERSIONS,
+        Capability.METADATA,
+        Capability.SOFT_DELETE,
+        Capability.CAS,
+    }
+)
+ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA})
 
 
 def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    raise BackendUnavailableError(
-        "the vault backend is not yet available in this release of secure-secrets-vault; "
-        "use the file backend (the default) for now"
-    )
+    from secure_secrets_vault.settings import settings_from_options
+
+    settings = settings_from_options(options)  # config errors before hvac is imported
+    from secure_secrets_vault.backend import VaultBackend
+
+    return VaultBackend(settings)
+
+
+def _make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+    from secure_secrets_vault.settings import settings_from_options
+
+    settings = settings_from_options(options)
+    from secure_secrets_vault.backend import VaultBackend
+
+    return VaultBackend(settings, envelope=True)
 
 
 @hookimpl
@@ -34,12 +58,38 @@ def secrets_register_backends() -> list[BackendSpec]:
         BackendSpec(
             name="vault",
             factory=_make_backend,
-            capabilities=frozenset({Capability.ENCRYPTS_AT_REST, Capability.LIST}),
-            options={
-                "vault_url": ConfigOption(str, help="server address; default: $VAULT_ADDR"),
-                "vault_token": ConfigOption(str, secret=True, help="token; default: $VAULT_TOKEN"),
-                "mount_point": ConfigOption(str, default="secret", help="KV mount"),
-            },
-            description="HashiCorp Vault / OpenBao KV (not yet available)",
+            capabilities=NATIVE_CAPABILITIES,
+            options=OPTIONS,
+            description="HashiCorp Vault / OpenBao KV, stored natively (readable by other Vault "
+            "clients, encrypted at rest by the server); KV v2: versions, metadata, "
+            "check-and-set, soft delete; KV v1: read, write, delete, list",
+        ),
+        BackendSpec(
+            name="vault-envelope",
+            factory=_make_envelope_backend,
+            capabilities=ENVELOPE_CAPABILITIES,
+            options=OPTIONS,
+            description="HashiCorp Vault / OpenBao KV v2 holding client-side envelope "
+            "ciphertext (for when the server is not trusted with plaintext)",
+        ),
+    ]
+
+
+def _make_transit_cipher(key: bytes) -> Cipher:
+    from secure_secrets_vault.transit import make_cipher
+
+    return make_cipher(key)
+
+
+@hookimpl
+def secrets_register_ciphers() -> list[CipherSpec]:
+    return [
+        CipherSpec(
+            name="transit",
+            factory=_make_transit_cipher,
+            key_size=32,
+            description="Vault/OpenBao Transit (keys never leave the server); the local data "
+            "key is bound in as the derivation context. Connection from VAULT_ADDR, "
+            "VAULT_TOKEN, VAULT_TRANSIT_KEY... (see docs/vault.md)",
         )
     ]
