@@ -51,6 +51,7 @@ def envelope_overhead() -> None:
     cipher = FernetCipher(key)
     secret = SecretValue(PAYLOAD)
     token = envelope.seal(cipher, "0123456789abcdef", "bench/name", secret)
+
     def per_op(fn: Callable[[], object]) -> float:
         return median_us(fn, rounds=200, batch=100)
 
