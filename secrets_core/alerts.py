@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess  # nosec B404 - runs the operator's configured argv, never a shell
 import threading
 import time
-import urllib.request
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -167,6 +165,8 @@ def _channel(options: Mapping[str, Any]) -> Callable[[Alert], None]:
 
 
 def _post(url: str, alert: Alert) -> None:
+    import urllib.request  # here, not at the top: the alerts sink is registered on every start
+
     request = urllib.request.Request(  # noqa: S310 - scheme checked in _channel
         url, data=alert.to_json().encode(), headers={"Content-Type": "application/json"}
     )
@@ -175,6 +175,8 @@ def _post(url: str, alert: Alert) -> None:
 
 
 def _run(argv: list[str], alert: Alert) -> None:
+    import subprocess  # nosec B404 - runs the operator's configured argv, never a shell
+
     subprocess.run(  # noqa: S603  # nosec B603 - configured argv, no shell
         argv, input=alert.to_json().encode(), timeout=_TIMEOUT_SECONDS * 2, check=True
     )

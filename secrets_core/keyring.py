@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from secrets_core.descriptors import Cipher, CipherSpec, KeySource
 from secrets_core.errors import (
     ConfigError,
@@ -84,9 +82,7 @@ class KeyManager:
         self._cipher_for_name = cipher_for_name
         self._may_create = may_create
         self._lock = threading.RLock()
-        self._file_lock = filelock.FileLock(
-            str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600
-        )
+        self._file_lock: Any = None  # a filelock.FileLock, made on first change (reads need none)
         self._kek: bytes | None = None
         self._keys: dict[str, _DataKey] = {}
         self._primary: str | None = None
@@ -220,7 +216,13 @@ class KeyManager:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        import filelock  # imported here: reading secrets never takes this lock (cold start)
+
         ensure_private_dir(self.path.parent)
+        if self._file_lock is None:
+            self._file_lock = filelock.FileLock(
+                str(self.path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600
+            )
         try:
             self._file_lock.acquire()
         except filelock.Timeout:
