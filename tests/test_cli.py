@@ -707,3 +707,41 @@ def test_usage_errors_are_one_line_with_exit_2(run: Cli, args: tuple[str, ...]) 
 def test_no_arguments_shows_the_help(run: Cli) -> None:
     result = run(code=2)
     assert "Commands:" in result.output and "error:" not in result.output
+
+
+# --- audit verify, import-env, doctor on profiles ---------------------------------------------
+
+
+def test_audit_verify_passes_then_reports_an_edited_line(initialised: Cli, isolated_home) -> None:
+    initialised("set", "db", input=CANARY)
+    initialised("get", "db")
+    assert initialised("audit", "verify").output.startswith("ok: ")
+    log = isolated_home / "state" / "secure-secrets" / "log" / "audit.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    lines[1] = lines[1].replace('"retrieve"', '"list"')
+    log.write_text("".join(lines))
+    result = initialised("audit", "verify", code=6)
+    assert "line 2" in result.stderr and "mac does not match" in result.stderr
+
+
+def test_import_env_is_a_dry_run_unless_applied(initialised: Cli, tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"API_TOKEN={CANARY}\n")
+    dry = initialised("import-env", str(dotenv))
+    assert "dry run" in dry.output and "API_TOKEN" in dry.output and CANARY not in dry.output
+    initialised("get", "API_TOKEN", code=3)
+    applied = initialised("import-env", str(dotenv), "--apply")
+    assert CANARY not in applied.output
+    assert initialised("get", "API_TOKEN").output == CANARY
+    initialised("import-env", str(dotenv), "--rewrite", code=2)
+
+
+def test_doctor_warns_when_profiles_share_a_key(initialised: Cli, isolated_home: Path) -> None:
+    path = config_file(isolated_home)
+    path.write_text(
+        path.read_text()
+        + '\n[profiles.qa]\ndata_dir = "/srv/shared"\n'
+        + '[profiles.staging]\ndata_dir = "/srv/shared"\n'
+    )
+    result = initialised("doctor", code=1)
+    assert "'qa' and 'staging' share keyring /srv/shared/keyring.json" in result.output

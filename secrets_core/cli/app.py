@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "change-passphrase": "secrets_core.cli.keys:change_passphrase_cmd",
     "run": "secrets_core.cli.run:run_cmd",
     "export": "secrets_core.cli.export:export_cmd",
+    "import-env": "secrets_core.cli.importenv:import_env_cmd",
     "plugins": "secrets_core.cli.plugins:plugins_cmd",
     "config": "secrets_core.cli.config:config_group",
     "audit": "secrets_core.cli.audit:audit_group",

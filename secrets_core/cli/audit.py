@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 from pathlib import Path
 
 import click
 
-from secrets_core.cli.errors import CONFIG, CliError
+from secrets_core.cli.errors import CONFIG, INTEGRITY, CliError
 from secrets_core.cli.state import get_state
 
 
@@ -53,7 +54,7 @@ def format_event(line: str) -> str:
 
 @click.group("audit")
 def audit_group() -> None:
-    """Read the audit log. (`audit verify` comes with the audit-chain issue.)"""
+    """Read and verify the audit log."""
 
 
 @audit_group.command("tail")
@@ -71,3 +72,19 @@ def tail_cmd(count: int, as_json: bool) -> None:
         return
     for line in last:
         click.echo(line.rstrip("\n") if as_json else format_event(line))
+
+
+@audit_group.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="The result as JSON.")
+def verify_cmd(as_json: bool) -> None:
+    """Check the audit log's HMAC chain and checkpoint; exit 6 at the first bad event."""
+    result = get_state().manager().verify_audit_log(audit_log_path())
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(result), sort_keys=True))
+    elif result.ok:
+        click.echo(f"ok: {result.events} events, {result.chained} chained")
+    if not result.ok:
+        raise CliError(
+            f"audit log fails verification at line {result.first_bad_line}: {result.problem}",
+            INTEGRITY,
+        )

@@ -193,6 +193,19 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     return findings
 
 
+def _profile_checks(config: Path | None) -> list[Finding]:
+    """Profiles must not share key material (one environment's key would open another's)."""
+    from secrets_core.profiles import shared_keys
+
+    shared = shared_keys(config)
+    if not shared:
+        return [Finding("profiles", note="no two profiles share key material")]
+    return [
+        Finding("profiles", problem, "give each profile its own data_dir and key")
+        for problem in shared
+    ]
+
+
 @click.command("doctor")
 def doctor_cmd() -> None:
     """Check permissions, the key source, the backend, plugins and KDF settings.
@@ -215,6 +228,7 @@ def doctor_cmd() -> None:
         findings += _key_check(manager)
         findings.append(_backend_check(manager))
         findings += _kdf_checks(manager)
+        findings += _profile_checks(state.config)
     problems = [f for f in findings if f.problem]
     for finding in findings:
         if finding.problem:
