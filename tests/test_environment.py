@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,21 +27,6 @@ from secure_secrets import BackendType, SecureSecretsManager
 
 CANARY = "CANARY-envapi-91c2-must-never-be-shown"
 VALUES = {"db/password": CANARY, "api_key": "multi\nline ✓", "DATABASE_URL": "postgres://u@h/db"}
-
-
-@pytest.fixture(autouse=True)
-def restore_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The env backend sets real process variables: undo everything a test set or removed."""
-    for variable in list(os.environ):
-        if variable.startswith("SECURE_SECRET_"):
-            monkeypatch.delenv(variable)
-    before = dict(os.environ)
-    yield
-    for variable in set(os.environ) - set(before):
-        del os.environ[variable]
-    for variable, value in before.items():
-        if os.environ.get(variable) != value:
-            os.environ[variable] = value
 
 
 @pytest.fixture

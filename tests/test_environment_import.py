@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,21 +36,6 @@ not:a:name=kept-as-is
 API_TOKEN='{C3}'
 DEBUG
 """
-
-
-@pytest.fixture(autouse=True)
-def restore_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The env backend sets real process variables: undo everything a test set or removed."""
-    for variable in list(os.environ):
-        if variable.startswith("SECURE_SECRET_"):
-            monkeypatch.delenv(variable)
-    before = dict(os.environ)
-    yield
-    for variable in set(os.environ) - set(before):
-        del os.environ[variable]
-    for variable, value in before.items():
-        if os.environ.get(variable) != value:
-            os.environ[variable] = value
 
 
 @pytest.fixture

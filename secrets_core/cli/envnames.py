@@ -8,28 +8,21 @@ to the same variable are an error naming both, never a silent overwrite.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from secrets_core.cli.errors import USAGE, CliError
 
-_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
-
 
 def variable_name(name: str, prefix: str = "") -> str:
-    """The environment variable for secret ``name`` (see the module docstring)."""
-    stem = name[len(prefix) :] if prefix and name.startswith(prefix) else name
-    stem = stem.lstrip("/")
-    if not stem:
-        raise CliError(
-            f"secret '{name}' is the prefix itself, so it has no variable name; "
-            "use a shorter --prefix",
-            USAGE,
-        )
-    variable = _NOT_ALNUM.sub("_", stem).upper()
-    if variable[0].isdigit():
-        variable = "_" + variable
-    return variable
+    """The environment variable for secret ``name``: the library's rule
+    (:func:`secrets_core.environment.child_variable_name`), with its error as a usage error."""
+    from secrets_core.environment import child_variable_name
+    from secrets_core.errors import ConfigError
+
+    try:
+        return child_variable_name(name, prefix)
+    except ConfigError as exc:
+        raise CliError(f"{exc} (--prefix)", USAGE) from None
 
 
 def variable_map(names: Iterable[str], prefix: str = "") -> dict[str, str]:

@@ -28,20 +28,12 @@ from secrets_core.names import validate_name
 from secure_secrets_vault.client import VaultClient
 from secure_secrets_vault.encoding import Payload, decode
 from secure_secrets_vault.errors import status_of
+from secure_secrets_vault.plugin import NATIVE_CAPABILITIES
 from secure_secrets_vault.settings import VaultSettings
 
 log = logging.getLogger("secure_secrets_vault")
 
-KV2_CAPABILITIES = frozenset(
-    {
-        Capability.LIST,
-        Capability.ENCRYPTS_AT_REST,
-        Capability.VERSIONS,
-        Capability.METADATA,
-        Capability.SOFT_DELETE,
-        Capability.CAS,
-    }
-)
+KV2_CAPABILITIES = NATIVE_CAPABILITIES  # what the registered `vault` spec declares
 KV1_CAPABILITIES = frozenset({Capability.LIST, Capability.ENCRYPTS_AT_REST})
 ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA})
 LIST_WORKERS = 8  # parallel metadata reads while listing a KV v2 mount
