@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,11 +13,13 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from secure_secrets_fernet.plugin import secrets_register_kdfs
 
 from secrets_core.descriptors import AuditSink, KdfSpec, PluginContext
 from secrets_core.errors import ConfigError
+from secrets_core.key_sources import EnvKeySource, KeyfileSource, PassphraseSource
 from secrets_core.sinks import JsonlSink, LoggingSink
-from secrets_core.testing import AuditSinkContract, KdfContract
+from secrets_core.testing import AuditSinkContract, KdfContract, KeySourceContract
 
 
 class TestJsonlSinkContract(AuditSinkContract):
@@ -151,3 +155,29 @@ def test_the_kit_is_a_pytest_plugin_enabled_with_one_line(tmp_path: Path, monkey
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+class TestKeyfileSourceContract(KeySourceContract):
+    @pytest.fixture
+    def key_source(self, tmp_path: Path) -> KeyfileSource:
+        return KeyfileSource({"path": str(tmp_path / "kek.key")}, PluginContext(tmp_path, tmp_path))
+
+
+class TestEnvKeySourceContract(KeySourceContract):
+    @pytest.fixture
+    def key_source(self, tmp_path: Path, monkeypatch) -> EnvKeySource:
+        monkeypatch.setenv("KIT_KEK", base64.b64encode(os.urandom(32)).decode())
+        return EnvKeySource({"variable": "KIT_KEK"}, PluginContext(tmp_path, tmp_path))
+
+
+class TestPassphraseSourceContract(KeySourceContract):
+    @pytest.fixture
+    def key_source(self, tmp_path: Path, monkeypatch) -> PassphraseSource:
+        monkeypatch.setenv("KIT_PASSPHRASE", "kit passphrase")
+        kdfs = {spec.name: spec for spec in secrets_register_kdfs()}
+
+        def kdf(name, params):
+            return kdfs[name or "pbkdf2-sha256"].factory(params or {})
+
+        context = PluginContext(tmp_path, tmp_path, kdf=kdf)
+        return PassphraseSource({"variable": "KIT_PASSPHRASE", "prompt": False}, context)

@@ -21,11 +21,13 @@ from secrets_core.testing.backend import BackendContract
 from secrets_core.testing.cipher import CipherContract
 from secrets_core.testing.fixtures import secrets_home
 from secrets_core.testing.kdf import KdfContract
+from secrets_core.testing.key_source import KeySourceContract
 
 __all__ = [
     "AuditSinkContract",
     "BackendContract",
     "CipherContract",
     "KdfContract",
+    "KeySourceContract",
     "secrets_home",
 ]

@@ -26,6 +26,7 @@ from secure_secrets_keyring.source import OsKeyringSource  # noqa: E402
 from secrets_core.config import resolve_options  # noqa: E402
 from secrets_core.descriptors import KeySource, PluginContext  # noqa: E402
 from secrets_core.errors import ConfigError, KeyNotAvailableError  # noqa: E402
+from secrets_core.testing import KeySourceContract  # noqa: E402
 from secure_secrets import SecureSecretsManager  # noqa: E402
 
 FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"
@@ -221,3 +222,11 @@ def test_backend_errors_are_converted_without_their_details(tmp_path: Path) -> N
             assert info.value.__cause__ is None and info.value.__suppress_context__
     finally:
         keyring.set_keyring(previous)
+
+
+class TestOsKeyringContract(KeySourceContract):
+    """The kit's key-source contract against the real keyrings.alt file backend."""
+
+    @pytest.fixture
+    def key_source(self, tmp_path: Path) -> OsKeyringSource:
+        return make(tmp_path, backend=FILE_BACKEND)
