@@ -126,11 +126,6 @@ class Settings:
             data_dir=self.data_dir, log_dir=self.log_dir, config_file=self.config_file
         )
 
-    def where(self, key: str) -> str:
-        """How an error message names a config key: the key and the file it came from."""
-        origin = str(self.config_file) if self.config_file else "defaults/arguments"
-        return f"'{key}' (config: {origin})"
-
 
 def default_config_path() -> Path:
     override = os.environ.get(ENV_CONFIG)

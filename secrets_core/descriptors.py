@@ -259,6 +259,3 @@ class AuditSinkSpec:
     factory: Callable[[Mapping[str, Any], PluginContext], AuditSink]
     options: Mapping[str, ConfigOption] = field(default_factory=dict)
     description: str = ""
-
-
-AnySpec = BackendSpec | CipherSpec | KdfSpec | KeySourceSpec | AuditSinkSpec

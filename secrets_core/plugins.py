@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import importlib.metadata
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 import pluggy
 
@@ -36,13 +36,16 @@ ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
 
 Status = Literal["active", "blocked", "failed"]
-Spec = TypeVar("Spec", BackendSpec, CipherSpec, KdfSpec, KeySourceSpec, AuditSinkSpec)
 
 #: Where to get the implementations this repository publishes, for "not installed" errors.
 KNOWN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("backend", "file"): "secure-secrets-file",
     ("backend", "env"): "secure-secrets-env",
     ("backend", "vault"): "secure-secrets-vault",
+    ("backend", "vault-envelope"): "secure-secrets-vault",
+    ("backend", "sqlite"): "secure-secrets-sqlite",
+    ("key source", "os-keyring"): "secure-secrets-keyring",
+    ("audit sink", "webhook"): "secure-secrets-webhook-audit",
     ("cipher", "fernet"): "secure-secrets-fernet",
     ("cipher", "aes-gcm"): "secure-secrets-fernet",
     ("cipher", "transit"): "secure-secrets-vault",
@@ -292,6 +295,3 @@ def list_plugins(policy: PluginPolicy | None = None) -> list[PluginInfo]:
 
         policy = load_settings().plugins
     return get_registry(policy).plugins()
-
-
-Factory = Callable[..., Any]
