@@ -32,7 +32,7 @@ class Capability(str, enum.Enum):
     SOFT_DELETE = "soft_delete"
     """Delete can be undone until a purge."""
     CAS = "cas"
-    """Check-and-set writes."""
+    """Check-and-set writes: ``write(name, value, cas=N)`` (see :class:`CasBackend`)."""
 
     def __str__(self) -> str:
         return self.value
@@ -84,6 +84,13 @@ class StorageBackend(Protocol):
     the manager. Errors must be :mod:`secrets_core.errors` types: a missing name raises
     :class:`~secrets_core.errors.SecretNotFoundError`, corrupt data raises
     :class:`~secrets_core.errors.IntegrityError`.
+
+    A backend instance may have a ``capabilities`` attribute (a frozenset of
+    :class:`Capability`): the manager then uses only those capabilities that are both in it
+    and in the descriptor. A backend whose abilities depend on its configuration or server
+    (a Vault KV v1 mount has no versions) declares the most it can do in the descriptor and
+    narrows it per instance. Without ``ENCRYPTS_AT_REST`` on the instance the manager seals
+    values client-side.
     """
 
     def read(self, name: str) -> bytes | str: ...
@@ -160,6 +167,15 @@ class SoftDeleteBackend(Protocol):
 
 
 @runtime_checkable
+class CasBackend(Protocol):
+    """:attr:`Capability.CAS`: ``write`` accepts ``cas``, the version the caller expects to
+    be current (0: the secret must not exist yet); any other current version raises
+    :class:`~secrets_core.errors.ConflictError` and writes nothing."""
+
+    def write(self, name: str, value: bytes | str, *, cas: int | None = None) -> int | None: ...
+
+
+@runtime_checkable
 class Cipher(Protocol):
     """Authenticated encryption under one key. ``associated_data`` is authenticated but not
     encrypted; a cipher that cannot take it must reject tokens whose AD differs some other way
@@ -169,6 +185,22 @@ class Cipher(Protocol):
     def encrypt(self, plaintext: bytes, associated_data: bytes) -> bytes: ...
 
     def decrypt(self, token: bytes, associated_data: bytes) -> bytes: ...
+
+
+@runtime_checkable
+class RewrappingCipher(Protocol):
+    """Optional: a cipher whose keys live on a server that can re-encrypt a token under its
+    newest key version without returning the plaintext (Vault/OpenBao Transit ``rewrap``).
+
+    When the primary data key's cipher has these methods, :meth:`rotate_encryption_key`
+    rotates the server key (``rotate_server_key``) and rewraps every token instead of making
+    a new data key; the plaintext never reaches this process."""
+
+    def rotate_server_key(self) -> None: ...
+
+    def rewrap(self, token: bytes, associated_data: bytes) -> bytes | None:
+        """``token`` re-encrypted under the newest server key, or None if it already is."""
+        ...
 
 
 @runtime_checkable

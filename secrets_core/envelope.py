@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from secrets_core.descriptors import Cipher
+from secrets_core.descriptors import Cipher, RewrappingCipher
 from secrets_core.errors import EncryptionError, IntegrityError
 from secrets_core.secret import SecretValue
 
@@ -46,6 +46,16 @@ def key_id_of(token: bytes | str, name: str) -> str:
             "written by another tool)"
         )
     return key_id.decode()
+
+
+def rewrap(cipher: RewrappingCipher, token: bytes | str, name: str) -> bytes | None:
+    """``token`` with its ciphertext re-encrypted by the cipher's server under its newest key
+    (same data key id, no plaintext here), or None if it already is."""
+    if isinstance(token, str):
+        token = token.encode("ascii", "replace")
+    key_id = key_id_of(token, name)
+    inner = cipher.rewrap(token[21:], associated_data(name, key_id))
+    return None if inner is None else PREFIX + key_id.encode() + b":" + inner
 
 
 def open_token(

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from secrets_core import envelope
 from secrets_core.config import plugin_name
 from secrets_core.descriptors import Capability
 from secrets_core.errors import (
@@ -332,12 +331,10 @@ def _names(
 
 
 def _seal_for_env(manager: SecretsManager, name: str, secret: SecretValue) -> str:
-    """A fresh env-backend token for ``secret`` under the primary data key, bound to ``name``.
-
-    Uses the manager's key manager directly: the token must be the envelope the env backend
-    (which does not encrypt at rest) stores, whatever backend the value came from."""
-    key_id, cipher = manager._key_manager().primary()
-    return encode_value(envelope.seal(cipher, key_id, name, secret))
+    """A fresh env-backend token for ``secret`` under the primary data key, bound to ``name``:
+    the envelope the env backend (which does not encrypt at rest) stores, whatever backend the
+    value came from."""
+    return encode_value(manager.seal(name, secret.reveal()))
 
 
 def _as_text(name: str, secret: SecretValue) -> str:

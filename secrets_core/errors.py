@@ -35,6 +35,11 @@ class AccessDeniedError(SecretAccessError):
     """The backend (or a policy) refused the operation."""
 
 
+class ConflictError(SecretAccessError):
+    """A check-and-set write was refused: the secret's current version is not the one the
+    caller expected (another writer changed it in between). Read it again and retry."""
+
+
 class InvalidSecretNameError(SecretsError, ValueError):
     """A secret name is not allowed (see :mod:`secrets_core.names`)."""
 
@@ -109,6 +114,7 @@ __all__ = [
     "BackendConfigurationError",
     "BackendUnavailableError",
     "ConfigError",
+    "ConflictError",
     "EncryptionError",
     "IntegrityError",
     "InvalidSecretNameError",

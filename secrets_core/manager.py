@@ -33,9 +33,11 @@ from secrets_core.descriptors import (
     AuditSink,
     BackendSpec,
     Capability,
+    CasBackend,
     Kdf,
     MetadataBackend,
     PluginContext,
+    RewrappingCipher,
     SecretMetadata,
     SoftDeleteBackend,
     StorageBackend,
@@ -66,7 +68,8 @@ _UNNAMED = object()
 _CHANGES = frozenset(
     {"store", "delete", "restore", "purge", "rotate", "change_key_source", "change_passphrase"}
 )
-_READS = frozenset({"retrieve", "list", "metadata"})  # operations that return no event
+# operations that return no event
+_READS = frozenset({"retrieve", "list", "metadata", "read_stored"})
 _BACKENDLESS = frozenset({"rotate", "change_key_source", "change_passphrase"})
 
 
@@ -180,11 +183,15 @@ class SecretsManager:
         backend_type: str | enum.Enum | None = None,
         *,
         metadata: Mapping[str, str] | None = None,
+        cas: int | None = None,
     ) -> AuditEvent:
         """Store ``value`` (``str`` or ``bytes``) under ``name``, replacing any previous value
         (kept as an older version where the backend has versions). ``metadata`` sets custom
-        metadata (backends with ``Capability.METADATA``). Returns the audit event; its
-        ``details["version"]`` is the new version number when the backend has versions."""
+        metadata (backends with ``Capability.METADATA``). ``cas`` (backends with
+        ``Capability.CAS``) writes only if the current version is ``cas`` (0: only if the
+        secret does not exist), else raises :class:`~secrets_core.errors.ConflictError`.
+        Returns the audit event; its ``details["version"]`` is the new version number when
+        the backend has versions."""
         kind = type(value).__name__
         try:
             secret: SecretValue | None = SecretValue(value)
@@ -198,7 +205,15 @@ class SecretsManager:
             spec, backend = self._backend(op.backend)
             if metadata is not None:
                 self._require(spec, Capability.METADATA)
-            version = backend.write(op.name or "", self._encode(spec, op.name or "", secret))
+            token = self._encode(spec, op.name or "", secret)
+            if cas is None:
+                version = backend.write(op.name or "", token)
+            else:
+                self._require(spec, Capability.CAS)
+                if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
+                    raise InvalidSecretValueError("cas must be a version number >= 0")
+                op.details["cas"] = cas
+                version = cast(CasBackend, backend).write(op.name or "", token, cas=cas)
             if version is not None:
                 op.details["version"] = version
             if metadata is not None:
@@ -290,21 +305,67 @@ class SecretsManager:
         """
         with self._operation("rotate") as op:
             keys = self._key_manager()
-            new_id, resumed = keys.begin_rotation()
-            op.details.update(new_key_id=new_id, resumed=resumed)
-            counts: dict[str, dict[str, int]] = {}
-            op.details["backends"] = counts
-            for name in self._configured_backend_names():
-                counts[name] = self._rotate_backend(name, new_id, progress)
-            if any(c["failed"] for c in counts.values()):
-                failed = [n for n, c in counts.items() if c["failed"]]
-                raise BackendUnavailableError(
-                    f"rotation could not reach backend {', '.join(failed)}; old keys are kept "
-                    "so nothing is lost; fix the backend and run the rotation again to resume"
-                )
-            op.details["retired_key_ids"] = keys.finish_rotation(keep_old_keys)
+            primary_id, primary = keys.primary()
+            if isinstance(primary, RewrappingCipher):
+                self._rotate_on_server(op.details, primary_id, primary, progress)
+            else:
+                self._rotate_data_key(op.details, keys, progress, keep_old_keys)
         assert op.event is not None
         return op.event
+
+    def _rotate_data_key(
+        self,
+        details: dict[str, Any],
+        keys: KeyManager,
+        progress: ProgressCallback | None,
+        keep_old_keys: int,
+    ) -> None:
+        new_id, resumed = keys.begin_rotation()
+        details.update(new_key_id=new_id, resumed=resumed)
+        counts: dict[str, dict[str, int]] = {}
+        details["backends"] = counts
+        for name in self._configured_backend_names():
+            counts[name] = self._rotate_backend(name, self._resealer(new_id), progress)
+        self._raise_if_failed(counts)
+        details["retired_key_ids"] = keys.finish_rotation(keep_old_keys)
+
+    def _rotate_on_server(
+        self,
+        details: dict[str, Any],
+        key_id: str,
+        cipher: RewrappingCipher,
+        progress: ProgressCallback | None,
+    ) -> None:
+        """Rotate the cipher's server key and rewrap every token under it: the data key (and
+        so the key id) stays, the plaintext never comes back here. Resuming is running it
+        again: tokens already under the newest server key are left alone."""
+        cipher.rotate_server_key()
+        details.update(key_id=key_id, server_rewrap=True)
+        counts: dict[str, dict[str, int]] = {}
+        details["backends"] = counts
+        keys = self._key_manager()
+        to_primary = self._resealer(key_id)
+
+        def rewrap(secret_name: str, token: bytes | str) -> bytes | None:
+            if envelope.key_id_of(token, secret_name) != key_id:  # under an older data key
+                return to_primary(secret_name, token)
+            rewrapped = envelope.rewrap(cipher, token, secret_name)
+            if rewrapped is not None:  # verify before the backend replaces the old token
+                envelope.open_token(keys.cipher_for(key_id, secret_name), rewrapped, secret_name)
+            return rewrapped
+
+        for name in self._configured_backend_names():
+            counts[name] = self._rotate_backend(name, rewrap, progress)
+        self._raise_if_failed(counts)
+
+    @staticmethod
+    def _raise_if_failed(counts: Mapping[str, Mapping[str, int]]) -> None:
+        failed = [name for name, c in counts.items() if c["failed"]]
+        if failed:
+            raise BackendUnavailableError(
+                f"rotation could not reach backend {', '.join(failed)}; old keys are kept "
+                "so nothing is lost; fix the backend and run the rotation again to resume"
+            )
 
     def change_key_source(
         self, key_source: str, options: Mapping[str, Any] | None = None
@@ -341,17 +402,87 @@ class SecretsManager:
                 secret = SecretValue(new_passphrase)
             finally:
                 del new_passphrase
+            if self.settings.key_source != "passphrase":
+                raise ConfigError(
+                    f"the key source is '{self.settings.key_source}', not a passphrase; to "
+                    "protect the keys with a passphrase instead, use "
+                    "change_key_source('passphrase')"
+                )
             options = resolve_options(
                 self.registry.key_source("passphrase").options,
-                self.settings.key_source_options
-                if self.settings.key_source == "passphrase"
-                else {},
+                self.settings.key_source_options,
                 self._where("key_source"),
             )
             source = PassphraseSource(options, self._context(), passphrase=str(secret.reveal()))
             self._key_manager().rewrap(source, "passphrase")
         assert op.event is not None
         return op.event
+
+    # --- keys and stored tokens ----------------------------------------------------------------
+
+    @property
+    def keyring_path(self) -> Path:
+        """Where the keyring (wrapped data keys, rotation journal) is kept."""
+        return self.settings.data_dir / "keyring.json"
+
+    def initialize_keys(self) -> str:
+        """Create the keyring and its first data key if there is none (asking the key source
+        for a new key-encryption key), else unlock it. Returns the primary data key id."""
+        key_id, _cipher = self._key_manager().primary()
+        return key_id
+
+    def key_ids(self) -> list[str]:
+        """The data key ids in the keyring (unlocking it; raises
+        :class:`~secrets_core.errors.KeyNotAvailableError` if there is no keyring)."""
+        return self._key_manager().key_ids()
+
+    def rotation_pending(self) -> str | None:
+        """The new key id of a rotation that was interrupted (run the rotation again to
+        finish it), or None."""
+        return self._key_manager().rotation_pending()
+
+    def backend_capabilities(
+        self, backend_type: str | enum.Enum | None = None
+    ) -> frozenset[Capability]:
+        """What a backend can do, as this instance is configured (a Vault KV v1 mount has
+        fewer capabilities than its descriptor). Constructs (and so reaches) the backend."""
+        spec, _backend = self._backend(self._backend_name(backend_type))
+        return spec.capabilities
+
+    def backend(self, backend_type: str | enum.Enum | None = None) -> StorageBackend:
+        """The backend instance itself, for backend-specific features (the Vault backend's
+        dynamic secrets, say). Calls made on it bypass this manager's envelope, audit and
+        access policies."""
+        return self._backend(self._backend_name(backend_type))[1]
+
+    def seal(self, name: str, value: str | bytes) -> bytes:
+        """The client-side envelope for ``value`` under the primary data key, bound to
+        ``name``: what a backend without ``ENCRYPTS_AT_REST`` stores. Opens with
+        :meth:`open_sealed` in any process sharing the keyring."""
+        try:
+            secret = SecretValue(value)
+        finally:
+            del value
+        key_id, cipher = self._key_manager().primary()
+        return envelope.seal(cipher, key_id, validate_name(name), secret)
+
+    def open_sealed(self, name: str, token: bytes | str) -> str | bytes:
+        """The value inside an envelope made by :meth:`seal` (or read from a client-side
+        encrypted backend) for ``name``; raises
+        :class:`~secrets_core.errors.IntegrityError` if it is not one, or was made for
+        another name."""
+        name = validate_name(name)
+        key_id = envelope.key_id_of(token, name)
+        cipher = self._key_manager().cipher_for(key_id, name)
+        return envelope.open_token(cipher, token, name, key_id).reveal()
+
+    def read_stored(self, name: str, backend_type: str | enum.Enum | None = None) -> bytes | str:
+        """The value as the backend stores it, without decrypting: the sealed envelope on
+        client-side-encrypted backends (for a ciphertext export), the plaintext on
+        ``ENCRYPTS_AT_REST`` ones. Audited as operation ``read_stored``."""
+        with self._operation("read_stored", name, backend_type) as op:
+            _spec, backend = self._backend(op.backend)
+            return backend.read(op.name or "")
 
     def scoped(
         self, *names: str, read_only: bool = False, policy: str | None = None
@@ -398,7 +529,7 @@ class SecretsManager:
         trail = self._audit_trail()
         backend = None
         if operation not in _BACKENDLESS:
-            backend = plugin_name(backend_type) if backend_type else self.default_backend  # type: ignore[arg-type]
+            backend = self._backend_name(backend_type)
         op = _Operation(trail, operation, backend, None)
         try:
             if name is not _UNNAMED:
@@ -409,6 +540,9 @@ class SecretsManager:
             with op:  # a rejected name is not recorded: it could be a pasted value
                 raise
         return op
+
+    def _backend_name(self, backend_type: object) -> str:
+        return plugin_name(backend_type) if backend_type else self.default_backend  # type: ignore[arg-type]
 
     def _audit_trail(self) -> AuditTrail:
         with self._lock:
@@ -475,6 +609,7 @@ class SecretsManager:
                 )
                 try:
                     backend = spec.factory(options, self._context())
+                    narrowed = getattr(backend, "capabilities", None)
                 except SecretsError:
                     raise
                 except Exception as exc:  # a plugin's own exception may carry credentials
@@ -482,6 +617,8 @@ class SecretsManager:
                         f"backend '{name}' could not be created ({type(exc).__name__}); "
                         f"check {self._where(f'backends.{name}')}"
                     ) from None
+                if narrowed is not None:  # what this instance can do (see StorageBackend)
+                    spec = replace(spec, capabilities=spec.capabilities & frozenset(narrowed))
                 self._backends[name] = (spec, backend)
             return self._backends[name]
 
@@ -555,7 +692,10 @@ class SecretsManager:
         return secret
 
     def _rotate_backend(
-        self, name: str, new_id: str, progress: ProgressCallback | None
+        self,
+        name: str,
+        reseal: Callable[[str, bytes | str], bytes | None],
+        progress: ProgressCallback | None,
     ) -> dict[str, int]:
         counts = {"rotated": 0, "skipped": 0, "failed": 0}
         try:
@@ -572,7 +712,6 @@ class SecretsManager:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             counts["skipped"] = len(names)  # server-managed encryption
             return counts
-        reseal = self._resealer(new_id)
         if Capability.VERSIONS in spec.capabilities:
             versioned = cast(VersionedBackend, backend)
             for done, secret_name in enumerate(names, 1):

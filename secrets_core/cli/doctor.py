@@ -105,13 +105,12 @@ def _plugin_checks(manager: SecretsManager) -> list[Finding]:
 
 
 def _key_check(manager: SecretsManager) -> list[Finding]:
-    from secrets_core.cli._core import keyring_path, rotation_pending, unlock
 
-    if not keyring_path(manager).exists():
+    if not manager.keyring_path.exists():
         return [Finding("key source", note="no keyring yet (secure-secrets init creates it)")]
 
     def load() -> Finding:
-        ids = unlock(manager)
+        ids = manager.key_ids()
         return Finding(
             "key source", note=f"'{manager.settings.key_source}' unlocks {len(ids)} data key(s)"
         )
@@ -123,7 +122,7 @@ def _key_check(manager: SecretsManager) -> list[Finding]:
         return findings
 
     def pending() -> Finding:
-        target = rotation_pending(manager)
+        target = manager.rotation_pending()
         if target:
             return Finding(
                 "key rotation",
@@ -137,14 +136,12 @@ def _key_check(manager: SecretsManager) -> list[Finding]:
 
 
 def _backend_check(manager: SecretsManager) -> Finding:
-    from secrets_core.cli._core import backend_spec, reach_backend
     from secrets_core.descriptors import Capability
 
     name = manager.default_backend
 
     def reach() -> Finding:
-        reach_backend(manager, name)
-        if Capability.LIST in backend_spec(manager, name).capabilities:
+        if Capability.LIST in manager.backend_capabilities(name):
             count = len(manager.list_secrets())
             return Finding(f"backend {name}", note=f"reachable, {count} secret(s)")
         return Finding(f"backend {name}", note="configured")
@@ -155,7 +152,6 @@ def _backend_check(manager: SecretsManager) -> Finding:
 
 
 def _kdf_checks(manager: SecretsManager) -> list[Finding]:
-    from secrets_core.cli._core import keyring_path
     from secrets_core.config import DEFAULT_KDF
 
     settings = manager.settings
@@ -169,7 +165,7 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     findings = [
         _guard("kdf settings", configured, "raise the [kdf] parameters to at least the floors")
     ]
-    path = keyring_path(manager)
+    path = manager.keyring_path
     if not path.exists():
         return findings
     try:

@@ -79,12 +79,11 @@ def export_cmd(fmt: str, prefix: str, ciphertext: bool, yes: bool) -> None:
 
 
 def _export_ciphertext(backend: str, names: list[str], fmt: str) -> None:
-    from secrets_core.cli._core import backend_spec, stored_token
     from secrets_core.descriptors import Capability
 
     state = get_state()
     manager = state.manager()
-    if Capability.ENCRYPTS_AT_REST in backend_spec(manager, None).capabilities:
+    if Capability.ENCRYPTS_AT_REST in manager.backend_capabilities():
         raise CliError(
             f"backend '{backend}' encrypts on the server and holds no client-side ciphertext; "
             "export it with the server's own tools",
@@ -92,7 +91,7 @@ def _export_ciphertext(backend: str, names: list[str], fmt: str) -> None:
         )
     tokens: dict[str, str] = {}
     for name in names:
-        token = stored_token(manager, name, None)
+        token = manager.read_stored(name)
         raw = token.encode("utf-8") if isinstance(token, str) else token
         tokens[name] = base64.b64encode(raw).decode("ascii")
     if fmt == "json":

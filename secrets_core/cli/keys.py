@@ -70,7 +70,6 @@ def init_cmd(key_source: str | None, init_backend: str | None, force: bool) -> N
     if key_source is None:
         key_source = _choose_key_source() if stdin_is_tty() else "keyfile"
 
-    from secrets_core.cli._core import ensure_keys, keyring_path
     from secrets_core.fsutil import atomic_write, ensure_private_dir
     from secrets_core.manager import SecretsManager
 
@@ -80,9 +79,9 @@ def init_cmd(key_source: str | None, init_backend: str | None, force: bool) -> N
     try:
         with SecretsManager(config_path=path) as manager:
             manager.registry.backend(backend)  # installed?
-            existed = keyring_path(manager).exists()
-            key_id = ensure_keys(manager)
-            keyring = keyring_path(manager)
+            existed = manager.keyring_path.exists()
+            key_id = manager.initialize_keys()
+            keyring = manager.keyring_path
     except BaseException:
         if previous is None:
             path.unlink(missing_ok=True)
@@ -175,9 +174,8 @@ def change_passphrase_cmd() -> None:
             "re-protects a passphrase keyring",
             CONFIG,
         )
-    from secrets_core.cli._core import unlock
 
-    unlock(manager)  # the current passphrase first, so a typo fails before asking the new one
+    manager.key_ids()  # the current passphrase first, so a typo fails before asking the new one
     new: str = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
     manager.change_passphrase(new)
     del new

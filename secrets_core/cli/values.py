@@ -160,14 +160,13 @@ def get_cmd(name: str, version: int | None, as_json: bool) -> None:
     if not as_json:
         emit_value(value)
         return
-    from secrets_core.cli._core import backend_spec
     from secrets_core.descriptors import Capability
 
     backend = state.backend_name()
     doc: dict[str, Any] = {"name": name, "backend": backend, **value_json(value)}
     if version is not None:
         doc["version"] = version
-    if Capability.METADATA in backend_spec(manager, None).capabilities:
+    if Capability.METADATA in manager.backend_capabilities():
         doc["metadata"] = _metadata_dict(manager.secret_metadata(name))
     click.echo(json_dumps(doc))
 
@@ -186,10 +185,9 @@ def delete_cmd(name: str, purge: bool) -> None:
         state.info(f"purged {name} from {event.backend}")
         return
     event = manager.delete_secret(name)
-    from secrets_core.cli._core import backend_spec
     from secrets_core.descriptors import Capability
 
-    if Capability.SOFT_DELETE in backend_spec(manager, None).capabilities:
+    if Capability.SOFT_DELETE in manager.backend_capabilities():
         state.info(f"deleted {name} from {event.backend} (undo: secure-secrets restore {name})")
     else:
         state.info(f"deleted {name} from {event.backend}")
@@ -224,19 +222,18 @@ def history_cmd(name: str, as_json: bool) -> None:
     """Show the versions and metadata of NAME (never the values)."""
     state = get_state()
     manager = state.manager()
-    from secrets_core.cli._core import backend_spec
     from secrets_core.descriptors import Capability
 
-    spec = backend_spec(manager, None)
-    if Capability.METADATA not in spec.capabilities:
+    backend = manager.default_backend
+    if Capability.METADATA not in manager.backend_capabilities():
         raise CliError(
-            f"backend '{spec.name}' keeps no versions or metadata, so it has no history; "
+            f"backend '{backend}' keeps no versions or metadata, so it has no history; "
             "use a backend that does, e.g. --backend file",
             CONFIG,
         )
     meta = manager.secret_metadata(name)
     if as_json:
-        click.echo(json_dumps({"name": name, "backend": spec.name, **_metadata_dict(meta)}))
+        click.echo(json_dumps({"name": name, "backend": backend, **_metadata_dict(meta)}))
         return
     state_word = " (deleted: secure-secrets restore to undo)" if meta.deleted else ""
     click.echo(f"{name}{state_word}")
