@@ -5,7 +5,7 @@ errors in :mod:`secrets_core.errors` and the conformance kit in :mod:`secrets_co
 Applications use the facade package :mod:`secure_secrets` instead.
 """
 
-from secrets_core.hookspecs import hookimpl
+from secrets_core.markers import hookimpl
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "hookimpl"]

@@ -26,8 +26,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from secrets_core.audit import AuditEvent
@@ -50,15 +49,14 @@ ALERT_OPTIONS = {
 _TIMEOUT_SECONDS = 5
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(NamedTuple):
     rule: str
     actor: str
     message: str
     event_ids: tuple[str, ...]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self._asdict(), sort_keys=True)
 
 
 class AlertsSink:

@@ -12,11 +12,8 @@ import getpass
 import json
 import logging
 import os
-import socket
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from secrets_core.descriptors import AuditSink
 from secrets_core.errors import AuditError
@@ -26,8 +23,7 @@ Outcome = Literal["success", "failure", "denied"]
 log = logging.getLogger("secrets_core.audit")
 
 
-@dataclass(frozen=True)
-class Actor:
+class Actor(NamedTuple):
     """Who performed an operation: OS user, process id and host."""
 
     user: str
@@ -46,28 +42,72 @@ def current_actor() -> Actor:
             user = getpass.getuser()
         except (KeyError, OSError):  # no passwd entry for the uid (containers)
             user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-        _actor_cache = Actor(user=user, pid=os.getpid(), host=socket.gethostname())
+        _actor_cache = Actor(user=user, pid=os.getpid(), host=_hostname())
     return _actor_cache
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    """One audited operation. ``details`` holds counts and ids, never values."""
+def _hostname() -> str:
+    if hasattr(os, "uname"):  # POSIX: what socket.gethostname() returns, without the import
+        return os.uname().nodename
+    import socket
 
+    return socket.gethostname()
+
+
+def new_event_id() -> str:
+    """A random (version 4) UUID in hex, as ``uuid.uuid4().hex`` returns; made here because
+    importing :mod:`uuid` also imports :mod:`platform`, a few ms of every CLI start."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # RFC 4122 variant
+    return raw.hex()
+
+
+class _EventFields(NamedTuple):
     operation: str
     backend: str | None
     secret_name: str | None
     outcome: Outcome
-    actor: Actor = field(default_factory=current_actor)
-    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    timestamp: str = field(
-        default_factory=lambda: dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
-    )
-    error_type: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    actor: Actor
+    event_id: str
+    timestamp: str
+    error_type: str | None
+    details: Mapping[str, Any]
+
+
+class AuditEvent(_EventFields):
+    """One audited operation (immutable). ``details`` holds counts and ids, never values.
+    ``actor``, ``event_id`` (a random UUID, hex) and ``timestamp`` (UTC, ISO 8601) default to
+    this process, a new id and now."""
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        operation: str,
+        backend: str | None,
+        secret_name: str | None,
+        outcome: Outcome,
+        actor: Actor | None = None,
+        event_id: str | None = None,
+        timestamp: str | None = None,
+        error_type: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AuditEvent:
+        return super().__new__(
+            cls,
+            operation,
+            backend,
+            secret_name,
+            outcome,
+            actor or current_actor(),
+            event_id or new_event_id(),
+            timestamp or dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            error_type,
+            {} if details is None else details,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        # Built by hand: dataclasses.asdict deep-copies recursively and dominated retrieve.
         actor = self.actor
         return {
             "event_id": self.event_id,

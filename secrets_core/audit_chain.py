@@ -17,9 +17,8 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 GENESIS = "0" * 64
 CHECKPOINT_SIZE = 256
@@ -64,8 +63,7 @@ def name_digest(key: bytes, name: str) -> str:
     return "hmac-sha256:" + hmac.new(key, name.encode(), hashlib.sha256).hexdigest()
 
 
-@dataclass(frozen=True)
-class AuditVerification:
+class AuditVerification(NamedTuple):
     """The result of :func:`verify_log`. ``first_bad_line`` is 1-based."""
 
     ok: bool
@@ -79,20 +77,25 @@ def verify_log(path: Path, key: bytes) -> AuditVerification:
     """Check the chain of every line and the checkpoint; report the first problem."""
     checkpoint_path = path.with_name(path.name + ".checkpoint")
     try:
-        lines = path.read_bytes().splitlines()
+        content = path.read_bytes()
     except FileNotFoundError:
         if checkpoint_path.exists():
             return AuditVerification(
                 False, 0, 0, 1, "the audit log is missing but its checkpoint exists"
             )
         return AuditVerification(True, 0, 0)
-    prev, chained, seq = GENESIS, 0, 0
+    lines = content.splitlines()
+    prev, chained, seq, events = GENESIS, 0, 0, 0
+    torn: list[int] = []
     for number, raw in enumerate(lines, 1):
         problem = None
         try:
             record = json.loads(raw)
         except ValueError:
-            return AuditVerification(False, number - 1, chained, number, "not a JSON line")
+            if _is_torn(lines, number, seq, prev, content.endswith(b"\n")):
+                torn.append(number)
+                continue
+            return AuditVerification(False, events, chained, number, "not a JSON line")
         if not isinstance(record, dict) or record.get("seq") != seq + 1:
             problem = f"expected seq {seq + 1} (a line was removed, inserted or reordered)"
         elif record.get("prev") != prev:
@@ -103,14 +106,42 @@ def verify_log(path: Path, key: bytes) -> AuditVerification:
         elif not hmac.compare_digest(str(record["mac"]), line_mac(key, record)):
             problem = "mac does not match (line edited, or forged without the key)"
         if problem:
-            return AuditVerification(False, number - 1, chained, number, problem)
+            return AuditVerification(False, events, chained, number, problem)
         seq = record["seq"]
         prev = record["mac"] if record["mac"] is not None else GENESIS
         chained += record["mac"] is not None
+        events += 1
     problem = _check_checkpoint(checkpoint_path, key, seq, prev)
     if problem:
-        return AuditVerification(False, len(lines), chained, len(lines) + 1, problem)
-    return AuditVerification(True, len(lines), chained)
+        return AuditVerification(False, events, chained, len(lines) + 1, problem)
+    if torn:
+        return AuditVerification(
+            False,
+            events,
+            chained,
+            torn[0],
+            f"{len(torn)} incomplete line(s), first at line {torn[0]}: a write cut short by a "
+            "power cut or a full disk; that event is lost, every other line verifies",
+        )
+    return AuditVerification(True, events, chained)
+
+
+def _is_torn(lines: list[bytes], number: int, seq: int, prev: str, terminated: bool) -> bool:
+    """Whether unparseable line ``number`` (1-based) is a fragment a cut-short write left: the
+    log's unterminated last line, or a line the next writer ended, whose next line carries
+    on the chain from the line before it (as if the fragment were not there). Without the
+    key, a complete line cannot be made to look like this: its successor names it."""
+    if number == len(lines):
+        return not terminated
+    try:
+        following = json.loads(lines[number])
+    except ValueError:
+        return False
+    return (
+        isinstance(following, dict)
+        and following.get("seq") == seq + 1
+        and following.get("prev") == prev
+    )
 
 
 def _check_checkpoint(path: Path, key: bytes, last_seq: int, last_mac: str) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from secrets_core.alerts import ALERT_OPTIONS, AlertsSink
 from secrets_core.descriptors import AuditSinkSpec, KeySourceSpec
-from secrets_core.hookspecs import hookimpl
 from secrets_core.key_sources import (
     ENV_OPTIONS,
     KEYFILE_OPTIONS,
@@ -15,6 +14,7 @@ from secrets_core.key_sources import (
     KeyfileSource,
     PassphraseSource,
 )
+from secrets_core.markers import hookimpl
 from secrets_core.sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
 
 

@@ -12,9 +12,9 @@ import enum
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import platformdirs
 
@@ -69,8 +69,7 @@ def plugin_name(name: str | enum.Enum) -> str:
     return str(name.value) if isinstance(name, enum.Enum) else str(name)
 
 
-@dataclass(frozen=True)
-class PluginPolicy:
+class PluginPolicy(NamedTuple):
     """Which entry points may load. ``allow=None`` means all that are not blocked."""
 
     allow: frozenset[str] | None = None
@@ -78,8 +77,7 @@ class PluginPolicy:
     strict: bool = False
 
 
-@dataclass(frozen=True)
-class AccessPolicy:
+class AccessPolicy(NamedTuple):
     """Which names a scoped handle may read and write: exact names, or prefixes ending in
     ``/``; ``"*"`` means every name."""
 
@@ -93,15 +91,13 @@ class AccessPolicy:
         )
 
 
-@dataclass(frozen=True)
-class AuditSinkConfig:
+class AuditSinkConfig(NamedTuple):
     name: str
     required: bool
     options: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """The merged configuration a manager runs with."""
 
     config_file: Path | None
@@ -115,10 +111,10 @@ class Settings:
     key_source_options: Mapping[str, Any]
     audit_sinks: tuple[AuditSinkConfig, ...]
     audit_tables: frozenset[str] = frozenset()  # every [audit.NAME] in the file, to check names
-    plugins: PluginPolicy = field(default_factory=PluginPolicy)
+    plugins: PluginPolicy = PluginPolicy()
     profile: str | None = None
     profiles: tuple[str, ...] = ()  # every profile the config file defines
-    policies: Mapping[str, AccessPolicy] = field(default_factory=dict)
+    policies: Mapping[str, AccessPolicy] = MappingProxyType({})
 
     @property
     def context(self) -> PluginContext:

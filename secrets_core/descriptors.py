@@ -1,6 +1,7 @@
 """Typed descriptors that plugins register, and the interfaces their factories return.
 
-A registration hook returns descriptors (frozen dataclasses). The core picks the one
+A registration hook returns descriptors (immutable named tuples: build them with keyword
+arguments, derive a changed copy with ``_replace``). The core picks the one
 configured implementation by name and calls its ``factory`` directly, so secret values and
 key material never travel through a 1:N hook broadcast. A factory should import its heavy
 dependency (hvac, boto3, ...) inside its body, so that registering stays cheap.
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from secrets_core.audit import AuditEvent
@@ -38,8 +39,11 @@ class Capability(str, enum.Enum):
         return self.value
 
 
-@dataclass(frozen=True)
-class ConfigOption:
+#: The default (empty, read-only) option table of a descriptor.
+NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+
+class ConfigOption(NamedTuple):
     """One option in a plugin's config table (``[backends.NAME]``, ``[cipher]``, ...).
 
     ``secret`` marks a credential: it is redacted wherever config is shown, and may be given
@@ -54,8 +58,7 @@ class ConfigOption:
     help: str = ""
 
 
-@dataclass(frozen=True)
-class PluginContext:
+class PluginContext(NamedTuple):
     """Where plugins keep their files, resolved by the core from config/env/platformdirs.
 
     ``kdf(name, params)`` builds a configured key-derivation function for key sources that
@@ -104,16 +107,14 @@ class StorageBackend(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class VersionInfo:
+class VersionInfo(NamedTuple):
     """One stored version of a secret (never its value)."""
 
     version: int
     created: str  # ISO 8601, UTC
 
 
-@dataclass(frozen=True)
-class SecretMetadata:
+class SecretMetadata(NamedTuple):
     """What a backend with :attr:`Capability.METADATA` knows about a secret besides its value."""
 
     name: str
@@ -121,7 +122,7 @@ class SecretMetadata:
     updated: str
     current_version: int
     versions: tuple[VersionInfo, ...] = ()
-    custom: Mapping[str, str] = field(default_factory=dict)
+    custom: Mapping[str, str] = MappingProxyType({})
     deleted: bool = False  # soft-deleted, restorable
 
 
@@ -194,7 +195,8 @@ class RewrappingCipher(Protocol):
 
     When the primary data key's cipher has these methods, :meth:`rotate_encryption_key`
     rotates the server key (``rotate_server_key``) and rewraps every token instead of making
-    a new data key; the plaintext never reaches this process."""
+    a new data key (each rewrapped token is decrypted once, to verify it, before it replaces
+    the old one)."""
 
     def rotate_server_key(self) -> None: ...
 
@@ -241,19 +243,17 @@ class AuditSink(Protocol):
 # --- descriptors -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class BackendSpec:
+class BackendSpec(NamedTuple):
     """A storage backend. ``factory(options, context)`` gets the validated option table."""
 
     name: str
     factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend]
     capabilities: frozenset[Capability] = frozenset()
-    options: Mapping[str, ConfigOption] = field(default_factory=dict)
+    options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
 
 
-@dataclass(frozen=True)
-class CipherSpec:
+class CipherSpec(NamedTuple):
     """A cipher. ``factory(key)`` gets ``key_size`` random bytes."""
 
     name: str
@@ -262,8 +262,7 @@ class CipherSpec:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class KdfSpec:
+class KdfSpec(NamedTuple):
     """A key-derivation function. ``factory(params)`` validates ``params`` (floors and
     ceilings) and raises :class:`~secrets_core.errors.ConfigError` before deriving anything.
     An empty mapping asks for the defaults."""
@@ -273,21 +272,19 @@ class KdfSpec:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class KeySourceSpec:
+class KeySourceSpec(NamedTuple):
     """A source of the key-encryption key."""
 
     name: str
     factory: Callable[[Mapping[str, Any], PluginContext], KeySource]
-    options: Mapping[str, ConfigOption] = field(default_factory=dict)
+    options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
 
 
-@dataclass(frozen=True)
-class AuditSinkSpec:
+class AuditSinkSpec(NamedTuple):
     """An audit sink. The core handles the ``required`` option itself."""
 
     name: str
     factory: Callable[[Mapping[str, Any], PluginContext], AuditSink]
-    options: Mapping[str, ConfigOption] = field(default_factory=dict)
+    options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""

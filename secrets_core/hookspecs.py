@@ -17,6 +17,9 @@ Keep that module light: import heavy dependencies inside the factory, not at mod
 
 from __future__ import annotations
 
+import sys
+from typing import cast
+
 import pluggy
 
 from secrets_core.descriptors import (
@@ -26,11 +29,25 @@ from secrets_core.descriptors import (
     KdfSpec,
     KeySourceSpec,
 )
-
-PROJECT_NAME = "secrets_core"
+from secrets_core.markers import IMPL_ATTRIBUTE, PROJECT_NAME, hookimpl
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, also picking up functions marked by :data:`hookimpl` (which records
+    pluggy's options without importing pluggy; see :mod:`secrets_core.markers`)."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT_NAME)
+        self.add_hookspecs(sys.modules[__name__])
+
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        options = super().parse_hookimpl_opts(plugin, name)  # pluggy's own marker
+        marked = getattr(getattr(plugin, name, None), IMPL_ATTRIBUTE, None)
+        if options is None and isinstance(marked, dict):
+            options = cast(pluggy.HookimplOpts, dict(marked))  # pluggy fills the defaults
+        return options
 
 
 # --- storage backends ------------------------------------------------------------------------
@@ -203,6 +220,8 @@ def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
 
 
 #: Hook name -> the descriptor type its implementations must return.
+__all__ = ["PROJECT_NAME", "REGISTRATION_HOOKS", "PluginManager", "hookimpl", "hookspec"]
+
 REGISTRATION_HOOKS: dict[str, type] = {
     "secrets_register_backends": BackendSpec,
     "secrets_register_ciphers": CipherSpec,

@@ -18,7 +18,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +47,15 @@ def _wrap_ad(key_id: str) -> bytes:
     return b"secure-secrets keyring v1\0" + key_id.encode()
 
 
-@dataclass
 class _DataKey:
-    key_id: str
-    cipher_name: str
-    wrapped: str
-    created: str
-    cipher: Cipher | None = None  # unwrapped lazily
+    __slots__ = ("key_id", "cipher_name", "wrapped", "created", "cipher")
+
+    def __init__(self, key_id: str, cipher_name: str, wrapped: str, created: str) -> None:
+        self.key_id = key_id
+        self.cipher_name = cipher_name
+        self.wrapped = wrapped
+        self.created = created
+        self.cipher: Cipher | None = None  # unwrapped lazily
 
 
 class KeyManager:

@@ -4,20 +4,22 @@ Entry points in the group ``secrets_core`` are loaded one at a time. A plugin th
 import or register is recorded (with its distribution and version) and the others load on;
 in strict mode the failure raises instead. Discovery runs once per process and policy, on
 first use: :func:`get_registry` caches, :func:`reset_registry` clears the cache (for tests).
+
+The registry :func:`get_registry` returns first looks a name up in the plugin index (see
+:mod:`secrets_core.plugin_index`), which a previous full discovery wrote, and loads just the
+plugin that provides it; anything the index cannot answer (a listing, an unknown or
+conflicting name, a changed installation, strict mode) runs the full discovery.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-import pluggy
-
-from secrets_core import hookspecs
+from secrets_core import entrypoints, markers, plugin_index
 from secrets_core.config import PluginPolicy
 from secrets_core.descriptors import (
     AuditSinkSpec,
@@ -31,6 +33,9 @@ from secrets_core.errors import (
     PluginLoadError,
     PluginNotFoundError,
 )
+
+if TYPE_CHECKING:
+    from secrets_core.hookspecs import PluginManager
 
 ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
@@ -63,8 +68,7 @@ _FAMILIES: dict[str, tuple[str, type]] = {
 }
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(NamedTuple):
     """One discovered plugin, as shown by :func:`list_plugins` and ``secure-secrets plugins``."""
 
     name: str
@@ -76,47 +80,107 @@ class PluginInfo:
     error: str | None = None
 
 
-@dataclass
-class _Provided:
+class _Provided(NamedTuple):
     spec: Any
     plugin: str
     distribution: str
 
 
-@dataclass
 class _Family:
-    items: dict[str, _Provided] = field(default_factory=dict)
-    conflicts: dict[str, list[str]] = field(default_factory=dict)
+    """One family's implementations by name, and the names two plugins provide."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, _Provided] = {}
+        self.conflicts: dict[str, list[str]] = {}
 
 
 class PluginRegistry:
-    """Loads plugins under a :class:`PluginPolicy` and indexes what they register."""
+    """Loads plugins under a :class:`PluginPolicy` and indexes what they register.
+
+    Given ``entry_points`` or ``internal`` (tests), discovery runs at once over exactly those.
+    Given an ``index_path`` (:func:`get_registry` does), lookups go through the plugin index
+    first and the full discovery runs only when needed.
+    """
 
     def __init__(
         self,
         policy: PluginPolicy | None = None,
-        entry_points: Iterable[importlib.metadata.EntryPoint] | None = None,
+        entry_points: Iterable[entrypoints.EntryPoint] | None = None,
         internal: Iterable[tuple[str, ModuleType]] | None = None,
+        *,
+        index_path: Path | None = None,
     ) -> None:
         self.policy = policy or PluginPolicy()
-        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-        self.pm.add_hookspecs(hookspecs)
+        self._entry_points = entry_points
+        self._internal = internal
+        self._index = (
+            plugin_index.PluginIndex(index_path, self.policy)
+            if index_path is not None and entry_points is None and internal is None
+            else None
+        )
+        self._pm: PluginManager | None = None
         self._infos: dict[str, PluginInfo] = {}
         self._families = {family: _Family() for family in _FAMILIES}
-        if internal is None:
-            from secrets_core import builtin
+        self._lock = threading.RLock()
+        if self._index is None or self.policy.strict:  # strict: every plugin must load
+            self._discover()
 
-            internal = [("core", builtin)]
-        for name, module in internal:
-            self._register(name, module, CORE_DISTRIBUTION, _version(CORE_DISTRIBUTION))
-        if entry_points is None:
-            entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
-        for entry_point in sorted(entry_points, key=lambda ep: ep.name):
-            self._load_entry_point(entry_point)
+    def _discover(self) -> None:
+        """Load every plugin (once), then refresh the plugin index."""
+        with self._lock:
+            if self._pm is not None:
+                return
+            from secrets_core.hookspecs import PluginManager
+
+            self._pm = PluginManager()
+            internal = self._internal
+            if internal is None:
+                from secrets_core import builtin
+
+                internal = [("core", builtin)]
+            for name, module in internal:
+                self._register(
+                    name, module, CORE_DISTRIBUTION, entrypoints.version(CORE_DISTRIBUTION)
+                )
+            found = self._entry_points
+            if found is None:
+                found = entrypoints.entry_points(ENTRY_POINT_GROUP)
+            for entry_point in sorted(found, key=lambda ep: ep.name):
+                self._load_entry_point(entry_point)
+            if self._index is not None:
+                self._index.save(self._indexable())
+
+    def _indexable(self) -> dict[str, dict[str, plugin_index.Provider]]:
+        """What this discovery found that the index may answer: unconflicted names of
+        active plugins (a core name, or an entry point with its dist-info directory)."""
+        sources = {
+            ep.name: ep for ep in entrypoints.entry_points(ENTRY_POINT_GROUP)
+        }  # the same scan as discovery's; it has the dist-info paths
+        provided: dict[str, dict[str, plugin_index.Provider]] = {}
+        for family, index in self._families.items():
+            table = provided.setdefault(family, {})
+            for name, item in index.items.items():
+                if name in index.conflicts:
+                    continue
+                if item.plugin == "core":
+                    table[name] = plugin_index.Provider("core", "", CORE_DISTRIBUTION, "", "")
+                elif item.plugin in sources:
+                    ep = sources[item.plugin]
+                    table[name] = plugin_index.Provider(
+                        ep.name, ep.value, ep.dist.name, ep.dist.version, ep.info_dir
+                    )
+        return provided
+
+    @property
+    def pm(self) -> PluginManager:
+        """The pluggy plugin manager (running the full discovery if it has not run)."""
+        self._discover()
+        assert self._pm is not None
+        return self._pm
 
     # --- loading ------------------------------------------------------------------------------
 
-    def _load_entry_point(self, ep: importlib.metadata.EntryPoint) -> None:
+    def _load_entry_point(self, ep: entrypoints.EntryPoint) -> None:
         dist = ep.dist.name if ep.dist else "unknown"
         version = ep.dist.version if ep.dist else "unknown"
         if ep.name in self.policy.block or (
@@ -146,17 +210,17 @@ class PluginRegistry:
     def _register(self, name: str, plugin: Any, dist: str, version: str) -> None:
         try:
             # Checked before pm.register, which would create a spec-less caller for the name.
-            marker = f"{hookspecs.PROJECT_NAME}_impl"  # set by @hookimpl on each function
             unknown = [
                 attr
                 for attr in dir(plugin)
-                if hasattr(getattr(plugin, attr, None), marker)
-                and attr not in hookspecs.REGISTRATION_HOOKS
+                if markers.is_marked(getattr(plugin, attr, None))
+                and attr not in markers.REGISTRATION_HOOK_FAMILIES
             ]
             if unknown:
                 raise PluginLoadError(f"implements unknown hook {unknown[0]}")
-            self.pm.register(plugin, name=name)
-            hooks = tuple(sorted(impl for impl in _hook_names(self.pm, name)))
+            pm = self.pm
+            pm.register(plugin, name=name)
+            hooks = tuple(sorted(impl for impl in _hook_names(pm, name)))
             provided = self._collect(name, dist)
         except Exception as exc:
             if self.pm.has_plugin(name):
@@ -199,6 +263,12 @@ class PluginRegistry:
     # --- lookup -------------------------------------------------------------------------------
 
     def _get(self, family: str, name: str) -> Any:
+        if self._pm is None and self._index is not None:
+            hook_name, spec_type = _FAMILIES[family]
+            spec = self._index.lookup(family, name, hook_name, spec_type)
+            if spec is not None:
+                return spec
+        self._discover()
         index = self._families[family]
         if name in index.conflicts:
             dists = " and ".join(index.conflicts[name])
@@ -243,25 +313,29 @@ class PluginRegistry:
         spec: AuditSinkSpec = self._get("audit sink", name)
         return spec
 
+    def has(self, family: str, name: str) -> bool:
+        """Whether an implementation ``name`` of ``family`` is installed (raises
+        :class:`PluginConflictError` if two plugins provide it)."""
+        try:
+            self._get(family, name)
+        except PluginNotFoundError:
+            return False
+        return True
+
     def names(self, family: str) -> list[str]:
         """Installed implementation names of one family ("backend", "cipher", ...)."""
+        self._discover()
         return sorted(self._families[family].items)
 
     def plugins(self) -> list[PluginInfo]:
+        self._discover()
         return sorted(self._infos.values(), key=lambda info: (info.name, info.distribution))
 
 
-def _hook_names(pm: pluggy.PluginManager, plugin_name: str) -> Iterable[str]:
+def _hook_names(pm: PluginManager, plugin_name: str) -> Iterable[str]:
     plugin = pm.get_plugin(plugin_name)
     for caller in pm.get_hookcallers(plugin) or ():
         yield caller.name
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 _cache: dict[PluginPolicy, PluginRegistry] = {}
@@ -274,7 +348,9 @@ def get_registry(policy: PluginPolicy | None = None) -> PluginRegistry:
     with _cache_lock:
         registry = _cache.get(policy)
         if registry is None:
-            registry = _cache[policy] = PluginRegistry(policy)
+            registry = _cache[policy] = PluginRegistry(
+                policy, index_path=plugin_index.default_path()
+            )
         return registry
 
 

@@ -102,7 +102,7 @@ class JsonlSink:
                 seq, prev, size = self._tail(log_fd)
                 record["seq"], record["prev"] = seq + 1, prev
                 line, mac = sealed_line(key, record)
-                os.write(log_fd, line)
+                _write_all(log_fd, line)
                 if self.fsync:
                     os.fsync(log_fd)
                 size += len(line)
@@ -117,15 +117,28 @@ class JsonlSink:
         if size == 0:
             return 0, GENESIS, 0
         start = max(0, size - _TAIL_WINDOW)
-        last = os.pread(fd, size - start, start).rstrip(b"\n").rsplit(b"\n", 1)[-1]
-        try:
-            record = json.loads(last)
-            return int(record["seq"]), record["mac"] or GENESIS, size
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(
-                f"the last line of {self.path} is not a chained audit event; run "
-                "`secure-secrets audit verify` and move the damaged log aside"
-            ) from None
+        window = os.pread(fd, size - start, start)
+        candidates = window.rstrip(b"\n").rsplit(b"\n", 2)[::-1][:2]  # last, the one before
+        if not window.endswith(b"\n"):
+            # The last write was cut short (a power cut or a full disk; SIGKILL cannot tear
+            # one write). End the fragment so the next line starts clean; the chain goes on
+            # from the last complete line, and verification reports the fragment as torn.
+            _write_all(fd, b"\n")
+            size += 1
+        else:
+            candidates = candidates[:1]  # a complete last line must be a chained event
+        for last in candidates:
+            try:
+                record = json.loads(last)
+                return int(record["seq"]), record["mac"] or GENESIS, size
+            except (ValueError, KeyError, TypeError):
+                continue
+        if start == 0 and len(candidates) == 1:
+            return 0, GENESIS, size  # the log held only the fragment
+        raise ValueError(
+            f"the last line of {self.path} is not a chained audit event; run "
+            "`secure-secrets audit verify` and move the damaged log aside"
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -133,6 +146,13 @@ class JsonlSink:
                 for fd in self._fds:
                     os.close(fd)
                 self._fds = None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write every byte (``os.write`` may write fewer, e.g. when the disk fills up)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 @contextlib.contextmanager

@@ -320,3 +320,16 @@ def test_required_must_be_a_bool(isolated_home: Path) -> None:
     write_config(isolated_home, '[audit.jsonl]\nrequired = "yes"\n')
     with pytest.raises(ConfigError, match=r"audit\.jsonl\.required"):
         SecureSecretsManager()
+
+
+def test_event_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    from secrets_core.audit import new_event_id
+
+    ids = {new_event_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for event_id in ids:
+        parsed = uuid.UUID(hex=event_id)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert parsed.hex == event_id

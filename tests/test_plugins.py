@@ -337,6 +337,7 @@ def test_discovery_runs_once_per_process(tmp_path: Path, monkeypatch: pytest.Mon
     assert get_registry() is first
     assert SecureSecretsManager().registry is first
     assert SecureSecretsManager().registry is SecureSecretsManager().registry
+    assert "file" in by_name(first.plugins())  # listing runs the full discovery
 
     # A distribution installed after discovery is not seen until the cache is reset...
     site = tmp_path / "late"
@@ -350,6 +351,7 @@ def test_discovery_runs_once_per_process(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_registry_is_cached_without_reset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = get_registry()
+    before.plugins()  # the full discovery has run
     site = tmp_path / "site-fake-unseen"
     info = site / "fake_unseen-1.0.dist-info"
     info.mkdir(parents=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 from pathlib import Path
 
@@ -80,7 +79,7 @@ def verify_cmd(as_json: bool) -> None:
     """Check the audit log's HMAC chain and checkpoint; exit 6 at the first bad event."""
     result = get_state().manager().verify_audit_log(audit_log_path())
     if as_json:
-        click.echo(json.dumps(dataclasses.asdict(result), sort_keys=True))
+        click.echo(json.dumps(result._asdict(), sort_keys=True))
     elif result.ok:
         click.echo(f"ok: {result.events} events, {result.chained} chained")
     if not result.ok:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 
 from secrets_core.cli.state import get_state, json_dumps
@@ -18,7 +16,7 @@ def plugins_cmd(as_json: bool) -> None:
     state = get_state()
     infos = get_registry(state.settings().plugins).plugins()
     if as_json:
-        click.echo(json_dumps([dataclasses.asdict(info) for info in infos]))
+        click.echo(json_dumps([info._asdict() for info in infos]))
         return
     rows = [("NAME", "DISTRIBUTION", "VERSION", "STATUS", "HOOKS")]
     for info in infos:

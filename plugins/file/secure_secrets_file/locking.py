@@ -19,10 +19,12 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-import filelock
+from typing import TYPE_CHECKING
 
 from secrets_core.errors import BackendConfigurationError, BackendUnavailableError, LockTimeoutError
+
+if TYPE_CHECKING:
+    pass
 
 LOCK_SUFFIX = ".lock"
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -56,6 +58,8 @@ class LockDirectory:
     def hold(self, key: str, what: str) -> Iterator[None]:
         """Hold the lock for ``key``, waiting up to the timeout; ``what`` names the secret in
         the :class:`LockTimeoutError`."""
+        import filelock  # here, not at the top: reads never lock, and this import is ~15 ms
+
         fd = self._open(key, what)
         try:
             if not filelock.lock_descriptor(fd, blocking=False):
@@ -68,6 +72,8 @@ class LockDirectory:
             os.close(fd)
 
     def _wait(self, fd: int, what: str) -> None:
+        import filelock
+
         deadline = time.monotonic() + self.timeout
         pause = _FIRST_WAIT
         while not filelock.lock_descriptor(fd, blocking=False):
@@ -83,6 +89,8 @@ class LockDirectory:
     @contextlib.contextmanager
     def try_hold(self, key: str) -> Iterator[bool]:
         """Take the lock for ``key`` only if it is free right now; yields whether it was."""
+        import filelock
+
         fd = self._open(key, "a temp file's secret")
         try:
             got = filelock.lock_descriptor(fd, blocking=False)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
-from dataclasses import dataclass, field
 from typing import Any
 
 from secrets_core.errors import IntegrityError
@@ -35,25 +34,39 @@ _HEADER_END = _BODY_START + _FIXED.size
 _TYPE_BYTES, _TYPE_TEXT = 0, 1
 
 
-@dataclass
 class StoredVersion:
     """One retained version. The value is ciphertext when written by the manager; it is kept
     out of ``repr`` all the same."""
 
-    version: int
-    created: str
-    value: bytes | str = field(repr=False)
+    __slots__ = ("version", "created", "value")
+
+    def __init__(self, version: int, created: str, value: bytes | str) -> None:
+        self.version = version
+        self.created = created
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"StoredVersion(version={self.version}, created={self.created!r})"
 
 
-@dataclass
 class Record:
     """Everything stored for one secret. ``versions`` is oldest first; the last is current."""
 
-    name: str
-    created: str
-    updated: str
-    custom: dict[str, str] = field(default_factory=dict)
-    versions: list[StoredVersion] = field(default_factory=list)
+    __slots__ = ("name", "created", "updated", "custom", "versions")
+
+    def __init__(
+        self,
+        name: str,
+        created: str,
+        updated: str,
+        custom: dict[str, str] | None = None,
+        versions: list[StoredVersion] | None = None,
+    ) -> None:
+        self.name = name
+        self.created = created
+        self.updated = updated
+        self.custom = {} if custom is None else custom
+        self.versions = [] if versions is None else versions
 
     @property
     def current(self) -> StoredVersion:

@@ -1,0 +1,165 @@
+"""The plugin index: which installed plugin provides each backend, cipher, KDF, key source
+and audit sink.
+
+A full discovery imports every installed plugin, and pluggy with it: tens of milliseconds
+of a ``secure-secrets get`` that needs one backend, one cipher, one key source and one
+audit sink. After each full discovery the registry writes what it found to
+``plugin-index.json`` in the platformdirs user cache directory, and a later process looks
+each name up there and imports only the plugin that provides it.
+
+The index is a hint, checked on every use; whenever a check fails the registry runs the full
+discovery, which stays the authority (and rewrites the index):
+
+- It is keyed by a fingerprint of the installation: ``sys.path``, the modification time of
+  each ``sys.path`` directory (installing, upgrading or removing a distribution changes it),
+  the plugin policy, the Python and core versions.
+- The entry point it names must still be declared, with the same value, by the dist-info
+  directory it names, so an edited index can only point at an installed plugin.
+- The plugin's registration function must still return the name asked for.
+- Only names that were unambiguous in the full discovery are recorded; strict mode never
+  uses the index (every plugin has to load).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from secrets_core import entrypoints, markers
+
+if TYPE_CHECKING:
+    from secrets_core.config import PluginPolicy
+
+FORMAT = 1
+FILE_NAME = "plugin-index.json"
+GROUP = markers.PROJECT_NAME  # the entry-point group
+CORE_PLUGIN = "core"  # the core's internal plugin (secrets_core.builtin)
+
+log = logging.getLogger("secrets_core.plugins")
+
+
+class Provider(NamedTuple):
+    """Where one implementation comes from."""
+
+    plugin: str
+    """The entry point's name, or ``"core"``."""
+    value: str
+    """The entry point's ``module:attr``."""
+    distribution: str
+    version: str
+    info_dir: str
+    """The dist-info directory that declares the entry point."""
+
+
+def default_path() -> Path:
+    import platformdirs
+
+    from secrets_core.config import APP_NAME
+
+    return platformdirs.user_cache_path(APP_NAME) / FILE_NAME
+
+
+class PluginIndex:
+    """Reads (once) and writes the index file at ``path`` for one plugin policy."""
+
+    def __init__(self, path: Path, policy: PluginPolicy) -> None:
+        self.path = path
+        self.policy = policy
+        self._document: dict[str, Any] | None = None
+        self._found: dict[tuple[str, str], Any] = {}
+
+    def fingerprint(self) -> list[Any]:
+        from secrets_core import __version__
+
+        stamps: list[Any] = []
+        for entry in sys.path:
+            try:
+                stamps.append([entry, os.stat(entry or ".").st_mtime_ns])
+            except OSError:
+                stamps.append([entry, None])
+        allow = sorted(self.policy.allow) if self.policy.allow is not None else None
+        return [__version__, sys.version, allow, sorted(self.policy.block), stamps]
+
+    def lookup(self, family: str, name: str, hook_name: str, spec_type: type) -> Any | None:
+        """The descriptor for ``name``, loading only its plugin; None if the index cannot
+        say (then the caller runs the full discovery)."""
+        key = (family, name)
+        if key not in self._found:
+            record = self._providers().get(family, {}).get(name)
+            if not (isinstance(record, list) and len(record) == len(Provider._fields)):
+                return None
+            if not all(isinstance(field, str) for field in record):
+                return None
+            spec = _load(Provider(*record), hook_name, spec_type, name)
+            if spec is None:
+                return None
+            self._found[key] = spec
+        return self._found[key]
+
+    def save(self, provided: dict[str, dict[str, Provider]]) -> None:
+        """Record a full discovery's findings, unless the file already holds them. A cache
+        that cannot be written only costs speed, so failures are logged, not raised."""
+        document = {
+            "format": FORMAT,
+            "fingerprint": self.fingerprint(),
+            "provides": {
+                family: {name: list(provider) for name, provider in sorted(table.items())}
+                for family, table in sorted(provided.items())
+            },
+        }
+        if self._read() == document:
+            return
+        from secrets_core.errors import SecretsError
+        from secrets_core.fsutil import atomic_write, ensure_private_dir
+
+        try:
+            ensure_private_dir(self.path.parent)
+            atomic_write(self.path, json.dumps(document).encode())
+        except (OSError, SecretsError) as exc:
+            log.debug("plugin index %s not written: %s", self.path, exc)
+        self._document = document
+
+    def _providers(self) -> dict[str, dict[str, list[str]]]:
+        document = self._read()
+        if (
+            document is None
+            or document.get("format") != FORMAT
+            or document.get("fingerprint") != self.fingerprint()
+            or not isinstance(document.get("provides"), dict)
+        ):
+            return {}
+        provides: dict[str, dict[str, list[str]]] = document["provides"]
+        return provides
+
+    def _read(self) -> dict[str, Any] | None:
+        if self._document is None:
+            try:
+                loaded = json.loads(self.path.read_bytes())
+            except (OSError, ValueError):
+                return None
+            self._document = loaded if isinstance(loaded, dict) else None
+        return self._document
+
+
+def _load(provider: Provider, hook_name: str, spec_type: type, name: str) -> Any | None:
+    try:
+        if provider.plugin == CORE_PLUGIN:
+            from secrets_core import builtin as module
+        elif entrypoints.declares(provider.info_dir, GROUP, provider.plugin, provider.value):
+            dist = entrypoints.Distribution(provider.distribution, provider.version)
+            module = entrypoints.EntryPoint(provider.plugin, provider.value, GROUP, dist).load()
+        else:
+            return None
+        register = getattr(module, hook_name, None)
+        if not markers.is_marked(register):
+            return None
+        for spec in register() or ():  # type: ignore[misc]  # checked marked above
+            if isinstance(spec, spec_type) and getattr(spec, "name", None) == name:
+                return spec
+    except Exception as exc:  # the full discovery reports a broken plugin properly
+        log.debug("plugin index entry for %s not usable: %s", name, type(exc).__name__)
+    return None
