@@ -23,13 +23,14 @@ from typing import Any
 
 from secrets_core.descriptors import Cipher, CipherSpec, KeySource
 from secrets_core.errors import (
+    BackendUnavailableError,
     ConfigError,
     EncryptionError,
     IntegrityError,
     KeyNotAvailableError,
     LockTimeoutError,
 )
-from secrets_core.fsutil import atomic_write, ensure_private_dir, read_private_file
+from secrets_core.fsutil import TEMP_SUFFIX, atomic_write, ensure_private_dir, read_private_file
 
 KEYRING_FORMAT = 1
 ENV_KEYRING = "SECURE_SECRETS_KEYRING"
@@ -232,9 +233,18 @@ class KeyManager:
                 f"{self._file_lock.lock_file}; another process holds it"
             ) from None
         try:
+            self._sweep_temp_files()
             yield
         finally:
             self._file_lock.release()
+
+    def _sweep_temp_files(self) -> None:
+        """Remove the temp files of keyring writes killed before their rename. Every writer
+        holds the keyring lock, so while we hold it no temp file belongs to a live one; each
+        holds wrapped data keys (retired ones too), so none should linger."""
+        for leftover in self.path.parent.glob(f".{self.path.name}.*{TEMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
 
     def _unlock(self, create: bool) -> None:
         if self._primary is not None:
@@ -325,7 +335,16 @@ class KeyManager:
                 f"the keyring comes from {ENV_KEYRING} and is read-only here; rotate or "
                 "re-wrap where the keyring file lives, then export it again"
             )
-        atomic_write(self.path, json.dumps(self._doc, indent=1).encode())
+        try:
+            atomic_write(self.path, json.dumps(self._doc, indent=1).encode())
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+        else:
+            return
+        raise BackendUnavailableError(  # outside the except block: nothing chained
+            f"the keyring {self.path} could not be written ({reason}); it is unchanged, so "
+            "nothing is lost: free space or fix the disk, then retry"
+        )
 
     def _stat(self) -> tuple[int, int, int]:
         if self._inline is not None:

@@ -115,6 +115,41 @@ class _Operation:
             log.error("audit of failed %s could not be recorded", self.operation)
 
 
+class _Guarded:
+    """Forwards to a plugin's backend. An exception that is not a
+    :class:`~secrets_core.errors.SecretsError` becomes a ``BackendUnavailableError`` naming
+    only its type (a client library's message may carry a URL, a path or a token), and the
+    call's arguments (a value being written may be plaintext) are dropped from the frame
+    before anything is raised."""
+
+    def __init__(self, inner: Any, backend_name: str) -> None:
+        self.inner = inner
+        self._backend_name = backend_name
+
+    def __getattr__(self, attribute: str) -> Any:
+        target = getattr(self.inner, attribute)
+        if not callable(target):
+            return target
+        backend_name = self._backend_name
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            error: SecretsError
+            try:
+                return target(*args, **kwargs)
+            except SecretsError as exc:
+                error = exc
+            except Exception as exc:
+                error = BackendUnavailableError(
+                    f"backend '{backend_name}' failed ({type(exc).__name__}); check that it is "
+                    "reachable and configured (secure-secrets doctor)"
+                )
+            del args, kwargs
+            raise error  # outside the except blocks: nothing of the original is chained
+
+        setattr(self, attribute, call)  # later lookups skip __getattr__
+        return call
+
+
 class SecretsManager:
     """Store, retrieve, delete and rotate secrets across configured backends.
 
@@ -204,15 +239,16 @@ class SecretsManager:
             spec, backend = self._backend(op.backend)
             if metadata is not None:
                 self._require(spec, Capability.METADATA)
-            token = self._encode(spec, op.name or "", secret)
-            if cas is None:
-                version = backend.write(op.name or "", token)
+            if cas is None:  # (the encoded value is never bound to a local: it may be plaintext)
+                version = backend.write(op.name or "", self._encode(spec, op.name or "", secret))
             else:
                 self._require(spec, Capability.CAS)
                 if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
                     raise InvalidSecretValueError("cas must be a version number >= 0")
                 op.details["cas"] = cas
-                version = cast(CasBackend, backend).write(op.name or "", token, cas=cas)
+                version = cast(CasBackend, backend).write(
+                    op.name or "", self._encode(spec, op.name or "", secret), cas=cas
+                )
             if version is not None:
                 op.details["version"] = version
             if metadata is not None:
@@ -459,7 +495,8 @@ class SecretsManager:
         """The backend instance itself, for backend-specific features (the Vault backend's
         dynamic secrets, say). Calls made on it bypass this manager's envelope, audit and
         access policies."""
-        return self._backend(self._backend_name(backend_type))[1]
+        guarded = cast(_Guarded, self._backend(self._backend_name(backend_type))[1])
+        return cast(StorageBackend, guarded.inner)
 
     def seal(self, name: str, value: str | bytes) -> bytes:
         """The client-side envelope for ``value`` under the primary data key, bound to
@@ -606,28 +643,34 @@ class SecretsManager:
         name = name or self.default_backend
         with self._lock:
             if name not in self._backends:
-                spec = self.registry.backend(name)
-                table = self.settings.backends.get(name, {})
-                options = resolve_options(
-                    spec.options,
-                    table,
-                    self._where(f"backends.{name}"),
-                    BackendConfigurationError,
-                )
-                try:
-                    backend = spec.factory(options, self._context())
-                    narrowed = getattr(backend, "capabilities", None)
-                except SecretsError:
-                    raise
-                except Exception as exc:  # a plugin's own exception may carry credentials
-                    raise BackendConfigurationError(
-                        f"backend '{name}' could not be created ({type(exc).__name__}); "
-                        f"check {self._where(f'backends.{name}')}"
-                    ) from None
-                if narrowed is not None:  # what this instance can do (see StorageBackend)
-                    spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
-                self._backends[name] = (spec, backend)
+                self._backends[name] = self._make_backend(name)
             return self._backends[name]
+
+    def _make_backend(self, name: str) -> tuple[BackendSpec, StorageBackend]:
+        """Build a backend from its validated ``[backends.NAME]`` table. The options (which
+        hold credentials) leave this frame before anything is raised, so no traceback's
+        locals show them; a plugin's own exception is reduced to its type."""
+        spec = self.registry.backend(name)
+        where = self._where(f"backends.{name}")
+        table = self.settings.backends.get(name, {})
+        options: Mapping[str, Any] | None = None
+        error: SecretsError | None = None
+        try:
+            options = resolve_options(spec.options, table, where, BackendConfigurationError)
+            backend = spec.factory(options, self._context())
+            narrowed = getattr(backend, "capabilities", None)  # may reach the server
+        except SecretsError as exc:
+            error = exc
+        except Exception as exc:  # a plugin's own exception may carry credentials
+            error = BackendConfigurationError(
+                f"backend '{name}' could not be created ({type(exc).__name__}); check {where}"
+            )
+        del options, table
+        if error is not None:
+            raise error
+        if narrowed is not None:  # what this instance can do (see StorageBackend)
+            spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
+        return spec, cast(StorageBackend, _Guarded(backend, name))
 
     def _configured_backend_names(self) -> list[str]:
         names = [self.default_backend]
@@ -719,27 +762,37 @@ class SecretsManager:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             counts["skipped"] = len(names)  # server-managed encryption
             return counts
-        if Capability.VERSIONS in spec.capabilities:
-            versioned = cast(VersionedBackend, backend)
-            for done, secret_name in enumerate(names, 1):
+        # rewrite_versions (VERSIONS) or rewrite (optional, one value) replaces a secret's
+        # values under the backend's own lock; a read then a write could overwrite a value
+        # another process stores in between.
+        rewrite: Callable[[str, Callable[[bytes | str], bytes | str]], int | bool] | None = (
+            cast(VersionedBackend, backend).rewrite_versions
+            if Capability.VERSIONS in spec.capabilities
+            else getattr(backend, "rewrite", None)
+        )
 
-                def transform(token: bytes | str, n: str = secret_name) -> bytes | str:
-                    return reseal(n, token) or token
+        def rotate_one(secret_name: str) -> bool:
+            if rewrite is None:
+                return self._reseal_one(backend, secret_name, reseal)
 
-                changed = versioned.rewrite_versions(secret_name, transform)
-                counts["rotated" if changed else "skipped"] += 1
-                if progress is not None:
-                    progress(name, done, len(names))
-            return counts
+            def transform(token: bytes | str) -> bytes | str:
+                return reseal(secret_name, token) or token
+
+            try:
+                return bool(rewrite(secret_name, transform))
+            except SecretNotFoundError:  # deleted concurrently
+                return False
+
         for done, secret_name in enumerate(names, 1):
-            counts["rotated" if self._reseal_one(backend, secret_name, reseal) else "skipped"] += 1
+            counts["rotated" if rotate_one(secret_name) else "skipped"] += 1
             if progress is not None:
                 progress(name, done, len(names))
-        # Second pass: every secret must now open under the new key. It also re-seals what a
-        # concurrent writer holding a stale keyring stored under the old key meanwhile.
-        for secret_name in backend.list_names(""):
-            if self._reseal_one(backend, secret_name, reseal):
-                counts["rotated"] += 1
+        if Capability.VERSIONS not in spec.capabilities:
+            # Second pass: every secret must now open under the new key. It also re-seals
+            # what a concurrent writer holding a stale keyring stored under the old key.
+            for secret_name in backend.list_names(""):
+                if rotate_one(secret_name):
+                    counts["rotated"] += 1
         return counts
 
     def _resealer(self, new_id: str) -> Callable[[str, bytes | str], bytes | None]:

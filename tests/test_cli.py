@@ -669,9 +669,13 @@ def test_environment_untouched_by_in_process_verbs(initialised: Cli) -> None:
 @pytest.mark.parametrize(
     ("argv", "parsed"),
     [
-        (["get", "x"], (None, None, "x")),
-        (["--backend", "vault", "-q", "--config", "c.toml", "get", "x"], ("vault", "c.toml", "x")),
-        (["--backend=", "get", "x"], (None, None, "x")),
+        (["get", "x"], (None, None, None, "x")),
+        (
+            ["--backend", "vault", "-q", "--config", "c.toml", "--profile", "prod", "get", "x"],
+            ("vault", "c.toml", "prod", "x"),
+        ),
+        (["--backend=", "--profile=", "get", "x"], (None, None, None, "x")),
+        (["--profile=dev", "get", "x"], (None, None, "dev", "x")),
         (["get", "--json", "x"], None),
         (["get", "x", "--version", "2"], None),
         (["-v", "get", "x"], None),
@@ -745,3 +749,35 @@ def test_doctor_warns_when_profiles_share_a_key(initialised: Cli, isolated_home:
     )
     result = initialised("doctor", code=1)
     assert "'qa' and 'staging' share keyring /srv/shared/keyring.json" in result.output
+
+
+def test_profile_flag_selects_the_profile(initialised: Cli, isolated_home: Path) -> None:
+    path = config_file(isolated_home)
+    path.write_text(path.read_text() + "\n[profiles.dev]\n[profiles.prod]\n")
+    initialised("--profile", "dev", "set", "db", input="dev-value")
+    initialised("--profile", "prod", "set", "db", input="prod-value")
+    assert initialised("--profile", "dev", "get", "db").stdout == "dev-value"
+    assert initialised("--profile", "prod", "get", "db").stdout == "prod-value"
+    initialised("get", "db", code=exit_codes.NOT_FOUND)  # no profile: the top-level store
+    result = initialised("--profile", "qa", "get", "db", code=exit_codes.CONFIG)
+    assert "qa" in result.stderr
+    notes = initialised("--profile", "prod", "doctor").output
+    assert "ok    profile: prod (profiles: dev, prod)" in notes
+
+
+def test_doctor_reports_how_the_optional_features_are_configured(
+    initialised: Cli, isolated_home: Path
+) -> None:
+    before = initialised("doctor").output
+    assert "access policies: none defined" in before
+    assert "alerts: off; audit sinks: jsonl" in before
+    assert "dynamic secrets: need a [backends.vault] table" in before
+    path = config_file(isolated_home)
+    path.write_text(
+        path.read_text()
+        + '\n[policies.billing]\nread = ["billing/"]\nwrite = ["billing/invoices"]\n'
+        + '\n[audit]\nsinks = ["jsonl", "alerts"]\n[audit.alerts]\nfailures_count = 3\n'
+    )
+    after = initialised("doctor").output
+    assert "access policies: billing (read 1, write 1)" in after
+    assert "alerts: on (failures_count=3); audit sinks: jsonl, alerts" in after

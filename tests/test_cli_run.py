@@ -261,3 +261,26 @@ def test_value_never_on_stderr_of_failing_run(store: None) -> None:
     result = secure_secrets("-v", "run", "--only", "db/password", "--", "/nonexistent/x")
     assert result.returncode == 127
     assert CANARY.encode() not in result.stderr + result.stdout
+
+
+def test_get_loads_neither_pluggy_nor_dataclasses_once_the_plugin_index_exists(
+    store: None,
+) -> None:
+    loaded = loaded_modules("get", "api-key")  # the store fixture's verbs wrote the index
+    heavy = {"pluggy", "inspect", "dataclasses", "importlib.metadata", "filelock", "click"}
+    assert not loaded & heavy, loaded & heavy
+    assert "secure_secrets_vault.plugin" not in loaded, "only the plugins get uses are loaded"
+
+
+def test_run_with_a_policy_passes_only_what_it_grants(store: None, isolated_home: Path) -> None:
+    config = isolated_home / "config" / "secure-secrets" / "config.toml"
+    config.write_text(config.read_text() + '\n[policies.app]\nread = ["app/", "api-key"]\n')
+    env = child_env("--policy", "app")
+    assert env["APP_TOKEN"] == "t-456" and env["API_KEY"] == "k-123"
+    assert "DB_PASSWORD" not in env and CANARY not in json.dumps(env)
+    denied = secure_secrets("run", "--policy", "app", "--only", "db/password", "--", "true")
+    assert denied.returncode == 4, denied.stderr  # access denied, before anything runs
+    assert b"may not read secret 'db/password'" in denied.stderr
+    assert CANARY.encode() not in denied.stdout + denied.stderr
+    unknown = secure_secrets("run", "--policy", "nope", "--", "true")
+    assert unknown.returncode == 5 and b"no access policy named 'nope'" in unknown.stderr

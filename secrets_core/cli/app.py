@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "rotate-key": "secrets_core.cli.keys:rotate_key_cmd",
     "change-passphrase": "secrets_core.cli.keys:change_passphrase_cmd",
     "run": "secrets_core.cli.run:run_cmd",
+    "lease": "secrets_core.cli.lease:lease_group",
     "export": "secrets_core.cli.export:export_cmd",
     "import-env": "secrets_core.cli.importenv:import_env_cmd",
     "plugins": "secrets_core.cli.plugins:plugins_cmd",
@@ -112,12 +113,22 @@ def _verbose(ctx: click.Context) -> bool:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file to use (default: $SECURE_SECRETS_CONFIG or the platform config dir).",
 )
+@click.option(
+    "--profile",
+    metavar="NAME",
+    help="Config profile to use, e.g. prod (default: $SECURE_SECRETS_PROFILE, else none).",
+)
 @click.option("-v", "--verbose", count=True, help="Log what happens; tracebacks on errors.")
 @click.option("-q", "--quiet", is_flag=True, help="Print only data and errors.")
 @click.version_option(package_name="secure-secrets", prog_name="secure-secrets")
 @click.pass_context
 def cli(
-    ctx: click.Context, backend: str | None, config_path: Path | None, verbose: int, quiet: bool
+    ctx: click.Context,
+    backend: str | None,
+    config_path: Path | None,
+    profile: str | None,
+    verbose: int,
+    quiet: bool,
 ) -> None:
     """Store, read and inject secrets from the shell.
 
@@ -127,6 +138,7 @@ def cli(
     state = ctx.ensure_object(State)
     state.backend = backend or None
     state.config = config_path
+    state.profile = profile or None
     state.verbose = verbose
     state.quiet = quiet and not verbose
     if verbose:

@@ -189,6 +189,34 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     return findings
 
 
+def _configuration_notes(settings: Settings) -> list[Finding]:
+    """How the least-privilege, alerting, profile and dynamic-secret features are set up:
+    notes, not problems (each is optional)."""
+    policies = settings.policies
+    grants = ", ".join(
+        f"{name} (read {len(p.read)}, write {len(p.write)})" for name, p in sorted(policies.items())
+    )
+    sinks = [sink.name for sink in settings.audit_sinks]
+    alerts = next((s for s in settings.audit_sinks if s.name == "alerts"), None)
+    rules = ", ".join(f"{k}={v}" for k, v in sorted(alerts.options.items())) if alerts else ""
+    profiles = ", ".join(settings.profiles) or "none defined"
+    return [
+        Finding("access policies", note=grants or "none defined ([policies.NAME] in the config)"),
+        Finding(
+            "alerts",
+            note=(f"on ({rules or 'default rules'})" if alerts else "off")
+            + f"; audit sinks: {', '.join(sinks) or 'none'}",
+        ),
+        Finding("profile", note=f"{settings.profile or 'none'} (profiles: {profiles})"),
+        Finding(
+            "dynamic secrets",
+            note="available through [backends.vault] (secure-secrets lease read PATH)"
+            if "vault" in settings.backends
+            else "need a [backends.vault] table (see docs/dynamic-secrets.md)",
+        ),
+    ]
+
+
 def _profile_checks(config: Path | None) -> list[Finding]:
     """Profiles must not share key material (one environment's key would open another's)."""
     from secrets_core.profiles import shared_keys
@@ -225,6 +253,7 @@ def doctor_cmd() -> None:
         findings.append(_backend_check(manager))
         findings += _kdf_checks(manager)
         findings += _profile_checks(state.config)
+        findings += _configuration_notes(settings)
     problems = [f for f in findings if f.problem]
     for finding in findings:
         if finding.problem:

@@ -1,5 +1,5 @@
 """The fast path for the most frequent call, ``secure-secrets [--backend B] [--config F]
-[-q] get NAME``: the same result, exit code and error line as the click verb, without
+[--profile P] [-q] get NAME``: the same result, exit code and error line as the click verb, without
 importing click. Anything else (another verb, any other option, -v, --json, --version,
 completion) returns None and goes through click."""
 
@@ -8,17 +8,18 @@ from __future__ import annotations
 import os
 import sys
 
+_OPTIONS = ("--backend", "--config", "--profile")
 
-def parse_get(argv: list[str]) -> tuple[str | None, str | None, str] | None:
-    """``(backend, config, name)`` if ``argv`` is a plain get, else None."""
-    backend: str | None = None
-    config: str | None = None
+
+def parse_get(argv: list[str]) -> tuple[str | None, str | None, str | None, str] | None:
+    """``(backend, config, profile, name)`` if ``argv`` is a plain get, else None."""
+    given: dict[str, str | None] = dict.fromkeys(_OPTIONS)
     index = 0
     while index < len(argv):
         arg = argv[index]
-        if arg in ("--backend", "--config") and index + 1 < len(argv):
+        if arg in _OPTIONS and index + 1 < len(argv):
             key, value, index = arg, argv[index + 1], index + 2
-        elif arg.startswith(("--backend=", "--config=")):
+        elif arg.startswith(tuple(f"{option}=" for option in _OPTIONS)):
             key, _, value = arg.partition("=")
             index += 1
         elif arg in ("-q", "--quiet"):  # get prints no status line anyway
@@ -26,19 +27,17 @@ def parse_get(argv: list[str]) -> tuple[str | None, str | None, str] | None:
             continue
         else:
             break
-        if key == "--backend":
-            backend = value or None
-        else:
-            config = value
+        given[key] = value if key == "--config" else value or None
     rest = argv[index:]
     if len(rest) != 2 or rest[0] != "get" or rest[1].startswith("-"):
         return None
+    config = given["--config"]
     if config is not None and (not config or os.path.isdir(config)):
         return None  # let click report the bad --config value
-    return backend, config, rest[1]
+    return given["--backend"], config, given["--profile"], rest[1]
 
 
-def run_get(backend: str | None, config: str | None, name: str) -> int:
+def run_get(backend: str | None, config: str | None, profile: str | None, name: str) -> int:
     from secrets_core.cli.exitcodes import FAILURE, classify, describe_unexpected, error_line
     from secrets_core.cli.output import emit_value
     from secrets_core.errors import SecretsError
@@ -46,7 +45,9 @@ def run_get(backend: str | None, config: str | None, name: str) -> int:
     try:
         from secrets_core.manager import SecretsManager
 
-        with SecretsManager(default_backend=backend, config_path=config) as manager:
+        with SecretsManager(
+            default_backend=backend, config_path=config, profile=profile
+        ) as manager:
             value = manager.retrieve_secret(name)
         emit_value(value)
     except SecretsError as exc:

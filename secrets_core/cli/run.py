@@ -10,14 +10,17 @@ import sys
 import threading
 from collections.abc import Mapping
 from types import FrameType
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
 from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import USAGE, CliError
 from secrets_core.cli.masking import Masker
-from secrets_core.cli.state import get_state
+from secrets_core.cli.state import State, get_state
+
+if TYPE_CHECKING:
+    from secrets_core.manager import SecretsManager
 
 #: Variables that hold key material; not passed to the child unless --pass-key-env.
 KEY_VARIABLES = ("SECURE_SECRETS_PASSPHRASE", "SECURE_SECRETS_KEK")
@@ -88,6 +91,12 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
     help="Inject only this secret (repeatable). Default: every secret of the backend.",
 )
 @click.option(
+    "--policy",
+    metavar="NAME",
+    help="Read through the [policies.NAME] access policy: only what it grants is passed, and "
+    "an --only name it does not grant is refused.",
+)
+@click.option(
     "--prefix",
     default="",
     metavar="PREFIX",
@@ -99,9 +108,23 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
     is_flag=True,
     help="Also pass $SECURE_SECRETS_PASSPHRASE / $SECURE_SECRETS_KEK to the command.",
 )
+@click.option(
+    "--dynamic",
+    "dynamic_specs",
+    multiple=True,
+    metavar="VAR=PATH",
+    help="Also pass a Vault dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD]; "
+    "renewed while COMMAND runs, revoked when it exits.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_cmd(
-    only: tuple[str, ...], prefix: str, mask: bool, pass_key_env: bool, command: tuple[str, ...]
+    only: tuple[str, ...],
+    policy: str | None,
+    prefix: str,
+    mask: bool,
+    pass_key_env: bool,
+    dynamic_specs: tuple[str, ...],
+    command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with secrets as environment variables: secure-secrets run -- CMD ARGS.
 
@@ -110,11 +133,49 @@ def run_cmd(
     """
     state = get_state()
     manager = state.manager()
-    names = list(only) if only else manager.list_secrets(prefix)
+    source = manager.scoped(policy=policy) if policy else manager
+    names = list(only) if only else source.list_secrets(prefix)
     if prefix:
         names = [name for name in names if name.startswith(prefix)]
     mapping = variable_map(names, prefix)
-    secrets = {variable: manager.retrieve_secret(name) for variable, name in mapping.items()}
+    secrets = {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
+    with contextlib.ExitStack() as leases:
+        if dynamic_specs:
+            secrets.update(_dynamic_credentials(state, dynamic_specs, set(secrets), leases))
+        code = _run_with(state, manager, secrets, mapping, mask, pass_key_env, command)
+    click.get_current_context().exit(code)
+
+
+def _dynamic_credentials(
+    state: State, specs: tuple[str, ...], taken: set[str], leases: contextlib.ExitStack
+) -> dict[str, str]:
+    """Read each ``--dynamic`` credential; its lease is kept renewed (and revoked at the end
+    of ``leases``)."""
+    from secrets_core.cli.lease import credential_variables, dynamic_secrets, parse_dynamic
+
+    dynamic = dynamic_secrets(state)
+    leases.callback(dynamic.close)
+    added: dict[str, str] = {}
+    for spec in specs:
+        variable, path, params, field = parse_dynamic(spec)
+        credential = dynamic.read(path, params or None)
+        leases.enter_context(dynamic.keep(credential))
+        for name, value in credential_variables(variable, credential, field).items():
+            if name in taken or name in added:
+                raise CliError(f"--dynamic {variable}: ${name} is already set by a secret", USAGE)
+            added[name] = value
+    return added
+
+
+def _run_with(
+    state: State,
+    manager: SecretsManager,
+    secrets: dict[str, str | bytes],
+    mapping: dict[str, str],
+    mask: bool,
+    pass_key_env: bool,
+    command: tuple[str, ...],
+) -> int:
     drop: tuple[str, ...] = ()
     if not pass_key_env:
         configured = manager.settings.key_source_options.get("variable")
@@ -125,9 +186,8 @@ def run_cmd(
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]
     state.close()  # release the store before the child runs
     if state.verbose:
-        state.info(f"running {command[0]} with {', '.join(sorted(mapping)) or 'no secrets'}")
-    code = _run_child(list(command), env, mask_values)
-    click.get_current_context().exit(code)
+        state.info(f"running {command[0]} with {', '.join(sorted(secrets)) or 'no secrets'}")
+    return _run_child(list(command), env, mask_values)
 
 
 def _run_child(argv: list[str], env: dict[str, str], mask_values: list[bytes] | None) -> int:

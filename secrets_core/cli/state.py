@@ -20,6 +20,7 @@ class State:
 
     backend: str | None = None
     config: Path | None = None
+    profile: str | None = None
     verbose: int = 0
     quiet: bool = False
     _manager: SecretsManager | None = field(default=None, repr=False)
@@ -29,7 +30,9 @@ class State:
         if self._manager is None:
             from secrets_core.manager import SecretsManager
 
-            self._manager = SecretsManager(default_backend=self.backend, config_path=self.config)
+            self._manager = SecretsManager(
+                default_backend=self.backend, config_path=self.config, profile=self.profile
+            )
         return self._manager
 
     def settings(self) -> Settings:
@@ -38,7 +41,9 @@ class State:
             return self._manager.settings
         from secrets_core.config import load_settings
 
-        return load_settings(config_path=self.config, default_backend=self.backend)
+        return load_settings(
+            config_path=self.config, default_backend=self.backend, profile=self.profile
+        )
 
     def config_path(self) -> Path:
         """The config file this invocation reads (``--config``, then the env var, then the

@@ -17,7 +17,7 @@ in a ``conftest.py``::
 """
 
 from secrets_core.testing.audit import AuditSinkContract
-from secrets_core.testing.backend import BackendContract
+from secrets_core.testing.backend import BackendContract, CasContract, effective_capabilities
 from secrets_core.testing.cipher import CipherContract
 from secrets_core.testing.fixtures import secrets_home
 from secrets_core.testing.kdf import KdfContract
@@ -26,8 +26,10 @@ from secrets_core.testing.key_source import KeySourceContract
 __all__ = [
     "AuditSinkContract",
     "BackendContract",
+    "CasContract",
     "CipherContract",
     "KdfContract",
     "KeySourceContract",
+    "effective_capabilities",
     "secrets_home",
 ]

@@ -12,6 +12,7 @@ from secrets_core.config import resolve_options
 from secrets_core.descriptors import (
     BackendSpec,
     Capability,
+    CasBackend,
     MetadataBackend,
     PluginContext,
     SecretMetadata,
@@ -19,7 +20,7 @@ from secrets_core.descriptors import (
     StorageBackend,
     VersionedBackend,
 )
-from secrets_core.errors import SecretNotFoundError
+from secrets_core.errors import ConflictError, SecretNotFoundError
 from secrets_core.names import MAX_NAME_LENGTH
 
 VALUES: dict[str, bytes | str] = {
@@ -40,6 +41,15 @@ EDGE_NAMES = [
 ]
 
 
+def effective_capabilities(spec: BackendSpec, backend: object) -> frozenset[Capability]:
+    """What ``backend`` can do as configured: the descriptor's capabilities, narrowed by the
+    instance's own ``capabilities`` attribute when it has one (as the manager does)."""
+    narrowed = getattr(backend, "capabilities", None)
+    if narrowed is None:
+        return frozenset(spec.capabilities)
+    return frozenset(spec.capabilities) & frozenset(narrowed)
+
+
 class _BackendBasics:
     """read/write/delete/list behaviour every backend must have."""
 
@@ -56,6 +66,13 @@ class _BackendBasics:
         made = backend_spec.factory(options, context)
         yield made
         made.close()
+
+    @pytest.fixture
+    def capabilities(
+        self, backend_spec: BackendSpec, backend: StorageBackend
+    ) -> frozenset[Capability]:
+        """The capabilities the tests check: the spec's, narrowed by the instance."""
+        return effective_capabilities(backend_spec, backend)
 
     def test_implements_the_interface(self, backend: StorageBackend) -> None:
         assert isinstance(backend, StorageBackend), (
@@ -102,9 +119,9 @@ class _BackendBasics:
         assert backend.read("casesensitive") == b"lower", "names are case-sensitive"
 
     def test_list_honours_the_declared_capability(
-        self, backend: StorageBackend, backend_spec: BackendSpec
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
     ) -> None:
-        if Capability.LIST not in backend_spec.capabilities:
+        if Capability.LIST not in capabilities:
             pytest.skip("backend does not declare Capability.LIST")
         for name in ("app/a", "app/b", "other"):
             backend.write(name, b"v")
@@ -120,8 +137,8 @@ class _BackendBasics:
 
 class _CapabilityTests:
     @staticmethod
-    def needs(spec: BackendSpec, capability: Capability) -> None:
-        if capability not in spec.capabilities:
+    def needs(capabilities: frozenset[Capability], capability: Capability) -> None:
+        if capability not in capabilities:
             pytest.skip(f"backend does not declare Capability.{capability.name}")
 
 
@@ -132,9 +149,9 @@ class BackendCapabilityContract(_CapabilityTests):
     """
 
     def test_versions_are_numbered_and_readable(
-        self, backend: StorageBackend, backend_spec: BackendSpec
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
     ) -> None:
-        self.needs(backend_spec, Capability.VERSIONS)
+        self.needs(capabilities, Capability.VERSIONS)
         assert isinstance(backend, VersionedBackend), "VERSIONS needs read_version/rewrite_versions"
         first = backend.write("kit_versioned", b"one")
         second = backend.write("kit_versioned", "two")
@@ -148,9 +165,9 @@ class BackendCapabilityContract(_CapabilityTests):
             backend.read_version("kit_versioned", second + 100)
 
     def test_rewrite_versions_transforms_every_version(
-        self, backend: StorageBackend, backend_spec: BackendSpec
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
     ) -> None:
-        self.needs(backend_spec, Capability.VERSIONS)
+        self.needs(capabilities, Capability.VERSIONS)
         assert isinstance(backend, VersionedBackend)
         versions = [backend.write("kit_rewrite", f"v{i}".encode()) for i in range(3)]
         assert all(isinstance(v, int) for v in versions), "write must return the version"
@@ -166,9 +183,9 @@ class BackendCapabilityContract(_CapabilityTests):
         assert unchanged == 0, "versions whose value is unchanged must not count (or be written)"
 
     def test_metadata_tracks_versions_and_custom_fields(
-        self, backend: StorageBackend, backend_spec: BackendSpec
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
     ) -> None:
-        self.needs(backend_spec, Capability.METADATA)
+        self.needs(capabilities, Capability.METADATA)
         assert isinstance(backend, MetadataBackend), "METADATA needs metadata/set_custom_metadata"
         backend.write("kit_meta", b"one")
         backend.write("kit_meta", b"two")
@@ -177,16 +194,16 @@ class BackendCapabilityContract(_CapabilityTests):
         assert isinstance(meta, SecretMetadata) and meta.name == "kit_meta"
         assert meta.created <= meta.updated, "created must not be after updated"
         assert dict(meta.custom) == {"owner": "team-a"}, "custom metadata must round-trip"
-        if Capability.VERSIONS in backend_spec.capabilities:
+        if Capability.VERSIONS in capabilities:
             assert meta.current_version == max(v.version for v in meta.versions)
             assert len(meta.versions) >= 2, "metadata lists the retained versions"
         with pytest.raises(SecretNotFoundError):
             backend.metadata("kit_never_written")
 
     def test_soft_delete_restore_and_purge(
-        self, backend: StorageBackend, backend_spec: BackendSpec
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
     ) -> None:
-        self.needs(backend_spec, Capability.SOFT_DELETE)
+        self.needs(capabilities, Capability.SOFT_DELETE)
         assert isinstance(backend, SoftDeleteBackend), (
             "SOFT_DELETE needs restore/purge/list_deleted"
         )
@@ -206,7 +223,40 @@ class BackendCapabilityContract(_CapabilityTests):
         assert "kit_soft" not in backend.list_deleted(""), "purge destroys it for good"
 
 
-class BackendContract(_BackendBasics, BackendCapabilityContract):
+class CasContract(_CapabilityTests):
+    """Check-and-set writes (:class:`~secrets_core.descriptors.CasBackend`), tested when the
+    backend declares ``Capability.CAS``. Mixed into :class:`BackendContract`."""
+
+    def test_cas_creates_only_if_absent(
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
+    ) -> None:
+        self.needs(capabilities, Capability.CAS)
+        assert isinstance(backend, CasBackend)
+        first = backend.write("kit_cas_new", b"one", cas=0)
+        assert isinstance(first, int) and first >= 1, (
+            "with CAS, write must return the new version number (the next cas= argument)"
+        )
+        with pytest.raises(ConflictError):
+            backend.write("kit_cas_new", b"two", cas=0)
+        assert backend.read("kit_cas_new") == b"one", "a refused CAS write must write nothing"
+
+    def test_cas_writes_only_over_the_expected_version(
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
+    ) -> None:
+        self.needs(capabilities, Capability.CAS)
+        assert isinstance(backend, CasBackend)
+        first = backend.write("kit_cas", "one")
+        assert isinstance(first, int), "with CAS, write must return the new version number"
+        second = backend.write("kit_cas", "two", cas=first)
+        assert isinstance(second, int) and second > first, "cas=<current version> must succeed"
+        with pytest.raises(ConflictError):
+            backend.write("kit_cas", "stale", cas=first)
+        assert backend.read("kit_cas") == "two", "a stale CAS write must write nothing"
+        backend.write("kit_cas", "three")  # a plain write is not checked
+        assert backend.read("kit_cas") == "three"
+
+
+class BackendContract(_BackendBasics, BackendCapabilityContract, CasContract):
     """Subclass and provide a ``backend_spec`` fixture returning the :class:`BackendSpec`.
 
     Override ``backend_options`` to pass options (the default is the spec's defaults), or

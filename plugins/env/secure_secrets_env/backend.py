@@ -9,12 +9,11 @@ manager, which envelope-encrypts for backends that do not encrypt at rest.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-
-import filelock
 
 from secrets_core.descriptors import PluginContext
 from secrets_core.environment import (
@@ -35,6 +34,7 @@ from secrets_core.errors import (
     LockTimeoutError,
     SecretNotFoundError,
 )
+from secrets_core.fsutil import TEMP_SUFFIX
 
 LOCK_TIMEOUT_SECONDS = 10.0
 
@@ -46,11 +46,7 @@ class EnvBackend:
     def __init__(self, prefix: str = DEFAULT_PREFIX, env_file: Path | None = None) -> None:
         self.prefix = prefix
         self.env_file = env_file
-        self._lock = (
-            filelock.FileLock(f"{env_file}.lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600)
-            if env_file is not None
-            else None
-        )
+        self._lock: Any = None  # a filelock.FileLock on "<env file>.lock", made on first write
         self._cache: tuple[tuple[int, int, int], dict[str, str | None]] | None = None
 
     @classmethod
@@ -100,6 +96,45 @@ class EnvBackend:
         if not present:
             raise SecretNotFoundError(f"secret '{name}' not found: nothing to delete")
 
+    def rewrite(self, name: str, transform: Callable[[bytes | str], bytes | str]) -> bool:
+        """Replace the value with ``transform(value)`` under the env file's lock, reading the
+        file's value (the one other processes share) rather than this process's copy, so a
+        value another process stored meanwhile is not overwritten; used by key rotation.
+        Returns whether the value changed."""
+        variable = variable_name(name, self.prefix)
+        if self.env_file is None:
+            return self._rewrite_in_process(name, variable, transform)
+        with self._locked():
+            bindings = parse_env_text(read_env_file(self.env_file), f"env file {self.env_file}")
+            current = next((b.value for b in bindings if b.key == variable), None)
+            if current is None:  # not in the file: only in this process's environment
+                return self._rewrite_in_process(name, variable, transform)
+            old = decode_value(current, variable)
+            new = transform(old)
+            if new == old:
+                return False
+            text = encode_value(new)
+            write_env_file(
+                self.env_file, rewrite_env_text(bindings, {variable: f"{variable}={text}"})
+            )
+            del bindings
+        self._cache = None
+        os.environ[variable] = text
+        return True
+
+    def _rewrite_in_process(
+        self, name: str, variable: str, transform: Callable[[bytes | str], bytes | str]
+    ) -> bool:
+        current = os.environ.get(variable)
+        if current is None:
+            raise SecretNotFoundError(f"secret '{name}' not found: {variable} is not set")
+        old = decode_value(current, variable)
+        new = transform(old)
+        if new == old:
+            return False
+        os.environ[variable] = encode_value(new)
+        return True
+
     def list_names(self, prefix: str = "") -> list[str]:
         variables = set(os.environ)
         if self.env_file is not None:
@@ -130,9 +165,26 @@ class EnvBackend:
         return values
 
     def _update_file(self, updates: Mapping[str, str | None]) -> None:
-        assert self.env_file is not None and self._lock is not None
+        assert self.env_file is not None
+        with self._locked():
+            bindings = parse_env_text(read_env_file(self.env_file), f"env file {self.env_file}")
+            write_env_file(self.env_file, rewrite_env_text(bindings, updates))
+            del bindings
+        self._cache = None
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the env file's lock; first remove temp files of writers killed before their
+        rename (every writer holds this lock, so none belongs to a live one)."""
+        import filelock  # here: reading secrets never locks
+
+        assert self.env_file is not None
         if not self.env_file.parent.exists():
             write_env_file(self.env_file, "")  # creates the directory 0700
+        if self._lock is None:
+            self._lock = filelock.FileLock(
+                f"{self.env_file}.lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600
+            )
         try:
             self._lock.acquire()
         except filelock.Timeout:
@@ -140,9 +192,9 @@ class EnvBackend:
                 f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for {self._lock.lock_file}"
             ) from None
         try:
-            bindings = parse_env_text(read_env_file(self.env_file), f"env file {self.env_file}")
-            write_env_file(self.env_file, rewrite_env_text(bindings, updates))
-            del bindings
+            for leftover in self.env_file.parent.glob(f".{self.env_file.name}.*{TEMP_SUFFIX}"):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
+            yield
         finally:
             self._lock.release()
-        self._cache = None

@@ -28,14 +28,13 @@ from secrets_core.names import validate_name
 from secure_secrets_vault.client import VaultClient
 from secure_secrets_vault.encoding import Payload, decode
 from secure_secrets_vault.errors import status_of
-from secure_secrets_vault.plugin import NATIVE_CAPABILITIES
+from secure_secrets_vault.plugin import ENVELOPE_CAPABILITIES, NATIVE_CAPABILITIES
 from secure_secrets_vault.settings import VaultSettings
 
 log = logging.getLogger("secure_secrets_vault")
 
 KV2_CAPABILITIES = NATIVE_CAPABILITIES  # what the registered `vault` spec declares
 KV1_CAPABILITIES = frozenset({Capability.LIST, Capability.ENCRYPTS_AT_REST})
-ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA})
 LIST_WORKERS = 8  # parallel metadata reads while listing a KV v2 mount
 
 
@@ -66,9 +65,10 @@ def _is_deleted(meta: Mapping[str, Any]) -> bool:
 class VaultBackend:
     """One KV mount on one Vault/OpenBao server or cluster.
 
-    ``envelope=True`` is the client-side mode (``vault-envelope``): the manager hands over
-    ciphertext, stored like any value; ``delete`` destroys every version (there is no soft delete,
-    so that key rotation always sees every stored ciphertext).
+    ``envelope=True`` is the client-side mode (option ``client_side_encryption``, or the
+    ``vault-envelope`` backend): the instance does not report ``ENCRYPTS_AT_REST``, so the
+    manager hands over ciphertext, stored like any value; ``delete`` destroys every version
+    (there is no soft delete, so that key rotation always sees every stored ciphertext).
     """
 
     def __init__(self, settings: VaultSettings, *, envelope: bool = False) -> None:
@@ -81,13 +81,19 @@ class VaultBackend:
     @classmethod
     def from_options(cls, options: Mapping[str, Any], *, envelope: bool = False) -> VaultBackend:
         """A backend from an option table as in ``[backends.vault]`` (validated like the
-        manager does), e.g. to use check-and-set, which the manager does not expose yet."""
+        manager does), for use without a manager."""
         from secrets_core.config import resolve_options
         from secure_secrets_vault.options import OPTIONS
         from secure_secrets_vault.settings import settings_from_options
 
-        resolved = resolve_options(OPTIONS, options, "[backends.vault]")
-        return cls(settings_from_options(resolved), envelope=envelope)
+        resolved: Any = None
+        try:
+            resolved = resolve_options(OPTIONS, options, "[backends.vault]")
+            envelope = envelope or bool(resolved.get("client_side_encryption"))
+            settings = settings_from_options(resolved)
+        finally:
+            del resolved, options  # an error's traceback locals must not show credentials
+        return cls(settings, envelope=envelope)
 
     def __repr__(self) -> str:
         return f"VaultBackend({self.client.where}, kv_version={self._kv_version})"
@@ -176,7 +182,7 @@ class VaultBackend:
     def write(self, name: str, value: bytes | str, *, cas: int | None = None) -> int | None:
         """Store ``value``. With ``cas`` (KV v2) the write succeeds only if the secret's
         current version is ``cas`` (0: only if it does not exist), else
-        :class:`~secure_secrets_vault.errors.VaultCasConflictError`. Returns the new version
+        :class:`~secrets_core.errors.ConflictError`. Returns the new version
         (KV v2) or None (KV v1)."""
         payload = Payload(value)
         del value  # the payload's repr is masked; the raw value must not sit in this frame

@@ -12,15 +12,26 @@ from secrets_core.errors import (
     AccessDeniedError,
     BackendConfigurationError,
     BackendUnavailableError,
+    ConflictError,
     SecretAccessError,
     SecretNotFoundError,
     SecretsError,
 )
 
 
-class VaultCasConflictError(SecretAccessError):
+class VaultCasConflictError(ConflictError):
     """A check-and-set write was refused: the secret's current version is not the expected
-    one (someone else wrote it in between)."""
+    one (someone else wrote it in between). The core's
+    :class:`~secrets_core.errors.ConflictError`; this name is kept for compatibility."""
+
+
+class LeaseNotRenewableError(SecretAccessError):
+    """A lease cannot be renewed (the secrets engine issues non-renewable leases, e.g. PKI
+    certificates): read a new credential before it expires instead."""
+
+
+class LeaseNotFoundError(SecretNotFoundError):
+    """The lease does not exist: it expired, was revoked, or never existed."""
 
 
 class VaultTLSError(BackendUnavailableError):
@@ -65,9 +76,10 @@ def status_of(exc: BaseException) -> int | None:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """Connection errors, timeouts, 412 (a standby not caught up yet), 429 and 5xx (sealed,
-    standby, leader election) are worth another attempt; TLS and name-resolution failures,
-    4xx answers and programming errors are not."""
+    """Connection errors, timeouts, 412 (a standby not caught up yet), 429, 5xx (sealed,
+    standby, leader election) and a KV v2 mount's "upgrading" 400 are worth another
+    attempt; TLS and name-resolution failures, other 4xx answers and programming errors
+    are not."""
     import requests
 
     if isinstance(exc, requests.exceptions.SSLError):
@@ -75,6 +87,8 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
         return "NameResolutionError" not in repr(getattr(exc, "args", ""))
     status = status_of(exc)
+    if status == 400:  # a KV v2 mount still upgrading (new mount, new leader) says so in a 400
+        return any("upgrad" in e.lower() for e in _server_errors(exc))
     return status is not None and (status in (412, 429) or status >= 500) and status != 501
 
 

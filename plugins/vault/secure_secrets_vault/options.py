@@ -22,6 +22,12 @@ OPTIONS: dict[str, ConfigOption] = {
     "token_file": ConfigOption(str, help="file holding the token (e.g. written by Vault Agent)"),
     "mount_point": ConfigOption(str, default="secret", help="the KV secrets engine's mount"),
     "kv_version": ConfigOption(int, help="1 or 2; default: detected from the mount"),
+    "client_side_encryption": ConfigOption(
+        bool,
+        default=False,
+        help="store values sealed by the manager's data key instead of as plaintext for the "
+        "server to encrypt (for when the server is not trusted with plaintext)",
+    ),
     "namespace": ConfigOption(str, help="Vault Enterprise namespace; default: $VAULT_NAMESPACE"),
     "auth_method": ConfigOption(str, default="token", help="token, approle, kubernetes or jwt"),
     "auth_mount": ConfigOption(

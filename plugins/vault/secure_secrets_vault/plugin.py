@@ -31,25 +31,25 @@ NATIVE_CAPABILITIES = frozenset(
         Capability.CAS,
     }
 )
-ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA})
+ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA, Capability.CAS})
 
 
 def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
     from secure_secrets_vault.settings import settings_from_options
 
-    settings = settings_from_options(options)  # config errors before hvac is imported
+    try:
+        settings = settings_from_options(options)  # config errors before hvac is imported
+        envelope = bool(options.get("client_side_encryption"))
+    finally:
+        del options  # an error's traceback locals must not show the credentials
     from secure_secrets_vault.backend import VaultBackend
 
-    return VaultBackend(settings)
+    return VaultBackend(settings, envelope=envelope)
 
 
 def _make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    from secure_secrets_vault.settings import settings_from_options
-
-    settings = settings_from_options(options)
-    from secure_secrets_vault.backend import VaultBackend
-
-    return VaultBackend(settings, envelope=True)
+    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on."""
+    return _make_backend({**options, "client_side_encryption": True}, context)
 
 
 @hookimpl
@@ -62,7 +62,8 @@ def secrets_register_backends() -> list[BackendSpec]:
             options=OPTIONS,
             description="HashiCorp Vault / OpenBao KV, stored natively (readable by other Vault "
             "clients, encrypted at rest by the server); KV v2: versions, metadata, "
-            "check-and-set, soft delete; KV v1: read, write, delete, list",
+            "check-and-set, soft delete; KV v1: read, write, delete, list; "
+            "client_side_encryption = true stores envelope ciphertext instead",
         ),
         BackendSpec(
             name="vault-envelope",
@@ -70,7 +71,8 @@ def secrets_register_backends() -> list[BackendSpec]:
             capabilities=ENVELOPE_CAPABILITIES,
             options=OPTIONS,
             description="HashiCorp Vault / OpenBao KV v2 holding client-side envelope "
-            "ciphertext (for when the server is not trusted with plaintext)",
+            "ciphertext (for when the server is not trusted with plaintext); the same as "
+            "vault with client_side_encryption = true",
         ),
     ]
 

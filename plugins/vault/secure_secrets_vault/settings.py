@@ -127,8 +127,28 @@ def _check_address(url: str, allow_insecure_http: bool) -> str:
     return url.strip().rstrip("/")
 
 
+CREDENTIAL_OPTIONS = ("vault_token", "secret_id", "jwt")
+
+
+class _Credentials:
+    """The credential options while the table is validated: masked, so that a traceback
+    showing this frame's locals (``capture_locals``) does not show them."""
+
+    __slots__ = ("jwt", "secret_id", "token")
+
+    def __init__(self, options: Mapping[str, Any]) -> None:
+        self.token: str | None = options.get("vault_token")
+        self.secret_id: str | None = options.get("secret_id")
+        self.jwt: str | None = options.get("jwt")
+
+    def __repr__(self) -> str:
+        return "_Credentials('**********')"
+
+
 def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
     """Validate the resolved option table; fill gaps from ``VAULT_*``. No network, no hvac."""
+    hidden = _Credentials(options)
+    options = {k: v for k, v in options.items() if k not in CREDENTIAL_OPTIONS}
     allow_http = bool(options.get("allow_insecure_http"))
     raw_addresses = options.get("addresses")
     url = options.get("vault_url")
@@ -160,30 +180,28 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         raise BackendConfigurationError(
             f"vault: auth_method must be one of {', '.join(AUTH_METHODS)}"
         )
-    token = options.get("vault_token")
     token_file = options.get("token_file")
-    if method == "token" and token is None and token_file is None:
-        token = _env("VAULT_TOKEN")
-        if token is None:
+    if method == "token" and hidden.token is None and token_file is None:
+        hidden.token = _env("VAULT_TOKEN")
+        if hidden.token is None:
             raise BackendConfigurationError(
                 'vault: no token: set vault_token (ideally as { env = "VAR" } or '
                 '{ file = "PATH" }), token_file or VAULT_TOKEN, or choose another auth_method'
             )
-    secret_id, secret_id_file = options.get("secret_id"), options.get("secret_id_file")
-    jwt, jwt_file = options.get("jwt"), options.get("jwt_file")
+    secret_id_file, jwt_file = options.get("secret_id_file"), options.get("jwt_file")
     if method == "approle":
         if not options.get("role_id"):
             raise BackendConfigurationError("vault: auth_method approle needs role_id")
-        if (secret_id is None) == (secret_id_file is None):
+        if (hidden.secret_id is None) == (secret_id_file is None):
             raise BackendConfigurationError(
                 "vault: auth_method approle needs exactly one of secret_id and secret_id_file"
             )
     if method in ("kubernetes", "jwt"):
         if not options.get("role"):
             raise BackendConfigurationError(f"vault: auth_method {method} needs role")
-        if method == "kubernetes" and jwt is None and jwt_file is None:
+        if method == "kubernetes" and hidden.jwt is None and jwt_file is None:
             jwt_file = KUBERNETES_TOKEN_FILE
-        if (jwt is None) == (jwt_file is None):
+        if (hidden.jwt is None) == (jwt_file is None):
             raise BackendConfigurationError(
                 f"vault: auth_method {method} needs exactly one of jwt and jwt_file"
             )
@@ -216,13 +234,13 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         namespace=options.get("namespace") or _env("VAULT_NAMESPACE"),
         auth_method=method,
         auth_mount=options.get("auth_mount") or DEFAULT_AUTH_MOUNTS.get(method),
-        token=token,
+        token=hidden.token,
         token_file=token_file,
         role_id=options.get("role_id"),
-        secret_id=secret_id,
+        secret_id=hidden.secret_id,
         secret_id_file=secret_id_file,
         role=options.get("role"),
-        jwt=jwt,
+        jwt=hidden.jwt,
         jwt_file=jwt_file,
         verify=verify,
         client_cert=client_cert,

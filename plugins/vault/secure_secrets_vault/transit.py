@@ -94,6 +94,7 @@ class TransitCipher:
         self.client = client
         self.mount = mount
         self.key_name = key_name
+        self._latest: int | None = None  # the Transit key's newest version, once known
 
     def __repr__(self) -> str:
         return f"TransitCipher(key={self.key_name!r}, mount={self.mount!r})"
@@ -131,16 +132,44 @@ class TransitCipher:
             error = IntegrityError("transit: the server returned no valid plaintext")
         raise error
 
-    def rewrap(self, token: bytes, associated_data: bytes) -> bytes:
-        """Re-encrypt ``token`` under the newest version of the Transit key, on the server
-        (the plaintext never comes back to the client)."""
+    def rewrap(self, token: bytes, associated_data: bytes) -> bytes | None:
+        """``token`` re-encrypted under the newest version of the Transit key, on the server
+        (the plaintext never comes back to the client); None if it already is under it.
+        The same derivation context is used, so the result opens with the same data key."""
+        version = _version_of(token)
+        if version >= self.latest_version():
+            return None
         body = {"ciphertext": _from_token(token), "context": self._context(associated_data)}
-        return _to_token(self._post("rewrap", body)["ciphertext"])
+        rewrapped = _to_token(self._post("rewrap", body)["ciphertext"])
+        self._latest = max(self._latest or 0, _version_of(rewrapped))
+        return rewrapped
 
-    def rotate_key(self) -> None:
-        """Make a new version of the Transit key; new encryptions use it."""
+    def latest_version(self) -> int:
+        """The Transit key's newest version (read once from ``keys/<name>``, then kept)."""
+        if self._latest is None:
+            path = f"/v1/{self.mount}/keys/{self.key_name}"
+            answer = self.client.call(lambda c: c.adapter.get(path), "read the transit key")
+            try:
+                self._latest = int(answer["data"]["latest_version"])
+            except (KeyError, TypeError, ValueError):
+                raise BackendConfigurationError(
+                    "transit: the server did not report the key's latest version"
+                ) from None
+        return self._latest
+
+    def rotate_server_key(self) -> None:
+        """Make a new version of the Transit key (``keys/<name>/rotate``); new encryptions
+        use it, and :meth:`rewrap` moves older tokens to it."""
         path = f"/v1/{self.mount}/keys/{self.key_name}/rotate"
         self.client.call(lambda c: c.adapter.post(path), "rotate the transit key")
+        self._latest = None  # read again: another client may have rotated too
+
+    rotate_key = rotate_server_key  # the name before the core had RewrappingCipher
+
+
+def _version_of(token: bytes) -> int:
+    _from_token(token)  # validates the layout
+    return int(_HEADER.unpack_from(bytes(token))[1])
 
 
 def _to_token(ciphertext: str) -> bytes:

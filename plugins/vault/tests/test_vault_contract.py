@@ -1,19 +1,23 @@
-"""The vault backend against the conformance kit, on a KV v2 and a KV v1 mount of a real
-OpenBao server (a fresh mount per test, so listing sees only the test's own secrets)."""
+"""The vault backend against the conformance kit, built by a manager (so with the manager's
+view of its capabilities: the descriptor's, narrowed by the instance) on a fresh mount of a
+real OpenBao server per test, so that listing sees only the test's own secrets.
+
+Runs on KV v2 stored natively, KV v2 with ``client_side_encryption``, the ``vault-envelope``
+alias, and KV v1 (where the kit runs the reduced set: no versions, metadata, CAS)."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
+from typing import ClassVar
 
 import pytest
 from secure_secrets_vault import plugin
 from secure_secrets_vault.backend import KV1_CAPABILITIES
 
-from secrets_core.config import resolve_options
-from secrets_core.descriptors import BackendSpec, PluginContext, StorageBackend
+from secrets_core.descriptors import BackendSpec, Capability, StorageBackend
 from secrets_core.errors import BackendConfigurationError
-from secrets_core.testing import BackendContract
+from secrets_core.testing import BackendContract, effective_capabilities
+from secure_secrets import SecureSecretsManager
 
 
 def spec_named(name: str) -> BackendSpec:
@@ -23,25 +27,38 @@ def spec_named(name: str) -> BackendSpec:
 class _OnFreshMount(BackendContract):
     kv_version = 2
     spec_name = "vault"
+    extra: ClassVar[dict[str, object]] = {}
+    expected: ClassVar[frozenset[Capability]] = plugin.NATIVE_CAPABILITIES
 
     @pytest.fixture
     def backend_spec(self) -> BackendSpec:
         return spec_named(self.spec_name)
 
     @pytest.fixture
-    def backend(
-        self, backend_spec: BackendSpec, vault_server, fresh_mount: Callable[[int], str], tmp_path
-    ) -> Iterator[StorageBackend]:
-        table = vault_server.options(mount_point=fresh_mount(self.kv_version))
-        options = resolve_options(backend_spec.options, table, "[kit]")
-        made = backend_spec.factory(options, PluginContext(tmp_path / "d", tmp_path / "l"))
-        yield made
-        made.close()
+    def manager(
+        self, vault_server, fresh_mount: Callable[[int], str]
+    ) -> Iterator[SecureSecretsManager]:
+        table = vault_server.options(mount_point=fresh_mount(self.kv_version), **self.extra)
+        manager = SecureSecretsManager(
+            default_backend=self.spec_name, backends={self.spec_name: table}
+        )
+        yield manager
+        manager.close()
+
+    @pytest.fixture
+    def backend(self, manager: SecureSecretsManager) -> StorageBackend:
+        return manager.backend(self.spec_name)
+
+    @pytest.fixture
+    def capabilities(
+        self, manager: SecureSecretsManager, backend_spec: BackendSpec, backend: StorageBackend
+    ) -> frozenset[Capability]:
+        capabilities = manager.backend_capabilities(self.spec_name)
+        assert capabilities == effective_capabilities(backend_spec, backend) == self.expected
+        return capabilities
 
 
 class TestVaultKV2Contract(_OnFreshMount):
-    kv_version = 2
-
     def test_rewrite_versions_transforms_every_version(self, backend: StorageBackend) -> None:
         """Replaces the kit's test: KV versions are immutable, and the manager only calls
         rewrite_versions on backends without ENCRYPTS_AT_REST (rotation skips this one, see
@@ -52,18 +69,16 @@ class TestVaultKV2Contract(_OnFreshMount):
         assert backend.read("kit_rewrite") == b"v0"
 
 
-class TestVaultKV1Contract(_OnFreshMount):
-    """On a KV v1 mount the instance supports only LIST (+ ENCRYPTS_AT_REST); the core reads
-    capabilities from the spec, so the kit gets a spec with the capabilities a KV v1 instance
-    reports in ``backend.capabilities``."""
-
-    kv_version = 1
-
-    @pytest.fixture
-    def backend_spec(self) -> BackendSpec:
-        return dataclasses.replace(spec_named("vault"), capabilities=KV1_CAPABILITIES)
+class TestVaultKV2ClientSideContract(_OnFreshMount):
+    extra: ClassVar[dict[str, object]] = {"client_side_encryption": True}
+    expected = plugin.ENVELOPE_CAPABILITIES
 
 
-class TestVaultEnvelopeContract(_OnFreshMount):
-    kv_version = 2
+class TestVaultEnvelopeAliasContract(_OnFreshMount):
     spec_name = "vault-envelope"
+    expected = plugin.ENVELOPE_CAPABILITIES
+
+
+class TestVaultKV1Contract(_OnFreshMount):
+    kv_version = 1
+    expected = KV1_CAPABILITIES
