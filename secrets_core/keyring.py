@@ -14,9 +14,11 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -107,6 +109,49 @@ class KeyManager:
             assert self._primary is not None
             return self._primary, self._cipher(self._primary)
 
+    @contextlib.contextmanager
+    def sealing(self) -> Iterator[tuple[str, Cipher]]:
+        """The primary key for new ciphertext, with the keyring's lock held *shared* until
+        the caller has written it. A rotation takes the lock exclusively to start and to
+        retire keys, so it waits for writes in flight, and a write that starts after it
+        seals under the new key: no token can appear under a key the rotation retires
+        without having re-encrypted it."""
+        self.primary()  # creating the keyring takes the lock exclusively: do it first
+        if self._inline is not None:  # read-only: nothing here rotates it
+            yield self.primary()
+            return
+        fd = self._shared_lock()
+        try:
+            yield self.primary()  # re-read under the lock: a rotation may just have ended
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _shared_lock(self) -> int:
+        import fcntl
+
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(str(self.path) + ".lock", flags, 0o600)
+        except OSError as exc:
+            reason = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror
+            raise KeyNotAvailableError(f"the keyring lock {self.path}.lock: {reason}") from None
+        deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
+        pause = 0.0005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    break
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        raise LockTimeoutError(
+            f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the keyring lock "
+            f"{self.path}.lock; a key rotation in another process holds it"
+        )
+
     def cipher_for(self, key_id: str, secret_name: str) -> Cipher:
         """The cipher of data key ``key_id``; re-reads the keyring once if the id is unknown
         (another process may have rotated)."""
@@ -130,7 +175,7 @@ class KeyManager:
         and removed by :meth:`finish_rotation`. After a crash the next call resumes with the
         same target. Returns ``(key id, resumed)``.
         """
-        with self._lock, self._locked():
+        with self._locked(), self._lock:  # the file lock first: see sealing()
             self._unlock(create=True)
             self._reload()
             pending = self._doc.get("rotation")
@@ -146,7 +191,7 @@ class KeyManager:
     def finish_rotation(self, keep: int) -> list[str]:
         """Close the journal and drop all but the primary and the ``keep`` newest older
         keys. Call only after every secret is verified under the primary."""
-        with self._lock, self._locked():
+        with self._locked(), self._lock:  # the file lock first: see sealing()
             self._reload()
             older = [k for k in self._doc["keys"] if k["id"] != self._doc["primary"]]
             older.sort(key=lambda k: k["created"], reverse=True)
@@ -171,7 +216,7 @@ class KeyManager:
         """Re-wrap every data key under a KEK from ``source`` (a new passphrase, key file or
         source type). Only the keyring changes, in one atomic replace; no secret is
         re-encrypted."""
-        with self._lock, self._locked():
+        with self._locked(), self._lock:  # the file lock first: see sealing()
             self._unlock(create=False)
             self._reload()
             assert self._kek is not None

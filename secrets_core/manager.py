@@ -7,11 +7,12 @@ serves the local file backend.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
@@ -239,16 +240,18 @@ class SecretsManager:
             spec, backend = self._backend(op.backend)
             if metadata is not None:
                 self._require(spec, Capability.METADATA)
-            if cas is None:  # (the encoded value is never bound to a local: it may be plaintext)
-                version = backend.write(op.name or "", self._encode(spec, op.name or "", secret))
-            else:
+            if cas is not None:
                 self._require(spec, Capability.CAS)
                 if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
                     raise InvalidSecretValueError("cas must be a version number >= 0")
                 op.details["cas"] = cas
-                version = cast(CasBackend, backend).write(
-                    op.name or "", self._encode(spec, op.name or "", secret), cas=cas
-                )
+            with self._encoder(spec) as encode:  # (its result may be plaintext: never a local)
+                if cas is None:
+                    version = backend.write(op.name or "", encode(op.name or "", secret))
+                else:
+                    version = cast(CasBackend, backend).write(
+                        op.name or "", encode(op.name or "", secret), cas=cas
+                    )
             if version is not None:
                 op.details["version"] = version
             if metadata is not None:
@@ -719,11 +722,17 @@ class SecretsManager:
                 f"backend '{spec.name}' does not support '{capability}'"
             )
 
-    def _encode(self, spec: BackendSpec, name: str, secret: SecretValue) -> bytes | str:
+    @contextlib.contextmanager
+    def _encoder(self, spec: BackendSpec) -> Iterator[Callable[[str, SecretValue], bytes | str]]:
+        """What to hand the backend for a value: the value itself where the backend encrypts
+        at rest, else an envelope under the primary key, with the keyring held (shared) until
+        the write is done so that a concurrent rotation cannot miss it (see
+        :meth:`KeyManager.sealing`)."""
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
-            return secret.reveal()
-        key_id, cipher = self._key_manager().primary()
-        return envelope.seal(cipher, key_id, name, secret)
+            yield lambda name, secret: secret.reveal()
+            return
+        with self._key_manager().sealing() as (key_id, cipher):
+            yield lambda name, secret: envelope.seal(cipher, key_id, name, secret)
 
     def _decode(
         self,
