@@ -21,7 +21,6 @@ event ids, never values.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 import time
 from collections import defaultdict, deque
@@ -32,8 +31,9 @@ from urllib.parse import urlsplit
 from secrets_core.audit import AuditEvent
 from secrets_core.descriptors import ConfigOption, PluginContext
 from secrets_core.errors import ConfigError
+from secrets_core.lazylog import get_logger
 
-log = logging.getLogger("secure_secrets.alerts")
+log = get_logger("secure_secrets.alerts")
 
 ALERT_OPTIONS = {
     "channel": ConfigOption(str, default="logging", help="logging, webhook or command"),

@@ -10,17 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import json
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
 from secrets_core.descriptors import AuditSink
 from secrets_core.errors import AuditError
+from secrets_core.lazylog import get_logger
 
 Outcome = Literal["success", "failure", "denied"]
 
-log = logging.getLogger("secrets_core.audit")
+log = get_logger("secrets_core.audit")
 
 
 class Actor(NamedTuple):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -53,12 +52,13 @@ from secrets_core.errors import (
     SecretsError,
 )
 from secrets_core.keyring import KeyManager
+from secrets_core.lazylog import get_logger
 from secrets_core.names import validate_name, validate_prefix
 from secrets_core.plugins import PluginRegistry, get_registry
 from secrets_core.scoped import ScopedSecrets
 from secrets_core.secret import SecretValue
 
-log = logging.getLogger("secrets_core")
+log = get_logger("secrets_core")
 
 #: ``progress(backend, done, total)`` is called as rotation re-encrypts secrets.
 ProgressCallback = Callable[[str, int, int], None]
@@ -744,7 +744,7 @@ class SecretsManager:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             return SecretValue(stored)
         key_id = envelope.key_id_of(stored, name)
-        keys = self._key_manager()
+        keys = self._keys or self._key_manager()
         secret = envelope.open_token(keys.cipher_for(key_id, name), stored, name, key_id)
         if details is not None and key_id != keys.primary_id():
             details["stale_key"] = True  # under an old key: rotation unfinished, or a replay

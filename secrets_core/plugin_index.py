@@ -23,13 +23,13 @@ discovery, which stays the authority (and rewrites the index):
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from secrets_core import entrypoints, markers
+from secrets_core.lazylog import get_logger
 
 if TYPE_CHECKING:
     from secrets_core.config import PluginPolicy
@@ -39,7 +39,7 @@ FILE_NAME = "plugin-index.json"
 GROUP = markers.PROJECT_NAME  # the entry-point group
 CORE_PLUGIN = "core"  # the core's internal plugin (secrets_core.builtin)
 
-log = logging.getLogger("secrets_core.plugins")
+log = get_logger("secrets_core.plugins")
 
 
 class Provider(NamedTuple):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -16,6 +15,7 @@ from secrets_core.audit import AuditEvent
 from secrets_core.audit_chain import GENESIS, canonical, checkpoint_bytes, name_digest, sealed_line
 from secrets_core.descriptors import ConfigOption, PluginContext
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, refuse_symlink
+from secrets_core.lazylog import get_logger
 
 JSONL_OPTIONS = {
     "path": ConfigOption(str, help="audit log file; default: <log_dir>/audit.jsonl"),
@@ -30,7 +30,7 @@ LOGGING_OPTIONS = {
     "level": ConfigOption(str, default="INFO", help="level of the records"),
 }
 _TAIL_WINDOW = 65536
-log = logging.getLogger("secrets_core.audit")
+log = get_logger("secrets_core.audit")
 
 
 class JsonlSink:
@@ -168,6 +168,8 @@ class LoggingSink:
     """Sends each event as one record to a Python logger (message: the event as JSON)."""
 
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
+        import logging  # only when this sink is configured (see secrets_core.lazylog)
+
         self.logger = logging.getLogger(options.get("logger") or "secure_secrets.audit")
         level = logging.getLevelName(str(options.get("level") or "INFO").upper())
         self.level = level if isinstance(level, int) else logging.INFO

@@ -268,6 +268,7 @@ def test_get_loads_neither_pluggy_nor_dataclasses_once_the_plugin_index_exists(
 ) -> None:
     loaded = loaded_modules("get", "api-key")  # the store fixture's verbs wrote the index
     heavy = {"pluggy", "inspect", "dataclasses", "importlib.metadata", "filelock", "click"}
+    heavy |= {"logging", "uuid", "socket"}
     assert not loaded & heavy, loaded & heavy
     assert "secure_secrets_vault.plugin" not in loaded, "only the plugins get uses are loaded"
 
@@ -284,3 +285,16 @@ def test_run_with_a_policy_passes_only_what_it_grants(store: None, isolated_home
     assert CANARY.encode() not in denied.stdout + denied.stderr
     unknown = secure_secrets("run", "--policy", "nope", "--", "true")
     assert unknown.returncode == 5 and b"no access policy named 'nope'" in unknown.stderr
+
+
+def test_a_logger_is_created_on_first_use_and_is_the_logging_logger() -> None:
+    import logging
+
+    from secrets_core.lazylog import get_logger
+
+    lazy = get_logger("secrets_core.test-lazy")
+    real = logging.getLogger("secrets_core.test-lazy")
+    real.setLevel(logging.ERROR)
+    assert lazy.getEffectiveLevel() == logging.ERROR
+    assert lazy.handlers is real.handlers
+    assert "secrets_core.test-lazy" in repr(lazy)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 
@@ -23,6 +24,7 @@ from secrets_core.errors import EncryptionError, IntegrityError
 _DIGEST_SIZE = 16
 
 
+@functools.lru_cache(maxsize=1024)  # an application reads the same few secrets again and again
 def _ad_digest(associated_data: bytes) -> bytes:
     return hashlib.blake2b(associated_data, digest_size=_DIGEST_SIZE).digest()
 

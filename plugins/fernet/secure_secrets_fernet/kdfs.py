@@ -7,12 +7,12 @@ gigabytes or spin for hours. Floors follow the OWASP Password Storage Cheat Shee
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 
 from secrets_core.errors import ConfigError
+from secrets_core.lazylog import get_logger
 
-log = logging.getLogger("secure_secrets_fernet")
+log = get_logger("secure_secrets_fernet")
 
 MiB_IN_KIB = 1024
 

@@ -24,7 +24,6 @@ import contextlib
 import datetime as dt
 import errno
 import functools
-import logging
 import os
 import re
 import stat
@@ -48,11 +47,12 @@ from secrets_core.fsutil import (
     fsync_dir,
     refuse_symlink,
 )
+from secrets_core.lazylog import get_logger
 from secrets_core.names import validate_name
 from secure_secrets_file import record as rec
 from secure_secrets_file.locking import LockDirectory
 
-log = logging.getLogger("secure_secrets_file")
+log = get_logger("secure_secrets_file")
 
 SUFFIX = ".secret"
 DELETED_SUFFIX = ".deleted"
