@@ -146,3 +146,28 @@ def test_an_unwritable_cache_only_costs_speed() -> None:
     cache.write_text("not a directory")
     SecureSecretsManager().store_secret("indexed", "v1")
     assert SecureSecretsManager().retrieve_secret("indexed") == "v1"
+
+
+def test_the_marker_carries_pluggys_options_and_pluggys_own_marker_works_too() -> None:
+    import pluggy
+
+    from secrets_core import hookimpl
+    from secrets_core.descriptors import BackendSpec
+
+    class Ours:
+        @hookimpl(tryfirst=True)
+        def secrets_register_backends(self) -> list[BackendSpec]:
+            return [BackendSpec("ours-mem", lambda options, context: None)]
+
+    class Theirs:
+        @pluggy.HookimplMarker("secrets_core")(trylast=True)
+        def secrets_register_backends(self) -> list[BackendSpec]:
+            return [BackendSpec("theirs-mem", lambda options, context: None)]
+
+    from secrets_core import builtin
+
+    registry = PluginRegistry(internal=[("core", builtin), ("ours", Ours()), ("theirs", Theirs())])
+    impls = {i.plugin_name: i for i in registry.pm.hook.secrets_register_backends.get_hookimpls()}
+    assert impls["ours"].tryfirst and not impls["ours"].trylast
+    assert impls["theirs"].trylast
+    assert {"ours-mem", "theirs-mem"} <= set(registry.names("backend"))
