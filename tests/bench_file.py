@@ -39,7 +39,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench_common import Row, compare
 
 TOKEN_PLAINTEXT = 64
 PROBES = 5
@@ -91,6 +94,10 @@ def paired(iterations: int, *operations: Callable[[int], object]) -> list[Sample
 
 def fmt_us(value: float) -> str:
     return f"{value / 1000:.2f} ms" if value >= 1000 else f"{value:.1f} µs"
+
+
+def fmt_short(value: float) -> str:
+    return f"{value / 1e6:.2f} s" if value >= 1e6 else fmt_us(value)
 
 
 # --- floors ----------------------------------------------------------------------------------
@@ -165,24 +172,35 @@ def clone_entries(path: Path, service: str, real_user: str, count: int) -> None:
         config.write(handle)
 
 
-def bench_peers(base: Path, sizes: list[int], quick: bool) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
+@dataclass(frozen=True)
+class Peer:
+    """A peer keyring's get/set p50 (µs) at ``size`` entries, or why it was not measured."""
+
+    label: str
+    size: int
+    get_us: float | None = None
+    set_us: float | None = None
+    missing: str = ""
+
+
+def bench_peers(base: Path, sizes: list[int], quick: bool) -> list[Peer]:
+    peers: list[Peer] = []
     try:
         from keyrings.alt.file import PlaintextKeyring
     except ImportError:
-        rows.append(("keyrings.alt", "-", "not installed (pip install keyrings.alt)", ""))
+        peers.append(Peer("keyrings.alt", 0, missing="not installed (pip install keyrings.alt)"))
         PlaintextKeyring = None  # noqa: N806
     try:
         from keyrings.cryptfile.cryptfile import CryptFileKeyring
     except ImportError:
-        rows.append(
-            ("keyrings.cryptfile", "-", "not installed (pip install keyrings.cryptfile)", "")
+        peers.append(
+            Peer("keyrings.cryptfile", 0, missing="not installed (pip install keyrings.cryptfile)")
         )
         CryptFileKeyring = None  # noqa: N806
 
     def measure(label: str, make: Callable[[Path], object], reps: int) -> None:
         for size in sizes:
-            folder = base / f"{label}-{size}"
+            folder = base / f"{label.split()[0]}-{size}"
             folder.mkdir(parents=True)
             ring = make(folder / "ring.cfg")
             ring.set_password("bench", "probe", "x" * TOKEN_PLAINTEXT)  # type: ignore[attr-defined]
@@ -193,7 +211,7 @@ def bench_peers(base: Path, sizes: list[int], quick: bool) -> list[tuple[str, ..
                 lambda i: ring.set_password("bench", "probe", f"{i:064d}"),  # type: ignore[attr-defined]
             )
             assert ring.get_password("bench", "probe") == f"{reps - 1:064d}"  # type: ignore[attr-defined]
-            rows.append((label, f"{size:,}", fmt_us(get.p50), fmt_us(put.p50)))
+            peers.append(Peer(label, size, get.p50, put.p50))
 
     if PlaintextKeyring is not None:
 
@@ -212,7 +230,7 @@ def bench_peers(base: Path, sizes: list[int], quick: bool) -> list[tuple[str, ..
             return ring
 
         measure("keyrings.cryptfile (Argon2 per call)", crypt, 2 if quick else 4)
-    return rows
+    return peers
 
 
 # --- lock granularity --------------------------------------------------------------------------
@@ -274,22 +292,34 @@ def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="short run, up to 10,000 secrets")
-    parser.add_argument(
-        "--sizes", help="comma-separated store sizes (default 10,1000,10000,100000)"
-    )
-    parser.add_argument("--dir", help="where to create the temporary store (default: system temp)")
-    parser.add_argument("--workers", type=int, default=16, help="processes filling the store")
-    parser.add_argument("--no-peers", action="store_true", help="skip keyrings.alt/cryptfile")
-    args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
-        [10, 1000, 10000] if args.quick else [10, 1000, 10000, 100000]
-    )  # fmt: skip
-    get_n, set_n = (600, 60) if args.quick else (3000, 300)
+@dataclass
+class FileRun:
+    """Everything one run measured. ``points[size]`` holds the paired samples at that size:
+    floor_get, get, mget, mget_audit, floor_set, set, mset, mset_audit."""
 
-    with workspace(args.dir) as base:
+    sizes: list[int]
+    points: dict[int, dict[str, Samples]] = field(default_factory=dict)
+    extras: dict[int, tuple[float, float, float]] = field(default_factory=dict)  # open, list, fill
+    peers: list[Peer] = field(default_factory=list)
+    lock_rows: list[tuple[str, ...]] = field(default_factory=list)
+    total: float = 0.0
+
+
+def measure(
+    sizes: list[int],
+    get_n: int,
+    set_n: int,
+    *,
+    workers: int = 16,
+    parent: str | None = None,
+    peer_sizes: list[int] | None = None,
+    quick: bool = False,
+    lock_count: int | None = None,
+) -> FileRun:
+    """Run the benchmark: the floors and ours at each store size, then (if ``peer_sizes``) the
+    peers, then (if ``lock_count``) the lock-granularity comparison."""
+    run = FileRun(sizes)
+    with workspace(parent) as base:
         isolate(base)
         from cryptography.fernet import Fernet
         from secure_secrets_file.backend import FileBackend
@@ -337,14 +367,10 @@ def main() -> None:
         def mgr_set(manager: SecureSecretsManager) -> Callable[[int], object]:
             return lambda i: manager.store_secret(mgr_probes[i % PROBES], text)
 
-        head_rows: list[tuple[str, ...]] = []
-        scale: dict[int, dict[str, float]] = {}
-        scale_rows: list[tuple[str, ...]] = []
-        ours: dict[int, tuple[str, str, str, str]] = {}
         started = time.perf_counter()
         for size in sizes:
             fill_start = time.perf_counter()
-            populate(root, key, stored, size, args.workers)
+            populate(root, key, stored, size, workers)
             fill_time = time.perf_counter() - fill_start
             stored = max(stored, size)
             paired(200, floor_get, ours_get, mgr_get(quiet), mgr_get(audited))  # warm up
@@ -357,59 +383,161 @@ def main() -> None:
             listed = len(backend.list_names(""))
             list_ms = (time.perf_counter() - list_start) * 1000
             assert listed == stored, (listed, stored)
-            scale[size] = {
-                "get": og.p50 / fg.p50, "set": os_.p50 / fs.p50,
-                "mget": qg.p50 / fg.p50, "mset": qs.p50 / fs.p50,
+            run.points[size] = {
+                "floor_get": fg, "get": og, "mget": qg, "mget_audit": ag,
+                "floor_set": fs, "set": os_, "mset": qs, "mset_audit": as_,
             }  # fmt: skip
-            ours[size] = (fmt_us(og.p50), fmt_us(os_.p50), fmt_us(ag.p50), fmt_us(as_.p50))
-            if size == sizes[0]:
-                head_rows = [
-                    ("get: read + Fernet decrypt", fmt_us(fg.p50), fmt_us(og.p50),
-                     f"{og.p50 / fg.p50:.2f}x", "<= 2.5x"),
-                    ("get p95 / own p50", f"{fg.p95 / fg.p50:.2f}x", fmt_us(og.p95),
-                     f"{og.p95 / og.p50:.2f}x", "<= 2x"),
-                    ("set: Fernet encrypt + durable write", fmt_us(fs.p50), fmt_us(os_.p50),
-                     f"{os_.p50 / fs.p50:.2f}x", "<= 1.3x"),
-                    ("set p95 / own p50", f"{fs.p95 / fs.p50:.2f}x", fmt_us(os_.p95),
-                     f"{os_.p95 / os_.p50:.2f}x", ""),
-                    ("manager retrieve, audit_sinks=[]", fmt_us(fg.p50), fmt_us(qg.p50),
-                     f"{qg.p50 / fg.p50:.2f}x", ""),
-                    ("manager retrieve, default audit", fmt_us(fg.p50), fmt_us(ag.p50),
-                     f"{ag.p50 / fg.p50:.2f}x", ""),
-                    ("manager store, audit_sinks=[]", fmt_us(fs.p50), fmt_us(qs.p50),
-                     f"{qs.p50 / fs.p50:.2f}x", ""),
-                    ("manager store, default audit", fmt_us(fs.p50), fmt_us(as_.p50),
-                     f"{as_.p50 / fs.p50:.2f}x", ""),
-                ]  # fmt: skip
-            base_ratio = scale[sizes[0]]
-            scale_rows.append(
-                (
-                    f"{size:,}",
-                    f"{fmt_us(og.p50)} ({scale[size]['get'] / base_ratio['get']:.2f}x)",
-                    f"{fmt_us(os_.p50)} ({scale[size]['set'] / base_ratio['set']:.2f}x)",
-                    f"{fmt_us(qg.p50)} ({scale[size]['mget'] / base_ratio['mget']:.2f}x)",
-                    f"{fmt_us(qs.p50)} ({scale[size]['mset'] / base_ratio['mset']:.2f}x)",
-                    f"{fmt_us(ag.p50)}",
-                    f"{open_ms:.1f} ms / {list_ms:.1f} ms",
-                    f"{fill_time:.0f} s",
-                )
-            )
+            run.extras[size] = (open_ms, list_ms, fill_time)
             print(
                 f"  measured at {size:,} secrets ({time.perf_counter() - started:.0f} s)",
                 file=sys.stderr,
                 flush=True,
             )
 
-        peer_rows = [] if args.no_peers else bench_peers(base / "peers", [10, 1000], args.quick)
-        print(f"  peers measured ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-        lock_rows = bench_lock_scope(base / "lockscope", 50 if args.quick else 200)
-        total = time.perf_counter() - started
+        if peer_sizes:
+            run.peers = bench_peers(base / "peers", peer_sizes, quick)
+            print(f"  peers measured ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        if lock_count:
+            run.lock_rows = bench_lock_scope(base / "lockscope", lock_count)
+        run.total = time.perf_counter() - started
+    return run
+
+
+def rows(run: FileRun) -> list[Row]:
+    """The report's rows: get/set against their floors at each size, the scaling ratios, the
+    manager for reference, and the peers next to the manager (default audit) at their size."""
+    out: list[Row] = []
+    first = run.sizes[0]
+    base = run.points[first]
+    base_get = base["get"].p50 / base["floor_get"].p50
+    base_set = base["set"].p50 / base["floor_set"].p50
+    for size in run.sizes:
+        point = run.points[size]
+        at = f"{size:,} stored"
+        fg, og, fs, os_ = point["floor_get"], point["get"], point["floor_set"], point["set"]
+        out.append(compare("file", f"get, {at}", og.p50, fg.p50, fmt_us, at_most=2.5,
+                           floor_label="read + Fernet decrypt"))  # fmt: skip
+        if size == first:
+            out.append(Row("file", f"get p95 / own p50, {at}", fmt_us(og.p95), fmt_us(og.p50),
+                           og.p95 / og.p50, "<= 2x", round(og.p95 / og.p50, 2) <= 2))  # fmt: skip
+        out.append(compare("file", f"set, {at}", os_.p50, fs.p50, fmt_us, at_most=1.3,
+                           floor_label="Fernet encrypt + durable write"))  # fmt: skip
+        if size != first:
+            get_ratio, set_ratio = og.p50 / fg.p50, os_.p50 / fs.p50
+            out.append(Row("file", f"get scaling, {at} vs {first:,}", f"{get_ratio:.2f}x floor",
+                           f"{base_get:.2f}x floor", get_ratio / base_get, "<= 1.5x",
+                           round(get_ratio / base_get, 2) <= 1.5))  # fmt: skip
+            out.append(Row("file", f"set scaling, {at} vs {first:,}", f"{set_ratio:.2f}x floor",
+                           f"{base_set:.2f}x floor", set_ratio / base_set, "<= 1.5x",
+                           round(set_ratio / base_set, 2) <= 1.5))  # fmt: skip
+    for key, label, floor_key in (
+        ("mget", "manager retrieve, audit_sinks=[]", "floor_get"),
+        ("mget_audit", "manager retrieve, default audit", "floor_get"),
+        ("mset", "manager store, audit_sinks=[]", "floor_set"),
+        ("mset_audit", "manager store, default audit", "floor_set"),
+    ):
+        out.append(compare("file", f"{label}, {first:,} stored", base[key].p50,
+                           base[floor_key].p50, fmt_us))  # fmt: skip
+    for peer in run.peers:
+        if peer.missing:
+            out.append(Row("peers", peer.label, "-", peer.missing, None, "", None))
+            continue
+        if peer.size not in run.points or peer.get_us is None or peer.set_us is None:
+            continue
+        ours = run.points[peer.size]
+        at = f"{peer.size:,} stored"
+        for op, peer_us, key in (
+            ("get", peer.get_us, "mget_audit"),
+            ("set", peer.set_us, "mset_audit"),
+        ):
+            out.append(Row("peers", f"{op}, {at}: {peer.label.split(' (')[0]}",
+                           fmt_short(ours[key].p50), fmt_short(peer_us),
+                           ours[key].p50 / peer_us))  # fmt: skip
+    return out
+
+
+def report_rows(level: str, sizes: list[int] | None = None, peers: bool = True) -> list[Row]:
+    """Measure at ``level`` (full, quick or smoke) and return the report's rows."""
+    get_n, set_n = {"full": (3000, 300), "quick": (600, 60), "smoke": (200, 20)}[level]
+    if sizes is None:
+        sizes = {"full": [10, 1000, 10000, 100000], "quick": [10, 1000], "smoke": [10, 100]}[level]
+    peer_sizes: list[int] | None = [s for s in (10, 1000) if s in sizes] if peers else None
+    run = measure(sizes, get_n, set_n, peer_sizes=peer_sizes, quick=level != "full")
+    return rows(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short run, up to 10,000 secrets")
+    parser.add_argument(
+        "--sizes", help="comma-separated store sizes (default 10,1000,10000,100000)"
+    )
+    parser.add_argument("--dir", help="where to create the temporary store (default: system temp)")
+    parser.add_argument("--workers", type=int, default=16, help="processes filling the store")
+    parser.add_argument("--no-peers", action="store_true", help="skip keyrings.alt/cryptfile")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
+        [10, 1000, 10000] if args.quick else [10, 1000, 10000, 100000]
+    )  # fmt: skip
+    get_n, set_n = (600, 60) if args.quick else (3000, 300)
+    run = measure(
+        sizes, get_n, set_n, workers=args.workers, parent=args.dir,
+        peer_sizes=None if args.no_peers else [10, 1000], quick=args.quick,
+        lock_count=50 if args.quick else 200,
+    )  # fmt: skip
+
+    first = run.points[sizes[0]]
+    fg, og, qg, ag = (first[k] for k in ("floor_get", "get", "mget", "mget_audit"))
+    fs, os_, qs, as_ = (first[k] for k in ("floor_set", "set", "mset", "mset_audit"))
+    head_rows: list[tuple[str, ...]] = [
+        ("get: read + Fernet decrypt", fmt_us(fg.p50), fmt_us(og.p50),
+         f"{og.p50 / fg.p50:.2f}x", "<= 2.5x"),
+        ("get p95 / own p50", f"{fg.p95 / fg.p50:.2f}x", fmt_us(og.p95),
+         f"{og.p95 / og.p50:.2f}x", "<= 2x"),
+        ("set: Fernet encrypt + durable write", fmt_us(fs.p50), fmt_us(os_.p50),
+         f"{os_.p50 / fs.p50:.2f}x", "<= 1.3x"),
+        ("set p95 / own p50", f"{fs.p95 / fs.p50:.2f}x", fmt_us(os_.p95),
+         f"{os_.p95 / os_.p50:.2f}x", ""),
+        ("manager retrieve, audit_sinks=[]", fmt_us(fg.p50), fmt_us(qg.p50),
+         f"{qg.p50 / fg.p50:.2f}x", ""),
+        ("manager retrieve, default audit", fmt_us(fg.p50), fmt_us(ag.p50),
+         f"{ag.p50 / fg.p50:.2f}x", ""),
+        ("manager store, audit_sinks=[]", fmt_us(fs.p50), fmt_us(qs.p50),
+         f"{qs.p50 / fs.p50:.2f}x", ""),
+        ("manager store, default audit", fmt_us(fs.p50), fmt_us(as_.p50),
+         f"{as_.p50 / fs.p50:.2f}x", ""),
+    ]  # fmt: skip
+
+    def ratios(size: int) -> dict[str, float]:
+        p = run.points[size]
+        return {
+            "get": p["get"].p50 / p["floor_get"].p50, "set": p["set"].p50 / p["floor_set"].p50,
+            "mget": p["mget"].p50 / p["floor_get"].p50, "mset": p["mset"].p50 / p["floor_set"].p50,
+        }  # fmt: skip
+
+    base_ratio = ratios(sizes[0])
+    scale_rows: list[tuple[str, ...]] = []
+    for size in sizes:
+        p, r = run.points[size], ratios(size)
+        open_ms, list_ms, fill_time = run.extras[size]
+        scale_rows.append(
+            (
+                f"{size:,}",
+                f"{fmt_us(p['get'].p50)} ({r['get'] / base_ratio['get']:.2f}x)",
+                f"{fmt_us(p['set'].p50)} ({r['set'] / base_ratio['set']:.2f}x)",
+                f"{fmt_us(p['mget'].p50)} ({r['mget'] / base_ratio['mget']:.2f}x)",
+                f"{fmt_us(p['mset'].p50)} ({r['mset'] / base_ratio['mset']:.2f}x)",
+                f"{fmt_us(p['mget_audit'].p50)}",
+                f"{open_ms:.1f} ms / {list_ms:.1f} ms",
+                f"{fill_time:.0f} s",
+            )
+        )
 
     print()
     print(
         f"secure-secrets file backend benchmark — Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-        f"{'quick' if args.quick else 'full'} run, {total:.0f} s"
+        f"{'quick' if args.quick else 'full'} run, {run.total:.0f} s"
     )
     print(
         f"\nAgainst the floors (store holding {sizes[0]:,} secrets; ratios of paired medians; "
@@ -429,16 +557,24 @@ def main() -> None:
     )  # fmt: skip
     if not args.no_peers:
         print("\nPeers, side by side (their defaults; values of 64 characters):\n")
-        rows = []
+        peer_table: list[tuple[str, ...]] = []
         for size in (10, 1000):
-            if size in ours:
-                get, put, mget, mput = ours[size]
-                rows.append(("file backend + Fernet (ours)", f"{size:,}", get, put))
-                rows.append(("SecureSecretsManager, default audit (ours)", f"{size:,}", mget, mput))
-        rows += [row[:4] for row in peer_rows]
-        print(table(("store", "secrets", "get p50", "set p50"), rows))
+            if size in run.points:
+                p = run.points[size]
+                peer_table.append(("file backend + Fernet (ours)", f"{size:,}",
+                                   fmt_us(p["get"].p50), fmt_us(p["set"].p50)))  # fmt: skip
+                mget, mset = p["mget_audit"].p50, p["mset_audit"].p50
+                peer_table.append(("SecureSecretsManager, default audit (ours)", f"{size:,}",
+                                   fmt_us(mget), fmt_us(mset)))  # fmt: skip
+        for peer in run.peers:
+            if peer.missing:
+                peer_table.append((peer.label, "-", peer.missing, ""))
+            else:
+                peer_table.append((peer.label, f"{peer.size:,}", fmt_us(peer.get_us or 0),
+                                   fmt_us(peer.set_us or 0)))  # fmt: skip
+        print(table(("store", "secrets", "get p50", "set p50"), peer_table))
     print("\nLock granularity: 4 processes writing distinct names at once:\n")
-    print(table(("locking", "throughput", "elapsed"), lock_rows))
+    print(table(("locking", "throughput", "elapsed"), run.lock_rows))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,10 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench_common import Row, compare, fmt_ms
 
 TOKEN = "bench-root-token"
 VALUE = "x" * 64
@@ -117,18 +120,32 @@ def import_cost_ms(runs: int = 15) -> tuple[float, float]:
     return statistics.median(walls) * 1e3, statistics.median(own)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=8)
-    args = parser.parse_args()
+@dataclass
+class VaultRun:
+    """Medians in ms: (op, raw hvac, backend, manager) rows; the audited manager's read;
+    throughput in ops/s; the import cost (whole-process wall, the plugin's own share)."""
 
+    rounds: int
+    threads: int
+    latency: list[tuple[str, float, float, float]] = field(default_factory=list)
+    audited_read: float = 0.0
+    raw_ops: float = 0.0
+    our_ops: float = 0.0
+    import_wall: float = 0.0
+    import_own: float = 0.0
+
+
+def measure(
+    rounds: int, threads: int, windows: int = 5, window: float = 1.0, import_runs: int = 15
+) -> VaultRun:
+    """Start a dev server, time raw hvac and ours against it, stop it; then time discovery."""
     import hvac
     from secure_secrets_vault.backend import VaultBackend
     from secure_secrets_vault.settings import settings_from_options
 
     from secure_secrets import SecureSecretsManager
 
+    run = VaultRun(rounds, threads)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
@@ -166,53 +183,91 @@ def main() -> None:
                     path="bench/raw", secret={"value": VALUE}, mount_point="secret"
                 )
 
-            rows = [
-                ("read", median_ms(raw_read, args.rounds),
-                 median_ms(lambda: backend.read("bench/ours"), args.rounds),
-                 median_ms(lambda: manager.retrieve_secret("bench/ours"), args.rounds)),
-                ("write", median_ms(raw_write, args.rounds // 2),
-                 median_ms(lambda: backend.write("bench/ours", VALUE), args.rounds // 2),
-                 median_ms(lambda: manager.store_secret("bench/ours", VALUE), args.rounds // 2)),
+            run.latency = [
+                ("read", median_ms(raw_read, rounds),
+                 median_ms(lambda: backend.read("bench/ours"), rounds),
+                 median_ms(lambda: manager.retrieve_secret("bench/ours"), rounds)),
+                ("write", median_ms(raw_write, rounds // 2),
+                 median_ms(lambda: backend.write("bench/ours", VALUE), rounds // 2),
+                 median_ms(lambda: manager.store_secret("bench/ours", VALUE), rounds // 2)),
             ]  # fmt: skip
-            print(f"per-op latency, median of {args.rounds} (ms; manager without audit sinks)")
-            print(
-                f"{'op':6} {'raw hvac':>9} {'backend':>9} {'ratio':>6} {'manager':>9} {'ratio':>6}"
-            )
-            for op, floor, ours, via_manager in rows:
-                print(
-                    f"{op:6} {floor:9.3f} {ours:9.3f} {ours / floor:5.2f}x "
-                    f"{via_manager:9.3f} {via_manager / floor:5.2f}x"
-                )
-
-            audited_read = median_ms(lambda: audited.retrieve_secret("bench/ours"), args.rounds)
-            print(
-                f"read via a manager with the default jsonl audit sink: {audited_read:.3f} ms "
-                f"({audited_read / rows[0][1]:.2f}x raw hvac)"
-            )
+            run.audited_read = median_ms(lambda: audited.retrieve_secret("bench/ours"), rounds)
             audited.close()
 
             # One shared client each, as an application would hold.
             # Alternate short windows (the machine is noisy) and take each side's median.
             raw_runs, our_runs = [], []
-            for _ in range(5):
-                raw_runs.append(throughput(lambda i: raw_read(), args.threads, 1.0))
-                our_runs.append(throughput(lambda i: backend.read("bench/ours"), args.threads, 1.0))
-            raw_ops, our_ops = statistics.median(raw_runs), statistics.median(our_runs)
-            print(
-                f"\n{args.threads}-thread read throughput: raw hvac {raw_ops:8.0f} ops/s, "
-                f"backend {our_ops:8.0f} ops/s, ratio {our_ops / raw_ops:4.2f}x (target >= 1.0)"
-            )
+            for _ in range(windows):
+                raw_runs.append(throughput(lambda i: raw_read(), threads, window))
+                our_runs.append(throughput(lambda i: backend.read("bench/ours"), threads, window))
+            run.raw_ops, run.our_ops = statistics.median(raw_runs), statistics.median(our_runs)
             backend.close()
             manager.close()
         finally:
             os.kill(proc.pid, signal.SIGTERM)
             proc.wait(timeout=15)
 
-    wall, own = import_cost_ms()
+    run.import_wall, run.import_own = import_cost_ms(import_runs)
+    return run
+
+
+def rows(run: VaultRun) -> list[Row]:
+    out = []
+    for op, raw, ours, via_manager in run.latency:
+        hvac_call = "read_secret_version" if op == "read" else "create_or_update_secret"
+        out.append(compare("vault", f"{op}: backend, median of {run.rounds}", ours, raw, fmt_ms,
+                           at_most=1.0, floor_label=f"hvac {hvac_call}"))  # fmt: skip
+        out.append(compare("vault", f"{op}: manager, audit_sinks=[]", via_manager, raw, fmt_ms))
+    out.append(compare("vault", "read: manager, default audit", run.audited_read,
+                       run.latency[0][1], fmt_ms))  # fmt: skip
+    out.append(compare("vault", f"read throughput, {run.threads} threads, one client",
+                       run.our_ops, run.raw_ops, lambda v: f"{v:,.0f} ops/s", at_least=1.0,
+                       floor_label="hvac"))  # fmt: skip
+    out.append(
+        Row("vault", "import cost of the installed, unused plugin", f"+{run.import_own:.2f} ms",
+            f"{run.import_wall:.0f} ms (whole discovery process)", None, "<= +5 ms",
+            run.import_own <= 5.0)
+    )  # fmt: skip
+    return out
+
+
+def report_rows(level: str) -> list[Row]:
+    if level == "full":
+        run = measure(2000, 8)
+    elif level == "quick":
+        run = measure(300, 8, windows=3, window=0.5, import_runs=5)
+    else:
+        run = measure(50, 8, windows=1, window=0.3, import_runs=2)
+    return rows(run)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    run = measure(args.rounds, args.threads)
+
+    print(f"per-op latency, median of {args.rounds} (ms; manager without audit sinks)")
+    print(f"{'op':6} {'raw hvac':>9} {'backend':>9} {'ratio':>6} {'manager':>9} {'ratio':>6}")
+    for op, floor, ours, via_manager in run.latency:
+        print(
+            f"{op:6} {floor:9.3f} {ours:9.3f} {ours / floor:5.2f}x "
+            f"{via_manager:9.3f} {via_manager / floor:5.2f}x"
+        )
     print(
-        f"\nplugin discovery in a fresh interpreter: {wall:6.1f} ms wall (median of 15, whole "
-        f"process); of which importing secure_secrets_vault (-X importtime, cumulative): "
-        f"{own:4.2f} ms (target <= +5 ms); hvac/requests not imported"
+        f"read via a manager with the default jsonl audit sink: {run.audited_read:.3f} ms "
+        f"({run.audited_read / run.latency[0][1]:.2f}x raw hvac)"
+    )
+    print(
+        f"\n{args.threads}-thread read throughput: raw hvac {run.raw_ops:8.0f} ops/s, "
+        f"backend {run.our_ops:8.0f} ops/s, ratio {run.our_ops / run.raw_ops:4.2f}x "
+        "(target >= 1.0)"
+    )
+    print(
+        f"\nplugin discovery in a fresh interpreter: {run.import_wall:6.1f} ms wall (median of "
+        f"15, whole process); of which importing secure_secrets_vault (-X importtime, "
+        f"cumulative): {run.import_own:4.2f} ms (target <= +5 ms); hvac/requests not imported"
     )
 
 
