@@ -12,7 +12,9 @@ discovery, which stays the authority (and rewrites the index):
 
 - It is keyed by a fingerprint of the installation: ``sys.path``, the modification time of
   each ``sys.path`` directory (installing, upgrading or removing a distribution changes it),
-  the plugin policy, the Python and core versions.
+  the plugin policy, the Python and core versions. The file keeps the last few
+  installations seen (a console script and ``python -c`` differ in ``sys.path[0]``), so they
+  do not overwrite each other's entry.
 - The entry point it names must still be declared, with the same value, by the dist-info
   directory it names, so an edited index can only point at an installed plugin.
 - The plugin's registration function must still return the name asked for.
@@ -34,7 +36,8 @@ from secrets_core.lazylog import get_logger
 if TYPE_CHECKING:
     from secrets_core.config import PluginPolicy
 
-FORMAT = 1
+FORMAT = 2
+KEPT = 8  # installations (fingerprints) remembered
 FILE_NAME = "plugin-index.json"
 GROUP = markers.PROJECT_NAME  # the entry-point group
 CORE_PLUGIN = "core"  # the core's internal plugin (secrets_core.builtin)
@@ -103,16 +106,18 @@ class PluginIndex:
     def save(self, provided: dict[str, dict[str, Provider]]) -> None:
         """Record a full discovery's findings, unless the file already holds them. A cache
         that cannot be written only costs speed, so failures are logged, not raised."""
-        document = {
-            "format": FORMAT,
+        entry = {
             "fingerprint": self.fingerprint(),
             "provides": {
                 family: {name: list(provider) for name, provider in sorted(table.items())}
                 for family, table in sorted(provided.items())
             },
         }
-        if self._read() == document:
+        entries = self._entries()
+        if entry in entries:
             return
+        others = [e for e in entries if e.get("fingerprint") != entry["fingerprint"]]
+        document = {"format": FORMAT, "installations": [entry, *others][:KEPT]}
         from secrets_core.errors import SecretsError
         from secrets_core.fsutil import atomic_write, ensure_private_dir
 
@@ -124,16 +129,19 @@ class PluginIndex:
         self._document = document
 
     def _providers(self) -> dict[str, dict[str, list[str]]]:
+        fingerprint = self.fingerprint()
+        for entry in self._entries():
+            if entry.get("fingerprint") == fingerprint and isinstance(entry.get("provides"), dict):
+                provides: dict[str, dict[str, list[str]]] = entry["provides"]
+                return provides
+        return {}
+
+    def _entries(self) -> list[dict[str, Any]]:
         document = self._read()
-        if (
-            document is None
-            or document.get("format") != FORMAT
-            or document.get("fingerprint") != self.fingerprint()
-            or not isinstance(document.get("provides"), dict)
-        ):
-            return {}
-        provides: dict[str, dict[str, list[str]]] = document["provides"]
-        return provides
+        if document is None or document.get("format") != FORMAT:
+            return []
+        entries = document.get("installations")
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
     def _read(self) -> dict[str, Any] | None:
         if self._document is None:

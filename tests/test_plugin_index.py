@@ -55,7 +55,7 @@ def test_a_full_discovery_writes_a_private_index() -> None:
     get_registry().plugins()
     document = json.loads(index_file().read_text())
     assert stat.S_IMODE(index_file().stat().st_mode) == 0o600
-    provides = document["provides"]
+    provides = document["installations"][0]["provides"]
     assert provides["backend"]["file"][:3] == [
         "file",
         "secure_secrets_file.plugin",
@@ -89,11 +89,11 @@ def test_a_changed_installation_invalidates_the_index(tmp_path: Path) -> None:
     code = f"import sys; sys.path.insert(0, {str(site)!r})\n" + READ_IN_A_NEW_PROCESS
     assert run_python(code)["pluggy"], "another sys.path is another installation"
     assert not run_python(code)["pluggy"], "the index is in use"
-    before = json.loads(index_file().read_text())["fingerprint"]
+    before = json.loads(index_file().read_text())["installations"][0]["fingerprint"]
     os.utime(site, ns=(1, 1))  # "a distribution was installed there"
     report = run_python(code)
     assert report["pluggy"] and report["value"] == "v1"
-    assert json.loads(index_file().read_text())["fingerprint"] != before
+    assert json.loads(index_file().read_text())["installations"][0]["fingerprint"] != before
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_an_edited_index_is_not_trusted(tamper: object) -> None:
     assert run_python(READ_IN_A_NEW_PROCESS)["pluggy"]
     assert not run_python(READ_IN_A_NEW_PROCESS)["pluggy"], "the index is in use"
     document = json.loads(index_file().read_text())
-    tamper(document["provides"]["backend"]["file"])  # type: ignore[operator]
+    tamper(document["installations"][0]["provides"]["backend"]["file"])  # type: ignore[operator]
     index_file().write_text(json.dumps(document))
     report = run_python(READ_IN_A_NEW_PROCESS)
     assert report["value"] == "v1"
@@ -120,7 +120,8 @@ def test_an_edited_index_is_not_trusted(tamper: object) -> None:
 def test_a_name_the_plugin_no_longer_provides_falls_back(tmp_path: Path) -> None:
     get_registry().plugins()
     document = json.loads(index_file().read_text())
-    document["provides"]["backend"]["ghost"] = document["provides"]["backend"]["file"]
+    provides = document["installations"][0]["provides"]
+    provides["backend"]["ghost"] = provides["backend"]["file"]
     index_file().write_text(json.dumps(document))
     reset_registry()
     registry = get_registry()
@@ -171,3 +172,18 @@ def test_the_marker_carries_pluggys_options_and_pluggys_own_marker_works_too() -
     assert impls["ours"].tryfirst and not impls["ours"].trylast
     assert impls["theirs"].trylast
     assert {"ours-mem", "theirs-mem"} <= set(registry.names("backend"))
+
+
+def test_two_installations_keep_their_own_entries(tmp_path: Path) -> None:
+    """A console script and ``python -c`` differ in sys.path[0]: alternating between them
+    must not make each one rebuild the index."""
+    SecureSecretsManager().store_secret("indexed", "v1")
+    site = tmp_path / "site"
+    site.mkdir()
+    other = f"import sys; sys.path.insert(0, {str(site)!r})\n" + READ_IN_A_NEW_PROCESS
+    assert run_python(READ_IN_A_NEW_PROCESS)["pluggy"]  # first sight of each: discovery
+    assert run_python(other)["pluggy"]
+    for _ in range(2):
+        assert not run_python(READ_IN_A_NEW_PROCESS)["pluggy"]
+        assert not run_python(other)["pluggy"]
+    assert len(json.loads(index_file().read_text())["installations"]) == 3  # and pytest's
