@@ -20,8 +20,8 @@ event ids, never values.
 
 from __future__ import annotations
 
+import _thread
 import json
-import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
@@ -65,7 +65,7 @@ class AlertsSink:
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
         self.options = options
         self.send = _channel(options)
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self._failures: dict[str, deque[tuple[float, str]]] = defaultdict(deque)
         self._reads: dict[str, deque[tuple[float, str, str]]] = defaultdict(deque)
         self.fired: list[Alert] = []  # for inspection in tests and by embedding code

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import _thread
 import base64
 import binascii
 import getpass
@@ -10,7 +11,6 @@ import hashlib
 import os
 import stat
 import sys
-import threading
 import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
@@ -122,7 +122,7 @@ class EnvKeySource:
 # Derived KEKs by (kdf, params, salt, keyed digest of the passphrase): the KDF runs once per
 # process per key source, however many managers open the same keyring.
 _derived: dict[tuple[object, ...], bytes] = {}
-_derived_lock = threading.Lock()
+_derived_lock = _thread.allocate_lock()
 
 
 class PassphraseSource:

@@ -10,6 +10,7 @@ keyring, both of which decrypt every stored secret.
 
 from __future__ import annotations
 
+import _thread
 import base64
 import binascii
 import contextlib
@@ -17,7 +18,6 @@ import datetime as dt
 import errno
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -85,7 +85,7 @@ class KeyManager:
         self._new_key_cipher = new_key_cipher
         self._cipher_for_name = cipher_for_name
         self._may_create = may_create
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._file_lock: Any = None  # a filelock.FileLock, made on first change (reads need none)
         self._kek: bytes | None = None
         self._keys: dict[str, _DataKey] = {}

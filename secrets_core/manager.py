@@ -7,10 +7,10 @@ serves the local file backend.
 
 from __future__ import annotations
 
+import _thread  # threading's locks without importing threading: it costs every CLI start
 import contextlib
 import enum
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -189,7 +189,7 @@ class SecretsManager:
             plugin_policy=plugin_policy,
             profile=profile,
         )
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         self._registry = registry  # None: the process-wide registry for the policy
         self._backends: dict[str, tuple[BackendSpec, StorageBackend]] = {}
         self._keys: KeyManager | None = None

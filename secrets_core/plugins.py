@@ -13,7 +13,7 @@ conflicting name, a changed installation, strict mode) runs the full discovery.
 
 from __future__ import annotations
 
-import threading
+import _thread
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
@@ -121,7 +121,7 @@ class PluginRegistry:
         self._pm: PluginManager | None = None
         self._infos: dict[str, PluginInfo] = {}
         self._families = {family: _Family() for family in _FAMILIES}
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
         if self._index is None or self.policy.strict:  # strict: every plugin must load
             self._discover()
 
@@ -339,7 +339,7 @@ def _hook_names(pm: PluginManager, plugin_name: str) -> Iterable[str]:
 
 
 _cache: dict[PluginPolicy, PluginRegistry] = {}
-_cache_lock = threading.Lock()
+_cache_lock = _thread.allocate_lock()
 
 
 def get_registry(policy: PluginPolicy | None = None) -> PluginRegistry:

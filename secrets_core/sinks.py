@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import fcntl
 import json
 import os
-import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ class JsonlSink:
         self._fds: tuple[int, int] | None = None
         self._fd_pid = 0
         self._tail_state: tuple[int, str, int] | None = None  # seq, mac, log size after it
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     def _open(self, path: Path) -> int:
         refuse_symlink(path)
