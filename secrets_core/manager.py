@@ -271,7 +271,7 @@ class SecretsManager:
         :class:`~secrets_core.errors.SecretNotFoundError` if there is none."""
         if version is None and not self._audit_trail().sinks:
             # Nobody records reads, so there is no event to build: the lean path of a
-            # read-heavy application (an env-backend read is ~2x a bare Fernet decrypt).
+            # read-heavy application.
             name = validate_name(name)
             spec, backend = self._backend(self._backend_name(backend_type))
             return self._decode(spec, name, backend.read(name)).reveal()
