@@ -153,11 +153,19 @@ class PluginIndex:
         return self._document
 
 
+def _on_sys_path(info_dir: str) -> bool:
+    """Whether ``info_dir`` is a distribution's metadata directory in a ``sys.path`` entry."""
+    parent = os.path.dirname(os.path.abspath(info_dir))
+    return any(os.path.abspath(entry or ".") == parent for entry in sys.path)
+
+
 def _load(provider: Provider, hook_name: str, spec_type: type, name: str) -> Any | None:
     try:
         if provider.plugin == CORE_PLUGIN:
             from secrets_core import builtin as module
-        elif entrypoints.declares(provider.info_dir, GROUP, provider.plugin, provider.value):
+        elif _on_sys_path(provider.info_dir) and entrypoints.declares(
+            provider.info_dir, GROUP, provider.plugin, provider.value
+        ):
             dist = entrypoints.Distribution(provider.distribution, provider.version)
             module = entrypoints.EntryPoint(provider.plugin, provider.value, GROUP, dist).load()
         else:

@@ -96,16 +96,26 @@ def test_a_changed_installation_invalidates_the_index(tmp_path: Path) -> None:
     assert json.loads(index_file().read_text())["installations"][0]["fingerprint"] != before
 
 
+#: A dist-info directory outside sys.path that declares the file plugin's entry point.
+FOREIGN_INFO = "/tmp/secure-secrets-test-foreign/fake-1.0.dist-info"
+
+
 @pytest.mark.parametrize(
     "tamper",
     [
         pytest.param(lambda entry: entry.__setitem__(1, "os:sep"), id="another-module"),
         pytest.param(lambda entry: entry.__setitem__(0, "env"), id="another-entry-point"),
         pytest.param(lambda entry: entry.__setitem__(4, "/nonexistent"), id="another-dist-info"),
+        pytest.param(
+            lambda entry: entry.__setitem__(4, FOREIGN_INFO), id="a-dist-info-off-sys-path"
+        ),
         pytest.param(lambda entry: entry.pop(), id="malformed"),
     ],
 )
 def test_an_edited_index_is_not_trusted(tamper: object) -> None:
+    foreign = Path(FOREIGN_INFO)
+    foreign.mkdir(parents=True, exist_ok=True)
+    (foreign / "entry_points.txt").write_text("[secrets_core]\nfile = secure_secrets_file.plugin\n")
     SecureSecretsManager().store_secret("indexed", "v1")
     assert run_python(READ_IN_A_NEW_PROCESS)["pluggy"]
     assert not run_python(READ_IN_A_NEW_PROCESS)["pluggy"], "the index is in use"
