@@ -34,8 +34,13 @@ envelope.seal = seal
 SecureSecretsManager().store_secret("race/new", "written while rotating")
 """
 ROTATE = """
+import sys
+from pathlib import Path
 from secure_secrets import SecureSecretsManager
-SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
+manager = SecureSecretsManager()
+manager.initialize_keys()
+(Path(sys.argv[1]) / "rotating").touch()
+manager.rotate_encryption_key(keep_old_keys=0)
 """
 
 
@@ -63,8 +68,9 @@ def test_a_rotation_waits_for_a_value_sealed_but_not_yet_written(
     writer = subprocess.Popen([sys.executable, "-c", PAUSED_WRITER, str(tmp_path)], env=env)
     wait_for(tmp_path / "sealed", writer)  # sealed under the old key, not yet written
 
-    rotator = subprocess.Popen([sys.executable, "-c", ROTATE], env=env)
-    time.sleep(1.5)
+    rotator = subprocess.Popen([sys.executable, "-c", ROTATE, str(tmp_path)], env=env)
+    wait_for(tmp_path / "rotating", rotator)
+    time.sleep(1)
     assert rotator.poll() is None, "the rotation did not wait for the write in flight"
     (tmp_path / "go").touch()
     assert writer.wait(timeout=60) == 0
