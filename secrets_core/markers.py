@@ -18,15 +18,6 @@ PROJECT_NAME = "secrets_core"
 IMPL_ATTRIBUTE = "secrets_core_hookimpl"
 PLUGGY_IMPL_ATTRIBUTE = PROJECT_NAME + "_impl"  # where pluggy's own marker puts them
 
-#: Hook name -> the family of implementations it registers (see :mod:`secrets_core.hookspecs`).
-REGISTRATION_HOOK_FAMILIES: dict[str, str] = {
-    "secrets_register_backends": "backend",
-    "secrets_register_ciphers": "cipher",
-    "secrets_register_kdfs": "kdf",
-    "secrets_register_key_sources": "key source",
-    "secrets_register_audit_sinks": "audit sink",
-}
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -68,6 +68,9 @@ _FAMILIES: dict[str, tuple[str, type]] = {
 }
 
 
+_HOOK_NAMES = frozenset(hook for hook, _spec_type in _FAMILIES.values())
+
+
 class PluginInfo(NamedTuple):
     """One discovered plugin, as shown by :func:`list_plugins` and ``secure-secrets plugins``."""
 
@@ -142,20 +145,21 @@ class PluginRegistry:
                 self._register(
                     name, module, CORE_DISTRIBUTION, entrypoints.version(CORE_DISTRIBUTION)
                 )
-            found = self._entry_points
-            if found is None:
-                found = entrypoints.entry_points(ENTRY_POINT_GROUP)
+            found = list(
+                entrypoints.entry_points(ENTRY_POINT_GROUP)
+                if self._entry_points is None
+                else self._entry_points
+            )
             for entry_point in sorted(found, key=lambda ep: ep.name):
                 self._load_entry_point(entry_point)
             if self._index is not None:
-                self._index.save(self._indexable())
+                self._index.save(self._indexable({ep.name: ep for ep in found}))
 
-    def _indexable(self) -> dict[str, dict[str, plugin_index.Provider]]:
+    def _indexable(
+        self, sources: dict[str, entrypoints.EntryPoint]
+    ) -> dict[str, dict[str, plugin_index.Provider]]:
         """What this discovery found that the index may answer: unconflicted names of
         active plugins (a core name, or an entry point with its dist-info directory)."""
-        sources = {
-            ep.name: ep for ep in entrypoints.entry_points(ENTRY_POINT_GROUP)
-        }  # the same scan as discovery's; it has the dist-info paths
         provided: dict[str, dict[str, plugin_index.Provider]] = {}
         for family, index in self._families.items():
             table = provided.setdefault(family, {})
@@ -213,8 +217,7 @@ class PluginRegistry:
             unknown = [
                 attr
                 for attr in dir(plugin)
-                if markers.is_marked(getattr(plugin, attr, None))
-                and attr not in markers.REGISTRATION_HOOK_FAMILIES
+                if markers.is_marked(getattr(plugin, attr, None)) and attr not in _HOOK_NAMES
             ]
             if unknown:
                 raise PluginLoadError(f"implements unknown hook {unknown[0]}")
