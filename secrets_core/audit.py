@@ -130,6 +130,7 @@ class AuditTrail:
 
     def __init__(self, sinks: list[tuple[str, AuditSink, bool]]) -> None:
         self._sinks = sinks
+        self.empty = not sinks
 
     @property
     def sinks(self) -> list[str]:

@@ -8,6 +8,7 @@ swapped files, say) fails to open with an :class:`IntegrityError`.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from secrets_core.descriptors import Cipher, RewrappingCipher
@@ -15,11 +16,16 @@ from secrets_core.errors import EncryptionError, IntegrityError
 from secrets_core.secret import SecretValue
 
 PREFIX = b"ss1:"
-_KEY_ID = re.compile(rb"[0-9a-f]{16}")
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+# Token heads (``ss1:<key id>:``) already checked, so reads parse a head once. A store has a
+# handful of data keys; only valid heads are kept.
+_KNOWN_HEADS_MAX = 256
+_known_heads: dict[bytes, str] = {}
 _FORMAT = 1
 _TYPE_BYTES, _TYPE_TEXT = 0, 1
 
 
+@functools.lru_cache(maxsize=4096)  # the same few (name, key) pairs are read again and again
 def associated_data(name: str, key_id: str) -> bytes:
     return b"secure-secrets/v1\0" + name.encode() + b"\0" + key_id.encode()
 
@@ -39,13 +45,19 @@ def key_id_of(token: bytes | str, name: str) -> str:
     """The data key id a stored token was sealed with."""
     if isinstance(token, str):
         token = token.encode("ascii", "replace")
-    key_id = token[len(PREFIX) : len(PREFIX) + 16]
-    if not token.startswith(PREFIX) or not _KEY_ID.fullmatch(key_id) or token[20:21] != b":":
+    head = token[:21]
+    key_id = _known_heads.get(head)
+    if key_id is not None:
+        return key_id
+    key_id = head[len(PREFIX) : len(PREFIX) + 16].decode("ascii", "replace")
+    if not head.startswith(PREFIX) or not _KEY_ID.fullmatch(key_id) or head[20:21] != b":":
         raise IntegrityError(
             f"stored data for secret '{name}' is not a secure-secrets token (corrupt or "
             "written by another tool)"
         )
-    return key_id.decode()
+    if len(_known_heads) < _KNOWN_HEADS_MAX:
+        _known_heads[head] = key_id
+    return key_id
 
 
 def rewrap(cipher: RewrappingCipher, token: bytes | str, name: str) -> bytes | None:
@@ -71,47 +83,38 @@ def open_token(
         token = token.encode("ascii", "replace")
     if key_id is None:
         key_id = key_id_of(token, name)
-    payload = _decrypt(cipher, token[21:], associated_data(name, key_id))
+    try:
+        payload = cipher.decrypt(token[21:], associated_data(name, key_id))
+    except EncryptionError:
+        payload = None  # the cipher's exception (and its frames' locals) is dropped here
     if payload is None:
         raise IntegrityError(
             f"secret '{name}' failed to decrypt (tampered, truncated, or moved from another "
             "secret or store)"
         )
-    problem = _header_problem(payload, name)
-    if problem is None:
-        is_text = payload[1] == _TYPE_TEXT
-        body = payload[4 + int.from_bytes(payload[2:4], "big") :]
-        del payload
-        secret = _as_secret(body, is_text)
-        del body
-        if secret is not None:
-            return secret
-        problem = f"secret '{name}' holds invalid UTF-8 text"
+    # Header: format, type, name length (2 bytes), name. The name was bound as associated
+    # data too; checking it here as well names the swap in the error.
+    encoded_name = name.encode()
+    body_at = 4 + len(encoded_name)
+    problem: str | None = None
+    if len(payload) < 4 or payload[0] != _FORMAT or payload[1] not in (_TYPE_BYTES, _TYPE_TEXT):
+        problem = f"secret '{name}' decrypted to an unknown payload format"
+    elif payload[2:body_at] != len(encoded_name).to_bytes(2, "big") + encoded_name:
+        problem = f"ciphertext stored as '{name}' was sealed for another secret (swapped or copied)"
+    elif payload[1] == _TYPE_BYTES:
+        return SecretValue(payload[body_at:])
     else:
-        del payload
+        text = _utf8(payload, body_at)
+        if text is not None:
+            del payload
+            return SecretValue(text)
+        problem = f"secret '{name}' holds invalid UTF-8 text"
+    del payload
     raise IntegrityError(problem)
 
 
-def _decrypt(cipher: Cipher, token: bytes, ad: bytes) -> bytes | None:
+def _utf8(payload: bytes, start: int) -> str | None:
     try:
-        return cipher.decrypt(token, ad)
-    except EncryptionError:
-        return None  # the cipher's exception (and its frames' locals) is dropped here
-
-
-def _header_problem(payload: bytes, name: str) -> str | None:
-    if len(payload) < 4 or payload[0] != _FORMAT or payload[1] not in (_TYPE_BYTES, _TYPE_TEXT):
-        return f"secret '{name}' decrypted to an unknown payload format"
-    name_len = int.from_bytes(payload[2:4], "big")
-    if payload[4 : 4 + name_len] != name.encode():
-        return f"ciphertext stored as '{name}' was sealed for another secret (swapped or copied)"
-    return None
-
-
-def _as_secret(body: bytes, is_text: bool) -> SecretValue | None:
-    if not is_text:
-        return SecretValue(body)
-    try:
-        return SecretValue(body.decode("utf-8"))
+        return payload[start:].decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        return None  # raised by the caller, outside this block: nothing chained

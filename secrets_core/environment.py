@@ -71,6 +71,8 @@ _BODY_AT = _KIND_AT + 2
 _B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # Last characters allowed when 2 or 3 characters end the text (4 or 2 unused low bits).
 _CANONICAL_LAST = {2: _B64URL[::16], 3: _B64URL[::4]}
+_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
 
 
 # --- the env backend's text format ------------------------------------------------------------
@@ -174,13 +176,15 @@ def _b64url_decode(body: str) -> bytes | None:
     of a last partial character must be zero, so every token has exactly one spelling (a
     changed character never decodes to the same bytes)."""
     partial = len(body) % 4
-    if partial == 1 or "=" in body or "+" in body or "/" in body:
+    if partial == 1 or not _B64URL_RE.fullmatch(body):
         return None
     if partial and body[-1] not in _CANONICAL_LAST[partial]:
         return None
+    # Only alphabet characters are left, so the standard decoder needs no validation pass.
+    standard = body.encode("ascii").translate(_URLSAFE_TO_STANDARD) + b"=" * (-partial % 4)
     try:
-        return base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_", validate=True)
-    except (binascii.Error, ValueError):
+        return binascii.a2b_base64(standard)
+    except binascii.Error:
         return None
 
 

@@ -155,6 +155,9 @@ class KeyManager:
     def cipher_for(self, key_id: str, secret_name: str) -> Cipher:
         """The cipher of data key ``key_id``; re-reads the keyring once if the id is unknown
         (another process may have rotated)."""
+        known = self._keys.get(key_id)  # lock-free hit: reads reuse an unwrapped key
+        if known is not None and known.cipher is not None:
+            return known.cipher
         with self._lock:
             if self._primary is None:
                 self._unlock(create=False)

@@ -269,11 +269,12 @@ class SecretsManager:
         """Return the value stored under ``name``, as the type it was stored with; an older
         ``version`` where the backend has versions. Raises
         :class:`~secrets_core.errors.SecretNotFoundError` if there is none."""
-        if version is None and not self._audit_trail().sinks:
+        if version is None and (self._trail or self._audit_trail()).empty:
             # Nobody records reads, so there is no event to build: the lean path of a
-            # read-heavy application.
+            # read-heavy application (no locks once the backend is open).
             name = validate_name(name)
-            spec, backend = self._backend(self._backend_name(backend_type))
+            backend_name = self._backend_name(backend_type)
+            spec, backend = self._backends.get(backend_name) or self._backend(backend_name)
             return self._decode(spec, name, backend.read(name)).reveal()
         with self._operation("retrieve", name, backend_type) as op:
             spec, backend = self._backend(op.backend)

@@ -211,3 +211,19 @@ def test_secret_value_equality_and_unhashable() -> None:
     assert SecretValue("a") != SecretValue(b"a")  # the type is part of the value
     with pytest.raises(TypeError):
         hash(SecretValue("a"))
+
+
+def test_a_str_subclass_cannot_pass_as_a_remembered_name() -> None:
+    """Valid names are remembered after their first check; a str subclass that claims to
+    equal (and hash like) one of them must still be checked for what it is."""
+
+    class Impostor(str):
+        def __eq__(self, other: object) -> bool:
+            return True
+
+        def __hash__(self) -> int:
+            return hash("db/password")
+
+    assert validate_name("db/password") == "db/password"  # now remembered
+    with pytest.raises(InvalidSecretNameError):
+        validate_name(Impostor("../../etc/passwd"))

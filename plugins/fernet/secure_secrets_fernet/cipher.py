@@ -43,16 +43,13 @@ class FernetCipher:
         return base64.urlsafe_b64decode(token)
 
     def decrypt(self, token: bytes, associated_data: bytes) -> bytes:
-        payload = self._open(token)
+        try:
+            payload = self._fernet.decrypt(base64.urlsafe_b64encode(token))
+        except (InvalidToken, TypeError, ValueError, binascii.Error):
+            payload = None  # raised below, outside the except block: nothing chained
         if payload is None:
             raise IntegrityError("fernet token is invalid (tampered, truncated or wrong key)")
         if not hmac.compare_digest(payload[:_DIGEST_SIZE], _ad_digest(associated_data)):
             del payload  # keep the plaintext out of the traceback's locals
             raise IntegrityError("fernet token was made for different associated data")
         return payload[_DIGEST_SIZE:]
-
-    def _open(self, token: bytes) -> bytes | None:
-        try:
-            return self._fernet.decrypt(base64.urlsafe_b64encode(token))
-        except (InvalidToken, TypeError, ValueError, binascii.Error):
-            return None  # raised by the caller, outside this block: nothing chained
