@@ -18,8 +18,6 @@ fleet-wide correlation ship the events to your SIEM as well. Alerts carry names,
 event ids, never values.
 """
 
-from __future__ import annotations
-
 import _thread
 import json
 import time

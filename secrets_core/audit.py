@@ -5,8 +5,6 @@ never holds a value or key material. A sink declared ``required`` fails the oper
 when it cannot record the event; other sinks are best-effort and their failures are logged.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import getpass
 import json
@@ -93,7 +91,7 @@ class AuditEvent(_EventFields):
         timestamp: str | None = None,
         error_type: str | None = None,
         details: Mapping[str, Any] | None = None,
-    ) -> AuditEvent:
+    ) -> "AuditEvent":
         return super().__new__(
             cls,
             operation,

@@ -11,8 +11,6 @@ Lines written before any keyring existed (the very first operations of a new sto
 ``mac: null``; once a MACed line appears, every later line must be MACed.
 """
 
-from __future__ import annotations
-
 import hashlib
 import hmac
 import json

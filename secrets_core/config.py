@@ -6,8 +6,6 @@ built-in defaults. The file lives at ``platformdirs.user_config_path("secure-sec
 the key and never echo a value. See docs/configuration.md for every key.
 """
 
-from __future__ import annotations
-
 import enum
 import os
 import sys

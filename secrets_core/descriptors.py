@@ -7,8 +7,6 @@ key material never travel through a 1:N hook broadcast. A factory should import 
 dependency (hvac, boto3, ...) inside its body, so that registering stays cheap.
 """
 
-from __future__ import annotations
-
 import enum
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -71,7 +69,7 @@ class PluginContext(NamedTuple):
     data_dir: Path
     log_dir: Path
     config_file: Path | None = None
-    kdf: Callable[[str | None, Mapping[str, int] | None], Kdf] | None = None
+    kdf: Callable[[str | None, Mapping[str, int] | None], "Kdf"] | None = None
     audit_key: Callable[[], bytes | None] | None = None
 
 
@@ -235,7 +233,7 @@ class KeySource(Protocol):
 class AuditSink(Protocol):
     """Receives audit events. Events never hold values or key material."""
 
-    def emit(self, event: AuditEvent) -> None: ...
+    def emit(self, event: "AuditEvent") -> None: ...
 
     def close(self) -> None: ...
 

@@ -9,8 +9,6 @@ distribution's name and version, so one ``scandir`` per path entry finds them al
 wins. ``tests/test_entrypoints.py`` checks the result against ``importlib.metadata``.
 """
 
-from __future__ import annotations
-
 import importlib
 import os
 import sys

@@ -22,8 +22,6 @@ discovery, which stays the authority (and rewrites the index):
   uses the index (every plugin has to load).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -69,7 +67,7 @@ def default_path() -> Path:
 class PluginIndex:
     """Reads (once) and writes the index file at ``path`` for one plugin policy."""
 
-    def __init__(self, path: Path, policy: PluginPolicy) -> None:
+    def __init__(self, path: Path, policy: "PluginPolicy") -> None:
         self.path = path
         self.policy = policy
         self._document: dict[str, Any] | None = None

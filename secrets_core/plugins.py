@@ -11,8 +11,6 @@ plugin that provides it; anything the index cannot answer (a listing, an unknown
 conflicting name, a changed installation, strict mode) runs the full discovery.
 """
 
-from __future__ import annotations
-
 import _thread
 from collections.abc import Iterable
 from pathlib import Path
@@ -176,7 +174,7 @@ class PluginRegistry:
         return provided
 
     @property
-    def pm(self) -> PluginManager:
+    def pm(self) -> "PluginManager":
         """The pluggy plugin manager (running the full discovery if it has not run)."""
         self._discover()
         assert self._pm is not None
@@ -335,7 +333,7 @@ class PluginRegistry:
         return sorted(self._infos.values(), key=lambda info: (info.name, info.distribution))
 
 
-def _hook_names(pm: PluginManager, plugin_name: str) -> Iterable[str]:
+def _hook_names(pm: "PluginManager", plugin_name: str) -> Iterable[str]:
     plugin = pm.get_plugin(plugin_name)
     for caller in pm.get_hookcallers(plugin) or ():
         yield caller.name
