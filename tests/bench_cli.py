@@ -153,9 +153,8 @@ def measure(
             "import": ([python, "-c", "import cryptography.fernet"], env),
             "libraries": ([python, "-c", f"import {', '.join(LIBRARIES)}"], env),
         }
-        bao = next(
-            filter(None, (shutil.which("bao", path=str(d)) for d in (bindir, BENCH_BIN))), None
-        ) or shutil.which("bao")
+        next_to_python = os.pathsep.join([str(bindir), str(BENCH_BIN)])
+        bao = shutil.which("bao", path=next_to_python) or shutil.which("bao")
         with contextlib.ExitStack() as stack:
             bao_env = stack.enter_context(bao_dev_server(bao, env)) if bao else None
             if bao and bao_env is not None:
