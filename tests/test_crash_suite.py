@@ -555,24 +555,14 @@ def test_rotation_does_not_overwrite_a_concurrent_write(
 
 
 STALE_WRITER = """
-import json, sys, time
+import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
+import pause_after_seal
 from crash_child import open_manager
-from secrets_core import envelope
-config, flags = json.loads(sys.argv[1]), Path(sys.argv[3])
-real_seal = envelope.seal
-
-def seal(*args, **kwargs):  # sealed under the primary of now; stall before writing it
-    token = real_seal(*args, **kwargs)
-    (flags / "sealed").touch()
-    deadline = time.monotonic() + 60
-    while not (flags / "go").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return token
-
+config = json.loads(sys.argv[1])
 manager = open_manager(config)
-envelope.seal = seal
+pause_after_seal.install(Path(sys.argv[3]))  # sealed under the primary of now, then stalls
 manager.store_secret("stale/x", "acknowledged")
 """
 

@@ -14,23 +14,14 @@ import pytest
 
 from secure_secrets import SecureSecretsManager
 
+HELPERS = Path(__file__).parent / "helpers"
 PAUSED_WRITER = """
-import sys, time
+import sys
 from pathlib import Path
-from secrets_core import envelope
+sys.path.insert(0, sys.argv[2])
+import pause_after_seal
 from secure_secrets import SecureSecretsManager
-flags = Path(sys.argv[1])
-real_seal = envelope.seal
-
-def seal(*args, **kwargs):
-    token = real_seal(*args, **kwargs)
-    (flags / "sealed").touch()
-    deadline = time.monotonic() + 60
-    while not (flags / "go").exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return token
-
-envelope.seal = seal
+pause_after_seal.install(Path(sys.argv[1]))
 SecureSecretsManager().store_secret("race/new", "written while rotating")
 """
 ROTATE = """
@@ -65,7 +56,9 @@ def test_a_rotation_waits_for_a_value_sealed_but_not_yet_written(
     manager.store_secret("race/old", "stored before")
     old_key = manager.initialize_keys()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECURE_SECRET_")}
-    writer = subprocess.Popen([sys.executable, "-c", PAUSED_WRITER, str(tmp_path)], env=env)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", PAUSED_WRITER, str(tmp_path), str(HELPERS)], env=env
+    )
     wait_for(tmp_path / "sealed", writer)  # sealed under the old key, not yet written
 
     rotator = subprocess.Popen([sys.executable, "-c", ROTATE, str(tmp_path)], env=env)
