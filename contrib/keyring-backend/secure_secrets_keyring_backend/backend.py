@@ -73,8 +73,19 @@ class SecureSecretsKeyring(KeyringBackend):
     def set_password(self, service: str, username: str, password: str) -> None:
         if not isinstance(password, str):
             raise errors.PasswordSetError(f"a password must be a str, not {type(password).__name__}")
+        from secure_secrets.exceptions import InvalidSecretNameError
+
+        name = secret_name(service, username)
         with self._converted(errors.PasswordSetError, "stored"):
-            self.manager.store_secret(secret_name(service, username), password)
+            try:
+                self.manager.store_secret(name, password)
+            except InvalidSecretNameError:
+                raise errors.PasswordSetError(
+                    f"secure-secrets: this service and username are too long together: their "
+                    f"secret name would have {len(name)} characters, more than a name may have; "
+                    "store the credential under a shorter service, such as the host name "
+                    f"alone (pip looks it up too) ({_DOCS}, 'Limits')"
+                ) from None
 
     def delete_password(self, service: str, username: str) -> None:
         """Destroy the credential and every version of it (``purge_secret``): a deleted
@@ -113,11 +124,13 @@ class SecureSecretsKeyring(KeyringBackend):
 
     @property
     def manager(self) -> SecureSecretsManager:
-        """The manager for the current properties (one per combination, made on first use)."""
+        """The manager for the current properties (one per combination, made on first use;
+        a bad configuration raises secure-secrets' ``ConfigError``, which each keyring call
+        turns into its own error)."""
         key = (self.backend, self.config_path, self.profile)
         manager = self._managers.get(key)
         if manager is None:
-            with self._lock, self._converted(errors.InitError, "opened"):
+            with self._lock:
                 manager = self._managers.get(key) or self._make_manager()
                 self._managers[key] = manager
         return manager
