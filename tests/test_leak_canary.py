@@ -94,7 +94,8 @@ def test_the_canary_never_leaks(manager, isolated_home, caplog, capfd) -> None:
                 manager.retrieve_secret(name)
             except SecretsError as exc:
                 outputs.append(all_text_of(exc))
-    outputs += [caplog.text, repr(manager), repr(manager.settings), repr(manager._key_manager())]
+    outputs += [caplog.text, repr(manager), repr(manager.settings)]
+    outputs.append(repr(manager.assembly.key_manager()))
     captured = capfd.readouterr()
     outputs += [captured.out, captured.err]
     for text in outputs:
