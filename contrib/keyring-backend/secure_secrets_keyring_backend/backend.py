@@ -2,15 +2,15 @@
 
 This module is imported by keyring itself (entry point group ``keyring.backends``) in every
 process that imports keyring, so it must stay cheap: secure-secrets is imported only when the
-backend is first used.
+backend is first used. ``except`` clauses name our errors through :func:`_ours`, which is only
+evaluated when something was raised, so the read path pays nothing for them.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from types import ModuleType
+from typing import TYPE_CHECKING, NoReturn
 
 from keyring import credentials, errors
 from keyring.backend import KeyringBackend
@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 #: below keyrings.alt (0.5), above keyring's "fail" (0) and "null" (-1) backends.
 PRIORITY = 0.1
 _DOCS = "see docs/keyring-backend.md"
+_exceptions: ModuleType | None = None
+_calls = threading.local()  # .depth: keyring calls of ours running in this thread
+
+
+def _ours() -> ModuleType:
+    """``secure_secrets.exceptions``, imported on first use."""
+    global _exceptions
+    if _exceptions is None:
+        import secure_secrets.exceptions as module
+
+        _exceptions = module
+    return _exceptions
 
 
 class SecureSecretsKeyring(KeyringBackend):
@@ -61,44 +73,50 @@ class SecureSecretsKeyring(KeyringBackend):
     # --- keyring's API ---------------------------------------------------------------------
 
     def get_password(self, service: str, username: str) -> str | None:
-        from secure_secrets.exceptions import InvalidSecretNameError, SecretNotFoundError
-
-        with self._converted(errors.KeyringError, "read"):
-            try:
-                value = self.manager.retrieve_secret(secret_name(service, username))
-            except (SecretNotFoundError, InvalidSecretNameError):
-                return None  # a pair too long for a name cannot have been stored
-            return value if isinstance(value, str) else value.decode("utf-8")
+        manager = self._enter(errors.KeyringError, "read")
+        try:
+            value = manager.retrieve_secret(secret_name(service, username))
+        except (_ours().SecretNotFoundError, _ours().InvalidSecretNameError):
+            return None  # a pair too long for a name cannot have been stored
+        except _ours().SecretsError as exc:
+            self._fail(errors.KeyringError, "read", exc)
+        finally:
+            _calls.depth -= 1
+        return value if isinstance(value, str) else value.decode("utf-8")
 
     def set_password(self, service: str, username: str, password: str) -> None:
         if not isinstance(password, str):
             raise errors.PasswordSetError(f"a password must be a str, not {type(password).__name__}")
-        from secure_secrets.exceptions import InvalidSecretNameError
-
         name = secret_name(service, username)
-        with self._converted(errors.PasswordSetError, "stored"):
-            try:
-                self.manager.store_secret(name, password)
-            except InvalidSecretNameError:
-                raise errors.PasswordSetError(
-                    f"secure-secrets: this service and username are too long together: their "
-                    f"secret name would have {len(name)} characters, more than a name may have; "
-                    "store the credential under a shorter service, such as the host name "
-                    f"alone (pip looks it up too) ({_DOCS}, 'Limits')"
-                ) from None
+        manager = self._enter(errors.PasswordSetError, "stored")
+        try:
+            manager.store_secret(name, password)
+        except _ours().InvalidSecretNameError:
+            raise errors.PasswordSetError(
+                "secure-secrets: this service and username are too long together: their "
+                f"secret name would have {len(name)} characters, more than a name may have; "
+                "store the credential under a shorter service, such as the host name alone "
+                f"(pip looks it up too) ({_DOCS}, 'Limits')"
+            ) from None
+        except _ours().SecretsError as exc:
+            self._fail(errors.PasswordSetError, "stored", exc)
+        finally:
+            _calls.depth -= 1
 
     def delete_password(self, service: str, username: str) -> None:
         """Destroy the credential and every version of it (``purge_secret``): a deleted
         password is gone, not restorable."""
-        from secure_secrets.exceptions import InvalidSecretNameError, SecretNotFoundError
-
-        with self._converted(errors.PasswordDeleteError, "deleted"):
-            try:
-                self.manager.purge_secret(secret_name(service, username))
-            except (SecretNotFoundError, InvalidSecretNameError):
-                raise errors.PasswordDeleteError(
-                    f"no password stored for this service and username ({_DOCS})"
-                ) from None
+        manager = self._enter(errors.PasswordDeleteError, "deleted")
+        try:
+            manager.purge_secret(secret_name(service, username))
+        except (_ours().SecretNotFoundError, _ours().InvalidSecretNameError):
+            raise errors.PasswordDeleteError(
+                f"secure-secrets: no password is stored for this service and username ({_DOCS})"
+            ) from None
+        except _ours().SecretsError as exc:
+            self._fail(errors.PasswordDeleteError, "deleted", exc)
+        finally:
+            _calls.depth -= 1
 
     def get_credential(self, service: str, username: str | None) -> credentials.Credential | None:
         """With a username, its password; without, the first username stored for
@@ -106,13 +124,15 @@ class SecureSecretsKeyring(KeyringBackend):
         if username is not None:
             password = self.get_password(service, username)
             return None if password is None else credentials.SimpleCredential(username, password)
-        from secure_secrets.exceptions import BackendConfigurationError, InvalidSecretNameError
-
-        with self._converted(errors.KeyringError, "listed"):
-            try:
-                names = self.manager.list_secrets(service_prefix(service))
-            except (BackendConfigurationError, InvalidSecretNameError):
-                return None  # a backend that cannot list, or a service too long for a name
+        manager = self._enter(errors.KeyringError, "listed")
+        try:
+            names = manager.list_secrets(service_prefix(service))
+        except (_ours().BackendConfigurationError, _ours().InvalidSecretNameError):
+            return None  # a backend that cannot list, or a service too long for a name
+        except _ours().SecretsError as exc:
+            self._fail(errors.KeyringError, "listed", exc)
+        finally:
+            _calls.depth -= 1
         for name in names:
             found = pair_of(name)[1]
             password = self.get_password(service, found)
@@ -125,35 +145,49 @@ class SecureSecretsKeyring(KeyringBackend):
     @property
     def manager(self) -> SecureSecretsManager:
         """The manager for the current properties (one per combination, made on first use;
-        a bad configuration raises secure-secrets' ``ConfigError``, which each keyring call
-        turns into its own error)."""
+        a bad configuration raises secure-secrets' ``ConfigError``)."""
         key = (self.backend, self.config_path, self.profile)
         manager = self._managers.get(key)
         if manager is None:
+            from secure_secrets import SecureSecretsManager
+
             with self._lock:
-                manager = self._managers.get(key) or self._make_manager()
+                manager = self._managers.get(key) or SecureSecretsManager(
+                    default_backend=self.backend or None,
+                    config_path=self.config_path or None,
+                    profile=self.profile or None,
+                )
                 self._managers[key] = manager
         return manager
 
-    def _make_manager(self) -> SecureSecretsManager:
-        from secure_secrets import SecureSecretsManager
-
-        return SecureSecretsManager(
-            default_backend=self.backend or None,
-            config_path=self.config_path or None,
-            profile=self.profile or None,
-        )
-
-    @contextmanager
-    def _converted(self, kind: type[errors.KeyringError], verb: str) -> Iterator[None]:
-        """Turn a secure-secrets error into ``kind`` (``KeyringLocked`` when the keys cannot
-        be unlocked), keeping our message (it never holds a value) and chaining nothing."""
-        from secure_secrets.exceptions import KeyNotAvailableError, SecretsError
-
+    def _enter(self, kind: type[errors.KeyringError], verb: str) -> SecureSecretsManager:
+        """Count a call of ours in this thread, and return the manager. The caller decrements
+        the count in its ``finally``. A call arriving while one of ours runs in the same
+        thread means secure-secrets asked the keyring for its own key (the ``os-keyring`` key
+        source with this backend as keyring's default): refused, or it would recurse."""
+        depth = getattr(_calls, "depth", 0)
+        if depth:
+            _calls.looped = True
+            raise kind("secure-secrets: a keyring call from inside secure-secrets itself")
+        _calls.depth, _calls.looped = 1, False
         try:
-            yield
-        except SecretsError as exc:
-            if kind is errors.KeyringError and isinstance(exc, KeyNotAvailableError):
-                kind = errors.KeyringLocked
-            message = f"secure-secrets: the password could not be {verb}: {type(exc).__name__}: {exc}"
-            raise kind(message) from None
+            return self.manager
+        except _ours().SecretsError as exc:
+            _calls.depth = 0
+            self._fail(kind, verb, exc)
+
+    @staticmethod
+    def _fail(kind: type[errors.KeyringError], verb: str, exc: Exception) -> NoReturn:
+        """Raise ``kind`` (``KeyringLocked`` when the keys cannot be unlocked) with our
+        message, which never holds a value, chaining nothing."""
+        if getattr(_calls, "looped", False):
+            raise kind(
+                "secure-secrets: its key source asked the keyring for secure-secrets' own key, "
+                "and the keyring is secure-secrets: give the os-keyring key source another "
+                f"keyring backend ([key_source] backend = ...) or use another key source ({_DOCS})"
+            ) from None
+        if kind is errors.KeyringError and isinstance(exc, _ours().KeyNotAvailableError):
+            kind = errors.KeyringLocked
+        raise kind(
+            f"secure-secrets: the password could not be {verb}: {type(exc).__name__}: {exc}"
+        ) from None

@@ -20,6 +20,7 @@ every backend, as the allowlist is.
 from __future__ import annotations
 
 import base64
+import functools
 
 PREFIX = "keyring/"
 _EMPTY = "_"
@@ -46,6 +47,7 @@ def service_prefix(service: str) -> str:
     return f"{PREFIX}{encode_part(service)}/"
 
 
+@functools.lru_cache(maxsize=1024)  # a tool asks for the same few pairs again and again
 def secret_name(service: str, username: str) -> str:
     """The secret name holding the password of ``username`` at ``service``."""
     return service_prefix(service) + encode_part(username)

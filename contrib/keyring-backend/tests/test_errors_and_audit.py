@@ -149,3 +149,25 @@ def test_no_credential_in_any_message_log_or_file(
         if file.is_file():
             data = file.read_bytes()
             assert canary.encode() not in data and token.encode() not in data, file
+
+
+def test_its_own_key_in_itself_is_refused_not_recursed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The os-keyring key source asks keyring's default backend for secure-secrets' key; when
+    that default is this backend, the call is refused with what to do instead."""
+    import keyring.core
+
+    config = tmp_path / "config.toml"
+    config.write_text('[key_source]\nname = "os-keyring"\n', encoding="utf-8")
+    ring = SecureSecretsKeyring().with_properties(config_path=str(config))
+    monkeypatch.setattr(keyring.core, "_keyring_backend", ring)
+    with pytest.raises(errors.PasswordSetError, match=r"\[key_source\] backend"):
+        ring.set_password(SERVICE, "alice", "pw-1")
+    config.write_text(
+        '[key_source]\nname = "os-keyring"\nbackend = "keyrings.alt.file.PlaintextKeyring"\n',
+        encoding="utf-8",
+    )
+    fixed = SecureSecretsKeyring().with_properties(config_path=str(config))
+    fixed.set_password(SERVICE, "alice", "pw-1")
+    assert fixed.get_password(SERVICE, "alice") == "pw-1"
