@@ -48,7 +48,9 @@ def median_us(samples: list[int]) -> float:
     return statistics.median(samples) / 1000
 
 
-def paired(rounds: int, first: Callable[[], object], second: Callable[[], object]) -> tuple[float, float]:
+def paired(
+    rounds: int, first: Callable[[], object], second: Callable[[], object]
+) -> tuple[float, float]:
     """Median µs of ``first`` and ``second``, timed in the same iterations, alternating order."""
     a: list[int] = []
     b: list[int] = []
@@ -64,7 +66,6 @@ def paired(rounds: int, first: Callable[[], object], second: Callable[[], object
 def fill(count: int) -> object:
     """Our backend with ``count`` credentials stored through it (real, durable writes)."""
     import keyring
-
     from secure_secrets_keyring_backend import SecureSecretsKeyring
 
     ring = SecureSecretsKeyring()
@@ -108,7 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         base = Path(tmp)
         isolate(base)
         import keyring
-
         from secure_secrets_keyring_backend import secret_name
 
         ring = fill(args.count)

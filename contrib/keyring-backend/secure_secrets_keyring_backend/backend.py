@@ -86,7 +86,9 @@ class SecureSecretsKeyring(KeyringBackend):
 
     def set_password(self, service: str, username: str, password: str) -> None:
         if not isinstance(password, str):
-            raise errors.PasswordSetError(f"a password must be a str, not {type(password).__name__}")
+            raise errors.PasswordSetError(
+                f"a password must be a str, not {type(password).__name__}"
+            )
         name = secret_name(service, username)
         manager = self._enter(errors.PasswordSetError, "stored")
         try:

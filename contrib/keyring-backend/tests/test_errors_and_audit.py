@@ -3,35 +3,33 @@ credential in any message, log line or file in clear."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from keyring import errors
+from secure_secrets_keyring_backend import SecureSecretsKeyring, secret_name
 
 from secure_secrets import SecureSecretsManager
-from secure_secrets_keyring_backend import SecureSecretsKeyring, secret_name
 
 SERVICE = "https://pypi.example.com/simple/"
 LONG_SERVICE = "https://artifacts.example.com/" + "x" * 120 + "/simple/"
 
 
-def audit_events() -> list[dict[str, object]]:
-    log = SecureSecretsManager().settings.log_dir / "audit.jsonl"
-    return [json.loads(line) for line in log.read_text().splitlines()]
-
-
-def test_every_access_is_audited_with_the_calling_process_as_actor() -> None:
+def test_every_access_is_audited_with_the_calling_process_as_actor(audit_events: Any) -> None:
     ring = SecureSecretsKeyring()
     ring.set_password(SERVICE, "alice", "pw-1")
     assert ring.get_password(SERVICE, "alice") == "pw-1"
     assert ring.get_password(SERVICE, "bob") is None
     credential = ring.get_credential(SERVICE, None)
-    assert credential is not None and (credential.username, credential.password) == ("alice", "pw-1")
+    assert credential is not None and (credential.username, credential.password) == (
+        "alice",
+        "pw-1",
+    )
     ring.delete_password(SERVICE, "alice")
     with pytest.raises(errors.PasswordDeleteError):
         ring.delete_password(SERVICE, "alice")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from keyring.testing.backend import BackendBasicTests
-
 from secure_secrets_keyring_backend import SecureSecretsKeyring, secret_name
 
 

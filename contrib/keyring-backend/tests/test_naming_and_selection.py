@@ -14,10 +14,10 @@ import keyring.core
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from secrets_core.names import MAX_NAME_LENGTH, validate_name
 from secure_secrets_keyring_backend import SecureSecretsKeyring, pair_of, secret_name
 from secure_secrets_keyring_backend.backend import PRIORITY
+
+from secrets_core.names import MAX_NAME_LENGTH, validate_name
 
 TEXT = st.text(st.characters(codec="utf-8"), max_size=40) | st.text(max_size=40)
 
