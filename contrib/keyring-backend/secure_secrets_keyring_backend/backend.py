@@ -66,7 +66,7 @@ class SecureSecretsKeyring(KeyringBackend):
         return "secure-secrets"
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         self._managers: dict[tuple[str | None, ...], SecureSecretsManager] = {}
         self._lock = threading.Lock()
 
