@@ -85,11 +85,23 @@ class SecureSecretsKeyring(KeyringBackend):
         return value if isinstance(value, str) else value.decode("utf-8")
 
     def set_password(self, service: str, username: str, password: str) -> None:
+        failure: tuple[type[errors.KeyringError], str] | None = None
+        try:
+            self._store(secret_name(service, username), password)
+        except errors.KeyringError as exc:
+            failure = type(exc), str(exc)
+        except Exception as exc:  # anything else: its type only
+            failure = errors.PasswordSetError, f"secure-secrets: {type(exc).__name__}"
+        finally:
+            del password  # raised afresh below: no frame of ours holding it in the traceback
+        if failure is not None:
+            raise failure[0](failure[1]) from None
+
+    def _store(self, name: str, password: str) -> None:
         if not isinstance(password, str):
             raise errors.PasswordSetError(
                 f"a password must be a str, not {type(password).__name__}"
             )
-        name = secret_name(service, username)
         manager = self._enter(errors.PasswordSetError, "stored")
         try:
             manager.store_secret(name, password)
