@@ -74,3 +74,19 @@ def test_chosen_only_when_selected(tmp_path: Path) -> None:
         "[backend]\ndefault-keyring = secure_secrets_keyring_backend.SecureSecretsKeyring\n"
     )
     assert chosen_backend(tmp_path) == ours
+
+
+@pytest.mark.slow
+def test_registration_does_not_import_secure_secrets() -> None:
+    """keyring loads every registered backend in every process that uses it: ours must not
+    cost those processes the import of secure-secrets until it is used."""
+    code = (
+        "import sys, keyring.backend\n"
+        "names = [type(r).__name__ for r in keyring.backend.get_all_keyring()]\n"
+        "assert 'SecureSecretsKeyring' in names, names\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('secrets_core', 'secure_secrets.'))))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
