@@ -82,7 +82,16 @@ class SecureSecretsKeyring(KeyringBackend):
             self._fail(errors.KeyringError, "read", exc)
         finally:
             _calls.depth -= 1
-        return value if isinstance(value, str) else value.decode("utf-8")
+        if isinstance(value, str):
+            return value
+        try:  # stored as bytes by something else than keyring
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            del value  # the error (and this frame) would carry it
+        raise errors.KeyringError(
+            "secure-secrets: this credential holds bytes that are not UTF-8 text; keyring "
+            "passwords are text (read it with secure-secrets get)"
+        )
 
     def set_password(self, service: str, username: str, password: str) -> None:
         failure: tuple[type[errors.KeyringError], str] | None = None

@@ -172,3 +172,14 @@ def test_its_own_key_in_itself_is_refused_not_recursed(
     fixed = SecureSecretsKeyring().with_properties(config_path=str(config))
     fixed.set_password(SERVICE, "alice", "pw-1")
     assert fixed.get_password(SERVICE, "alice") == "pw-1"
+
+
+def test_a_bytes_value_is_text_when_it_decodes_else_an_error_without_it() -> None:
+    manager = SecureSecretsManager()
+    manager.store_secret(secret_name(SERVICE, "utf8"), "pässwort".encode())
+    manager.store_secret(secret_name(SERVICE, "binary"), b"\xffcanary-binary")
+    ring = SecureSecretsKeyring()
+    assert ring.get_password(SERVICE, "utf8") == "pässwort"
+    with pytest.raises(errors.KeyringError, match="not UTF-8") as raised:
+        ring.get_password(SERVICE, "binary")
+    assert "canary-binary" not in all_text_of(raised.value, OUR_FRAMES)
