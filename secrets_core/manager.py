@@ -229,7 +229,7 @@ class SecretsManager:
         the backend has versions."""
         kind = type(value).__name__
         try:
-            secret: SecretValue | None = SecretValue(value)
+            secret: SecretValue | None = SecretValue.to_store(value)
         except InvalidSecretValueError:
             secret = None
         finally:

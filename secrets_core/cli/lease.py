@@ -25,8 +25,10 @@ def dynamic_secrets(state: State) -> DynamicSecrets:
     try:  # the plugin is optional: found at run time, not imported by the core's modules
         dynamic = importlib.import_module("secure_secrets_vault.dynamic")
     except ImportError:
+        from secrets_core.errors import install_hint
+
         raise CliError(
-            "dynamic secrets need the vault plugin", CONFIG, "pip install secure-secrets-vault"
+            "dynamic secrets need the vault plugin", CONFIG, install_hint("secure-secrets-vault")
         ) from None
     return dynamic.DynamicSecrets.from_manager(state.manager(), state.backend or "vault")
 
