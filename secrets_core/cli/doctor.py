@@ -217,7 +217,7 @@ def _configuration_notes(settings: Settings) -> list[Finding]:
             "dynamic secrets",
             note="available through [backends.vault] (secure-secrets lease read PATH)"
             if "vault" in settings.backends
-            else "need a [backends.vault] table (see docs/dynamic-secrets.md)",
+            else "need a [backends.vault] table (see: secure-secrets lease --help)",
         ),
     ]
 

@@ -22,7 +22,7 @@ def render_config(backend: str, key_source: str) -> str:
     """The TOML that ``init`` writes."""
     return (
         "# secure-secrets configuration, written by `secure-secrets init`.\n"
-        "# Every key is described in docs/configuration.md.\n"
+        "# `secure-secrets config show` prints every key in effect, defaults included.\n"
         f'default_backend = "{backend}"\n'
         "\n"
         "[key_source]\n"
