@@ -48,8 +48,8 @@ class InvalidSecretValueError(SecretsError, TypeError):
     """A secret value is not ``str`` or ``bytes``."""
 
 
-class SecretTooLargeError(SecretsError, ValueError):
-    """A value to store is larger than :data:`secrets_core.secret.MAX_VALUE_BYTES`."""
+class SecretTooLargeError(InvalidSecretValueError, ValueError):
+    """A value to store is larger than :data:`secrets_core.secret.MAX_VALUE_BYTES` (4 MiB)."""
 
 
 # --- crypto ---------------------------------------------------------------------------------

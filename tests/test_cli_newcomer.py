@@ -272,7 +272,7 @@ def test_export_names_variables_by_one_rule_with_and_without_ciphertext(store: N
 
 
 def test_install_hint_works_from_an_index_and_from_a_checkout() -> None:
-    from secrets_core.plugins import PluginPolicy
+    from secrets_core.plugin import PluginPolicy
 
     policy = PluginPolicy(block=frozenset({"file"}))
     with (

@@ -10,6 +10,7 @@ import click
 
 from secrets_core.cli.errors import CONFIG, CliError
 from secrets_core.cli.state import echo_json, get_state, json_option, stdin_is_tty
+from secrets_core.defaults import ENV_PASSPHRASE
 
 KEY_SOURCES = {
     "keyfile": "a random key in a 0600 file in the data dir (default; back the file up)",
@@ -215,5 +216,5 @@ def change_passphrase_cmd() -> None:
     new = ask_twice("New passphrase")
     manager.change_passphrase(new)
     del new
-    variable = manager.settings.key_source_options.get("variable") or "SECURE_SECRETS_PASSPHRASE"
+    variable = manager.settings.key_source_options.get("variable") or ENV_PASSPHRASE
     state.info(f"passphrase changed; update ${variable} wherever it is set")

@@ -14,7 +14,7 @@ from secrets_core.cli.state import get_state, json_dumps
 )
 def plugins_cmd(as_json: bool, verbose: bool) -> None:
     """List installed plugins: name, distribution, version, status, hooks and errors."""
-    from secrets_core.plugins import get_registry
+    from secrets_core.plugin._registry import get_registry
 
     state = get_state()
     infos = get_registry(state.settings().plugins).plugins()

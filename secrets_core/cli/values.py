@@ -147,7 +147,7 @@ def set_cmd(
     validate_name(name)  # before asking for a value that would then be thrown away
     metadata = _parse_meta(meta)
     if metadata is not None:
-        from secrets_core.descriptors import Capability
+        from secrets_core.plugin._api import Capability
 
         require(state.manager(), Capability.METADATA, "metadata (--meta)")
     value: str | bytes
@@ -233,14 +233,14 @@ def get_cmd(name: str, version: int | None, as_json: bool) -> None:
     state = get_state()
     manager = state.manager()
     if version is not None:
-        from secrets_core.descriptors import Capability
+        from secrets_core.plugin._api import Capability
 
         require(manager, Capability.VERSIONS, "older versions")
     value = manager.retrieve_secret(name, version=version)
     if not as_json:
         emit_value(value)
         return
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     backend = state.backend_name()
     doc: dict[str, Any] = {"name": name, "backend": backend, **value_json(value)}
@@ -259,7 +259,7 @@ def get_cmd(name: str, version: int | None, as_json: bool) -> None:
 @json_option("Print {name, backend, purged, restorable, event_id} as JSON.")
 def delete_cmd(name: str, purge: bool, as_json: bool) -> None:
     """Delete NAME (a soft delete, undone by `restore`, where the backend supports it)."""
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     state = get_state()
     manager = state.manager()
@@ -281,7 +281,7 @@ def delete_cmd(name: str, purge: bool, as_json: bool) -> None:
 @json_option("Print {name, backend, event_id} as JSON.")
 def restore_cmd(name: str, as_json: bool) -> None:
     """Undo a soft delete of NAME."""
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     state = get_state()
     manager = state.manager()
@@ -313,7 +313,7 @@ def history_cmd(name: str, as_json: bool) -> None:
     """Show the versions and metadata of NAME (never the values)."""
     state = get_state()
     manager = state.manager()
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     backend = manager.default_backend
     require(manager, Capability.METADATA, "versions or metadata, so it has no history")
