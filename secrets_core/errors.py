@@ -133,7 +133,6 @@ __all__ = [
     "SecretNotFoundError",
     "SecretTooLargeError",
     "SecretsError",
-    "install_hint",
 ]
 
 

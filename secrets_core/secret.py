@@ -49,8 +49,10 @@ class SecretValue:
     def to_store(cls, value: str | bytes) -> SecretValue:
         """A value about to be stored: as the constructor, and at most
         :data:`MAX_VALUE_BYTES`, else :class:`~secrets_core.errors.SecretTooLargeError`."""
-        secret = cls(value)
-        del value
+        try:
+            secret = cls(value)
+        finally:
+            del value  # a refused value stays out of this frame's traceback locals
         held = secret._value
         if isinstance(held, bytes):
             over = len(held) > MAX_VALUE_BYTES

@@ -314,3 +314,102 @@ def test_rotate_key_off_a_terminal_prints_progress_lines(store: None) -> None:
     assert lines[-1] == "rotate-key: file 4/4 re-encrypted" and len(lines) == 4
     quiet = run("-q", "rotate-key", "--progress-every", "0")
     assert "rotate-key:" not in quiet.stderr
+
+
+# --- 2. one truth in the docs -------------------------------------------------------------------
+
+DOCS = ROOT / "docs"
+
+
+def _distributions() -> list[str]:
+    import tomllib
+
+    projects = [ROOT, *sorted((ROOT / "plugins").iterdir()), *sorted((ROOT / "contrib").iterdir())]
+    return [
+        tomllib.loads((project / "pyproject.toml").read_text())["project"]["name"]
+        for project in projects
+        if (project / "pyproject.toml").exists()
+    ]
+
+
+def test_the_status_of_each_component_is_in_one_place() -> None:
+    status = (DOCS / "status.md").read_text()
+    for distribution in _distributions():
+        assert f"`{distribution}`" in status, distribution
+    for page in ("README.md", "docs/plugins.md", "docs/getting-started.md", "docs/index.md"):
+        assert "status.md" in (ROOT / page).read_text(), page
+    for stale in ("not usable yet", "registered only", "verbatim", "seed configuration"):
+        for page in [ROOT / "README.md", *DOCS.glob("*.md")]:
+            assert stale not in page.read_text(), (page.name, stale)
+
+
+def test_plugins_takes_minus_v_as_documented() -> None:
+    assert "provides:" in run("plugins", "-v").stdout
+
+
+def test_the_install_docs_use_the_wheelhouse() -> None:
+    containers = (DOCS / "containers.md").read_text()
+    assert "--find-links /wheels" in containers and "COPY dist/" in containers
+    started = (DOCS / "getting-started.md").read_text()
+    assert "scripts/build-wheelhouse" in started
+    assert "pip install --find-links dist 'secure-secrets[all]'" in started
+
+
+# --- 1. installable by the names we print -------------------------------------------------------
+
+
+def _venv(path: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True, timeout=300)
+    return path / "bin"
+
+
+def _pip(bindir: Path, *args: str, cwd: Path) -> None:
+    result = subprocess.run([str(bindir / "python"), "-m", "pip", "install", "-q", *args],
+                            cwd=cwd, capture_output=True, text=True, timeout=900)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def _home(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SECURE_SECRETS_")}
+    env.update({f"XDG_{kind}_HOME": str(home / kind.lower())
+                for kind in ("CONFIG", "DATA", "STATE", "CACHE")})  # fmt: skip
+    home.mkdir(exist_ok=True)
+    return env
+
+
+def _quickstart(bindir: Path, home: Path) -> str:
+    result = subprocess.run(
+        [str(bindir / "python"), str(DOCS / "examples" / "quickstart.py")], cwd=home,
+        env=_home(home), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+def test_the_wheelhouse_installs_every_name_we_print(tmp_path: Path) -> None:
+    """scripts/build-wheelhouse, then `pip install --find-links dist` by the documented names
+    into fresh venvs (third-party dependencies from the configured index), then the quickstart;
+    and the checkout half of the install hint is a command that works."""
+    built = subprocess.run([str(ROOT / "scripts" / "build-wheelhouse"), str(tmp_path / "dist")],
+                           env=dict(os.environ, PYTHON=sys.executable), capture_output=True,
+                           text=True, timeout=1800)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    wheels = {p.name.split("-")[0] for p in (tmp_path / "dist").glob("*.whl")}
+    assert wheels == {name.replace("-", "_") for name in _distributions()}
+
+    everything = _venv(tmp_path / "all")
+    _pip(everything, "--find-links", "dist", "secure-secrets[all]", cwd=tmp_path)
+    assert "matches: True" in _quickstart(everything, tmp_path / "home-all")
+
+    subset = _venv(tmp_path / "subset")
+    _pip(subset, "--find-links", "dist", "secure-secrets", "secure-secrets-fernet", cwd=tmp_path)
+    missing = subprocess.run([str(subset / "secure-secrets"), "list"], capture_output=True,
+                             env=_home(tmp_path / "home-subset"), text=True,
+                             timeout=120)  # fmt: skip
+    assert missing.returncode == CONFIG
+    command = missing.stderr.split("from a source checkout: scripts/build-wheelhouse, then ")[1]
+    args = command.split(")")[0].split()
+    assert args[:2] == ["pip", "install"], command
+    _pip(subset, *args[2:], cwd=tmp_path)  # the hint, run where the wheelhouse is
+    assert "matches: True" in _quickstart(subset, tmp_path / "home-subset")
