@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -174,13 +175,19 @@ def test_completing_names_writes_no_audit_event_and_no_warning(
 # --- 3. Ctrl-C and prompts on a real terminal -------------------------------------------------
 
 
-@pytest.mark.slow
-def test_ctrl_c_at_a_prompt_exits_130() -> None:
-    pexpect = pytest.importorskip("pexpect")
+def _prompting_set(pexpect: Any) -> Any:
+    """`secure-secrets set pw` on a terminal, at its first prompt."""
     run("init")
     child = pexpect.spawn(sys.executable, ["-c", MAIN, "set", "pw"], env=dict(os.environ),
                           timeout=60, encoding="utf-8")  # fmt: skip
     child.expect("Value for pw: ")
+    return child
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_a_prompt_exits_130() -> None:
+    pexpect = pytest.importorskip("pexpect")
+    child = _prompting_set(pexpect)
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
@@ -208,10 +215,7 @@ def test_sigint_while_a_verb_waits_exits_130() -> None:
 @pytest.mark.slow
 def test_prompt_errors_use_the_error_style() -> None:
     pexpect = pytest.importorskip("pexpect")
-    run("init")
-    child = pexpect.spawn(sys.executable, ["-c", MAIN, "set", "pw"], env=dict(os.environ),
-                          timeout=60, encoding="utf-8")  # fmt: skip
-    child.expect("Value for pw: ")
+    child = _prompting_set(pexpect)
     child.sendline("")
     child.expect("error: the value is empty")
     child.expect("Value for pw: ")
