@@ -428,7 +428,7 @@ class KeyManager:
             }
             primary = doc["primary"]
             source = doc["key_source"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise IntegrityError(
                 f"keyring {self.path} is corrupt; restore it from backup"
             ) from None
