@@ -186,7 +186,8 @@ def set_cmd(
         state.warn(
             f"without {option}, backend '{event.backend}' kept the value only in the "
             "environment of this process, which ends now; keep the line printed on stdout "
-            f"(ciphertext) in the environment of the program that reads it, or set {option}"
+            "(ciphertext; 'keep' with --json) in the environment of the program that reads it, "
+            f"or set {option}"
         )
     elif not as_json:
         suffix = f" (version {version})" if version is not None else ""
