@@ -119,3 +119,16 @@ def test_a_config_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     os.chown(config, 65534, 65534)  # nobody
     with pytest.raises(ConfigError, match="owned by uid 65534"):
         SecureSecretsManager(config_path=config)
+
+
+@pytest.mark.parametrize("operation", ["store", "rotate"])
+def test_a_symlinked_keyring_lock_is_a_typed_error(stored, tmp_path: Path, operation: str) -> None:
+    lock = Path(str(stored.keyring_path) + ".lock")
+    lock.unlink(missing_ok=True)
+    lock.symlink_to(tmp_path / "elsewhere")
+    manager = SecureSecretsManager()
+    with pytest.raises(EncryptionError, match="is a symlink"):
+        if operation == "rotate":
+            manager.rotate_encryption_key()
+        else:
+            manager.store_secret("app/other", "value")
