@@ -286,3 +286,20 @@ class AuditSinkSpec(NamedTuple):
     factory: Callable[[Mapping[str, Any], PluginContext], AuditSink]
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
+
+
+class CommandSpec(NamedTuple):
+    """A verb a plugin adds to the ``secure-secrets`` command line.
+
+    ``command`` is a ``"module:attr"`` path to a :class:`click.Command` (or group); the core
+    imports it only when the verb runs, never at registration, and lists the verb in
+    ``secure-secrets --help`` with ``help`` (one line) without importing it. A verb with the
+    name of a core verb is reported and never runs (the core verb wins). ``distribution`` is
+    the distribution that ships the verb, for messages; when empty, the registry's record of
+    the plugin's distribution is used.
+    """
+
+    name: str
+    command: str
+    help: str = ""
+    distribution: str = ""
