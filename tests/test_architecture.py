@@ -109,6 +109,20 @@ def test_the_core_never_imports_a_plugin_distribution() -> None:
     assert offenders == []
 
 
+def test_the_core_never_names_a_plugin_module() -> None:
+    """Not even in a string for importlib (the CLI's ``lease`` once loaded
+    ``secure_secrets_vault.dynamic`` that way): plugins are found through entry points."""
+    offenders = [
+        f"{module}:{node.lineno} names {node.value}"
+        for module, path in _core_modules().items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and any(f"{prefix}" in node.value for prefix in PLUGIN_DISTRIBUTIONS)
+    ]
+    assert offenders == []
+
+
 def test_lower_rooms_never_import_higher_ones() -> None:
     offenders = []
     for module, path in _core_modules().items():

@@ -29,7 +29,6 @@ COMMANDS: dict[str, str] = {
     "rotate-key": "secrets_core.cli.keys:rotate_key_cmd",
     "change-passphrase": "secrets_core.cli.keys:change_passphrase_cmd",
     "run": "secrets_core.cli.run:run_cmd",
-    "lease": "secrets_core.cli.lease:lease_group",
     "export": "secrets_core.cli.export:export_cmd",
     "import-env": "secrets_core.cli.importenv:import_env_cmd",
     "plugins": "secrets_core.cli.plugins:plugins_cmd",

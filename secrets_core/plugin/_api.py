@@ -9,6 +9,7 @@ dependency (hvac, boto3, ...) inside its body, so that registering stays cheap.
 
 import enum
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
@@ -238,17 +239,40 @@ class AuditSink(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class DynamicCredentials(Protocol):
+    """Optional, from a backend descriptor's ``dynamic`` factory: credentials the backend's
+    server issues on demand under a lease (Vault/OpenBao database, RabbitMQ, PKI engines).
+    ``run --dynamic VAR=PATH`` uses it; the CLI knows nothing else about the server.
+
+    ``leased(path, params)`` reads one credential (params: request parameters, None for a
+    plain read) and is a context manager: the lease is kept renewed while the block runs and
+    revoked when it ends. The credential it yields gives its field names by iteration and
+    each field's value by ``credential[field]``; its ``repr`` must not show the values.
+    """
+
+    def leased(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[Any]: ...
+
+    def close(self) -> None: ...
+
+
 # --- descriptors -----------------------------------------------------------------------------
 
 
 class BackendSpec(NamedTuple):
-    """A storage backend. ``factory(options, context)`` gets the validated option table."""
+    """A storage backend. ``factory(options, context)`` gets the validated option table.
+
+    ``dynamic(options, context)``, if given, gets the same table and returns the
+    :class:`DynamicCredentials` of the backend's server (``run --dynamic``)."""
 
     name: str
     factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend]
     capabilities: frozenset[Capability] = frozenset()
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
+    dynamic: Callable[[Mapping[str, Any], PluginContext], DynamicCredentials] | None = None
 
 
 class CipherSpec(NamedTuple):
