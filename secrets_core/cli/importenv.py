@@ -16,7 +16,7 @@ from secrets_core.cli.state import get_state
 @click.option("--overwrite", is_flag=True, help="Replace secrets that already exist.")
 def import_env_cmd(path: Path, apply: bool, rewrite: bool, overwrite: bool) -> None:
     """Import the entries of a plaintext .env file. Prints names, never values."""
-    from secrets_core.environment import import_dotenv
+    from secrets_core.dotenv_import import import_dotenv
 
     if rewrite and not apply:
         raise click.UsageError("--rewrite needs --apply")

@@ -258,6 +258,30 @@ class DynamicCredentials(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class DotenvBackend(Protocol):
+    """Optional: a backend that keeps its secrets as dotenv variables (the env backend).
+    ``.env`` migration (``import_dotenv``, ``import-env``) into it skips keys it already
+    owns, refuses to import its own file, and a rewrite puts its line where the plaintext
+    was. The core knows nothing else of the backend's format."""
+
+    def owns_variable(self, variable: str) -> bool:
+        """Whether ``variable`` is one of this backend's (its prefix)."""
+        ...
+
+    def dotenv_line(self, name: str) -> str:
+        """The line ``VARIABLE=stored form`` that holds the stored secret ``name``."""
+        ...
+
+    def dotenv_file(self) -> Path | None:
+        """The dotenv file the backend also writes, if any."""
+        ...
+
+
+#: The methods of :class:`DotenvBackend` (checked by attribute on a guarded instance).
+DOTENV_BACKEND_METHODS = ("owns_variable", "dotenv_line", "dotenv_file")
+
+
 # --- descriptors -----------------------------------------------------------------------------
 
 

@@ -9,10 +9,12 @@ from secrets_core import hookimpl
 from secrets_core.plugin import (
     BackendSpec,
     Capability,
+    CommandSpec,
     ConfigOption,
     PluginContext,
     StorageBackend,
 )
+from secure_secrets_env.format import DEFAULT_PREFIX
 
 
 def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
@@ -31,7 +33,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             options={
                 "prefix": ConfigOption(
                     str,
-                    default="SECURE_SECRET_",
+                    default=DEFAULT_PREFIX,
                     help="variable prefix (letters, digits, '_'); a secret's variable is the "
                     "prefix plus its encoded name",
                 ),
@@ -43,5 +45,17 @@ def secrets_register_backends() -> list[BackendSpec]:
             },
             description="ciphertext in environment variables (and an optional dotenv file), "
             "for containers",
+        )
+    ]
+
+
+@hookimpl
+def secrets_register_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec(
+            name="export-env",
+            command="secure_secrets_env.cli:export_env_cmd",
+            help="Print secrets as env-backend variables (ciphertext) for --env-file or a "
+            "Kubernetes Secret.",
         )
     ]
