@@ -223,6 +223,14 @@ class Assembly:
             "name it with --backend"
         )
 
+    def backend_paths(self, name: str) -> Mapping[str, Path]:
+        """The private paths backend ``name`` declares (its descriptor's ``paths``), by label."""
+        spec = self.registry.backend(name)
+        if spec.paths is None:
+            return {}
+        paths: Mapping[str, Path] = self._from_table(name, spec, spec.paths, "has no paths")
+        return paths
+
     def _from_table(
         self,
         name: str,

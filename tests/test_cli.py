@@ -576,6 +576,25 @@ def test_doctor_reports_an_open_data_dir(initialised: Cli, isolated_home: Path) 
     assert "chmod 700" in initialised("doctor", code=1).stdout
 
 
+def test_doctor_checks_the_paths_every_configured_backend_declares(
+    initialised: Cli, isolated_home: Path, tmp_path: Path
+) -> None:
+    """Backends tell doctor their paths (BackendSpec.paths): the file store where
+    [backends.file] path puts it, and the env backend's env_file."""
+    store, env_file = tmp_path / "elsewhere", tmp_path / "app.env"
+    with config_file(isolated_home).open("a") as handle:
+        handle.write(f'\n[backends.file]\npath = "{store}"\n')
+        handle.write(f'[backends.env]\nenv_file = "{env_file}"\n')
+    initialised("set", "d", input="v")
+    initialised("--backend", "env", "set", "e", input="v")
+    assert "ok    file store: " + str(store) in initialised("doctor").stdout
+    store.chmod(0o755)
+    env_file.chmod(0o644)
+    result = initialised("doctor", code=1).stdout
+    assert f"chmod 700 {store}" in result and f"chmod 600 {env_file}" in result
+    assert "FAIL  env file" in result
+
+
 def test_doctor_reports_weak_kdf_settings(initialised: Cli, isolated_home: Path) -> None:
     with config_file(isolated_home).open("a") as handle:
         handle.write('\n[kdf]\nname = "pbkdf2-sha256"\niterations = 1000\n')
@@ -771,7 +790,7 @@ def test_doctor_reports_how_the_optional_features_are_configured(
     before = initialised("doctor").output
     assert "access policies: none defined" in before
     assert "alerts: off; audit sinks: jsonl" in before
-    assert "dynamic secrets: need a [backends.vault] table" in before
+    assert "dynamic secrets: no configured backend issues them" in before
     path = config_file(isolated_home)
     path.write_text(
         path.read_text()

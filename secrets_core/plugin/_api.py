@@ -289,7 +289,12 @@ class BackendSpec(NamedTuple):
     """A storage backend. ``factory(options, context)`` gets the validated option table.
 
     ``dynamic(options, context)``, if given, gets the same table and returns the
-    :class:`DynamicCredentials` of the backend's server (``run --dynamic``)."""
+    :class:`DynamicCredentials` of the backend's server (``run --dynamic``).
+
+    ``paths(options, context)``, if given, gets the same table and returns the local files
+    and directories the backend keeps secrets in, by label (``{"file store": Path}``), without
+    creating anything; ``secure-secrets doctor`` checks that each is private (not a symlink,
+    owned by the user, 0700 directories, 0600 files)."""
 
     name: str
     factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend]
@@ -297,6 +302,7 @@ class BackendSpec(NamedTuple):
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
     dynamic: Callable[[Mapping[str, Any], PluginContext], DynamicCredentials] | None = None
+    paths: Callable[[Mapping[str, Any], PluginContext], Mapping[str, Path]] | None = None
 
 
 class CipherSpec(NamedTuple):

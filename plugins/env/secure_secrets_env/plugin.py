@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from secrets_core import hookimpl
@@ -21,6 +22,12 @@ def _make_backend(options: Mapping[str, Any], context: PluginContext) -> Storage
     from secure_secrets_env.backend import EnvBackend
 
     return EnvBackend.from_options(options, context)
+
+
+def _paths(options: Mapping[str, Any], context: PluginContext) -> dict[str, Path]:
+    """For ``doctor``: the env file, if one is configured (it holds ciphertext, 0600)."""
+    env_file = options.get("env_file")
+    return {"env file": Path(env_file).expanduser()} if env_file else {}
 
 
 @hookimpl
@@ -43,6 +50,7 @@ def secrets_register_backends() -> list[BackendSpec]:
                     "other lines kept); read after the process environment",
                 ),
             },
+            paths=_paths,
             description="ciphertext in environment variables (and an optional dotenv file), "
             "for containers",
         )
