@@ -151,7 +151,7 @@ def import_dotenv(
     if parse_error is not None:
         del text  # raised outside the except, without the plaintext in this frame's locals
         raise parse_error
-    target = _dotenv_backend(manager, backend)
+    target = dotenv_backend(manager, backend)
     own_file = target.dotenv_file() if target is not None else None
     if own_file is not None and own_file.expanduser().resolve() == source.resolve():
         raise ConfigError(
@@ -236,7 +236,7 @@ def import_dotenv(
     return report
 
 
-def _dotenv_backend(manager: SecretsManager, backend: str) -> DotenvBackend | None:
+def dotenv_backend(manager: SecretsManager, backend: str) -> DotenvBackend | None:
     """The target backend if it keeps its secrets as dotenv variables (looked up by
     attribute: the instance is behind the assembly's guard)."""
     _spec, instance = manager.assembly.backend(backend)

@@ -800,3 +800,18 @@ def test_doctor_reports_how_the_optional_features_are_configured(
     after = initialised("doctor").output
     assert "access policies: billing (read 1, write 1)" in after
     assert "alerts: on (failures_count=3); audit sinks: jsonl, alerts" in after
+
+
+def test_set_on_a_dotenv_backend_without_a_file_prints_the_line_to_keep(initialised: Cli) -> None:
+    """The env backend without env_file keeps the value in this process only: `set` prints
+    the backend's own line (DotenvBackend.dotenv_line), which a later process reads."""
+    result = initialised("--backend", "env", "set", "api", input=CANARY)
+    line = result.stdout.strip()
+    variable, _, token = line.partition("=")
+    assert variable.endswith("api") and token.startswith("sse1:") and CANARY not in line
+    assert "writes no file" in result.stderr
+    keep = json.loads(initialised("--backend", "env", "set", "api", "--json", input="v2").stdout)
+    assert keep["keep"].startswith(variable + "=")
+    os.environ[variable] = token
+    assert initialised("--backend", "env", "get", "api").stdout == CANARY
+    assert "keep" not in json.loads(initialised("set", "f", "--json", input="v").stdout)
