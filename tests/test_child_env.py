@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
@@ -31,52 +29,6 @@ def populated(**kwargs: object) -> SecureSecretsManager:
     for name, value in VALUES.items():
         manager.store_secret(name, value)
     return manager
-
-
-def docker_env_file(text: str) -> dict[str, str]:
-    """How ``docker run --env-file`` reads a file: one VAR=value per line, taken literally
-    (no quotes, no expansion); blank lines and lines starting with '#' are ignored."""
-    env = {}
-    for line in text.splitlines():
-        line = line.lstrip()
-        if line and not line.startswith("#"):
-            variable, _, value = line.partition("=")
-            env[variable] = value
-    return env
-
-
-def run_container(env: dict[str, str], script: str) -> subprocess.CompletedProcess[str]:
-    """A fresh interpreter with exactly ``env`` (like ``env -i`` or a container)."""
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(script)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-CANARY_DIGEST = hashlib.sha256(CANARY.encode()).hexdigest()
-READ_IN_CONTAINER = f"""
-    import os
-    from secure_secrets import SecureSecretsManager
-    from secure_secrets.exceptions import SecretAccessError
-    m = SecureSecretsManager()
-    assert m.default_backend == "env", m.default_backend
-    # The expected value comes as a digest: a traceback (3.13 prints source lines) must not
-    # show the canary itself.
-    import hashlib
-    digest = lambda v: hashlib.sha256(v.encode()).hexdigest()
-    expected = {CANARY_DIGEST!r}
-    assert digest(m.retrieve_secret("db/password")) == expected
-    assert m.retrieve_secret("api_key") == {VALUES["api_key"]!r}
-    assert sorted(m.list_secrets()) == ["DATABASE_URL", "api_key", "db/password"]
-    assert not any(digest(v) == expected for v in os.environ.values())
-    print("ok")
-"""
-
-
-# --- export -------------------------------------------------------------------------------------
 
 
 def test_child_environment_decrypts_without_touching_os_environ(kek: str) -> None:
