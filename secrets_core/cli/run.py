@@ -14,27 +14,24 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from secrets_core.child_env import inherited_environment, refuse_steering
 from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import USAGE, CliError
 from secrets_core.cli.masking import Masker
 from secrets_core.cli.state import State, get_state
-from secrets_core.defaults import KEY_VARIABLES
 
 if TYPE_CHECKING:
     from secrets_core.manager import SecretsManager
 
-#: Variables that hold key material; not passed to the child unless --pass-key-env.
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def child_environment(
-    parent: Mapping[str, str],
-    secrets: Mapping[str, str | bytes],
-    drop: tuple[str, ...],
+    parent: Mapping[str, str], secrets: Mapping[str, str | bytes]
 ) -> dict[str, str]:
-    """A copy of ``parent`` without the ``drop`` variables, plus ``secrets`` (which win over
-    variables of the same name). ``parent`` itself is not modified."""
-    env = {key: value for key, value in parent.items() if key not in drop}
+    """A copy of ``parent`` plus ``secrets`` (which win over variables of the same name).
+    ``parent`` itself is not modified."""
+    env = dict(parent)
     for variable, value in secrets.items():
         text = value if isinstance(value, str) else os.fsdecode(value)
         if "\0" in text:
@@ -106,7 +103,16 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
 @click.option(
     "--pass-key-env",
     is_flag=True,
-    help="Also pass $SECURE_SECRETS_PASSPHRASE / $SECURE_SECRETS_KEK to the command.",
+    help="Also pass the key and credential variables (passphrase, KEK, VAULT_TOKEN, every "
+    '{ env = "VAR" } of the config) to the command.',
+)
+@click.option(
+    "--allow-variable",
+    "allowed",
+    multiple=True,
+    metavar="VAR",
+    help="Let a secret set VAR although it steers a loader, shell or interpreter (PATH, "
+    "LD_PRELOAD, BASH_ENV, PYTHON*...), or keep the credential variable VAR (repeatable).",
 )
 @click.option(
     "--dynamic",
@@ -124,6 +130,7 @@ def run_cmd(
     prefix: str,
     mask: bool,
     pass_key_env: bool,
+    allowed: tuple[str, ...],
     dynamic_specs: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
@@ -139,13 +146,14 @@ def run_cmd(
     if prefix:
         names = [name for name in names if name.startswith(prefix)]
     mapping = variable_map(names, prefix)
+    refuse_steering(mapping, allowed)  # before anything is decrypted
     secrets = {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
     with contextlib.ExitStack() as leases:
         if dynamic_specs:
             from secrets_core.cli.dynamic import dynamic_variables
 
             secrets.update(dynamic_variables(state, dynamic_specs, set(secrets), leases))
-        code = _run_with(state, manager, secrets, mapping, mask, pass_key_env, command)
+        code = _run_with(state, manager, secrets, mask, pass_key_env, allowed, command)
     click.get_current_context().exit(code)
 
 
@@ -153,16 +161,13 @@ def _run_with(
     state: State,
     manager: SecretsManager,
     secrets: dict[str, str | bytes],
-    mapping: dict[str, str],
     mask: bool,
     pass_key_env: bool,
+    allowed: tuple[str, ...],
     command: tuple[str, ...],
 ) -> int:
-    drop: tuple[str, ...] = ()
-    if not pass_key_env:
-        configured = manager.settings.key_source_options.get("variable")
-        drop = KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
-    env = child_environment(os.environ, secrets, drop)
+    parent = dict(os.environ) if pass_key_env else inherited_environment(manager, allowed)
+    env = child_environment(parent, secrets)
     mask_values = None
     if mask:
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]

@@ -47,7 +47,9 @@ class ConfigOption(NamedTuple):
 
     ``secret`` marks a credential: it is redacted wherever config is shown, and may be given
     as ``{ env = "VAR" }`` or ``{ file = "/path" }`` instead of its value (any string option
-    may, but credentials should).
+    may, but credentials should). ``env`` names the environment variable the plugin reads
+    when the option is unset (``VAULT_TOKEN``, say): for a ``secret`` option, ``run`` keeps
+    that variable out of the child's environment.
     """
 
     type: type | tuple[type, ...] = str
@@ -55,6 +57,7 @@ class ConfigOption(NamedTuple):
     required: bool = False
     secret: bool = False
     help: str = ""
+    env: str | None = None
 
 
 class PluginContext(NamedTuple):
