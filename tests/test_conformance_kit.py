@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from secure_secrets_fernet.plugin import secrets_register_kdfs
 
 from secrets_core.descriptors import AuditSink, KdfSpec, PluginContext
 from secrets_core.errors import ConfigError
 from secrets_core.key_sources import EnvKeySource, KeyfileSource, PassphraseSource
+from secrets_core.plugins import get_registry
 from secrets_core.sinks import JsonlSink, LoggingSink
 from secrets_core.testing import AuditSinkContract, KdfContract, KeySourceContract
 
@@ -174,10 +174,9 @@ class TestPassphraseSourceContract(KeySourceContract):
     @pytest.fixture
     def key_source(self, tmp_path: Path, monkeypatch) -> PassphraseSource:
         monkeypatch.setenv("KIT_PASSPHRASE", "kit passphrase")
-        kdfs = {spec.name: spec for spec in secrets_register_kdfs()}
 
         def kdf(name, params):
-            return kdfs[name or "pbkdf2-sha256"].factory(params or {})
+            return get_registry().kdf(name or "pbkdf2-sha256").factory(params or {})
 
         context = PluginContext(tmp_path, tmp_path, kdf=kdf)
         return PassphraseSource({"variable": "KIT_PASSPHRASE", "prompt": False}, context)

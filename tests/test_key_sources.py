@@ -8,12 +8,17 @@ import os
 from pathlib import Path
 
 import pytest
-from secure_secrets_fernet import kdfs
 
+from secrets_core.plugins import get_registry
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import ConfigError, IntegrityError, KeyNotAvailableError
 
 PASSPHRASE_VAR = "SECURE_SECRETS_PASSPHRASE"
+
+
+def kdf_class(name: str = "argon2id") -> type:
+    """The class of the KDF the registry builds for ``name``, to count its derivations."""
+    return type(get_registry().kdf(name).factory({}))
 
 
 def data_dir(home: Path) -> Path:
@@ -94,10 +99,9 @@ def test_empty_or_missing_passphrase_is_refused(monkeypatch, isolated_home) -> N
 
 def test_the_kdf_runs_once_per_process_per_key_source(passphrase_manager, monkeypatch) -> None:
     calls = []
-    real = kdfs.Argon2idKdf.derive
-    monkeypatch.setattr(
-        kdfs.Argon2idKdf, "derive", lambda self, *a: calls.append(1) or real(self, *a)
-    )
+    argon2id = kdf_class()
+    real = argon2id.derive
+    monkeypatch.setattr(argon2id, "derive", lambda self, *a: calls.append(1) or real(self, *a))
     passphrase_manager.store_secret("a", "1")
     for _ in range(20):
         passphrase_manager.retrieve_secret("a")
@@ -174,7 +178,7 @@ def test_hostile_kdf_params_in_the_keyring_are_refused_before_deriving(
     path.write_text(json.dumps(doc))
     before = snapshot(isolated_home)
     derived = []
-    monkeypatch.setattr(kdfs.Argon2idKdf, "derive", lambda *a: derived.append(1))
+    monkeypatch.setattr(kdf_class(), "derive", lambda *a: derived.append(1))
     with pytest.raises(ConfigError, match=error):
         SecureSecretsManager(key_source="passphrase").retrieve_secret("db")
     assert derived == [] and snapshot(isolated_home) == before

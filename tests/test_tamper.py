@@ -21,10 +21,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
 
 from secrets_core.environment import variable_name
 from secrets_core.errors import (
@@ -44,8 +44,9 @@ NOT_FOUND, TYPED, SAME = "not found", "typed error", "original value"
 class Store:
     """A secure-secrets store on one backend, read back as a fresh process would."""
 
-    def __init__(self, backend: str, home: Path) -> None:
+    def __init__(self, backend: str, home: Path, file_name: Callable[[str], str]) -> None:
         self.backend = backend
+        self.file_name = file_name
         self.data_dir = home / "data" / "secure-secrets"
         self.env_file = home / "app" / "secrets.env"
         self.backends = {"env": {"env_file": str(self.env_file)}} if backend == "env" else None
@@ -61,7 +62,7 @@ class Store:
     def path(self, name: str) -> Path:
         """The file holding ``name``'s record."""
         if self.backend == "file":
-            return self.data_dir / "store" / file_name(name)
+            return self.data_dir / "store" / self.file_name(name)
         return self.env_file
 
     def span(self, name: str) -> tuple[int, int]:
@@ -94,8 +95,10 @@ def forget_process_environment() -> None:
 
 
 @pytest.fixture(params=["file", "env"])
-def store(request: pytest.FixtureRequest, isolated_home: Path) -> Store:
-    return Store(request.param, isolated_home)
+def store(
+    request: pytest.FixtureRequest, isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> Store:
+    return Store(request.param, isolated_home, secret_file_name)
 
 
 def byte_class(store: Store, data: bytes, index: int) -> str:
@@ -239,8 +242,11 @@ def test_another_stores_keyring_is_a_typed_error(store: Store, tmp_path: Path) -
             assert store.outcome(manager, name) == TYPED, files
 
 
-def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(isolated_home: Path) -> None:
-    store = Store("file", isolated_home)  # the keyring is the same whatever the backend
+def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(
+    isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> None:
+    # the keyring is the same whatever the backend
+    store = Store("file", isolated_home, secret_file_name)
     path = store.data_dir / "keyring.json"
     original = path.read_bytes()
     seen: Counter[str] = Counter()
@@ -351,3 +357,14 @@ def test_every_test_the_security_page_cites_exists() -> None:
         if not (root / path).exists() or f"def {test}(" not in (root / path).read_text()
     ]
     assert not missing, f"docs/security.md cites tests that do not exist: {missing}"
+
+
+def test_the_record_file_fixture_follows_the_documented_layout(
+    secret_file_name: Callable[[str], str],
+) -> None:
+    """tests/conftest.py's ``secret_file_name`` is what docs/file-backend.md documents (the
+    plugin's own tests pin its code to the same example)."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "file-backend.md").read_text()
+    example = secret_file_name("billing/stripe_key")
+    assert example == "mjuwy3djnzts643uojuxazk7nnsxs.secret"
+    assert f"`billing/stripe_key` is stored\nas `{example}`" in docs
