@@ -197,6 +197,7 @@ def test_configured_path_and_log_dir_override(
     assert len(read_events(isolated_home / "logs" / "audit.jsonl")) == 1
 
 
+@pytest.mark.slow
 def test_events_from_several_processes_land_in_one_file(isolated_home: Path) -> None:
     SecureSecretsManager().store_secret("parent", "v")
     code = "from secure_secrets import SecureSecretsManager as M; M().store_secret('child', 'v')"

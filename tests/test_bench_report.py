@@ -13,6 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 REPORT = BENCHMARKS / "bench_report.py"
 HEADER = ["section", "measurement", "ours", "floor / peer", "ratio", "target", "result"]

@@ -119,6 +119,7 @@ class TestLossy(BackendContract):
 '''
 
 
+@pytest.mark.slow
 def test_the_kit_fails_a_broken_backend_with_messages_that_explain(tmp_path: Path) -> None:
     (tmp_path / "test_broken.py").write_text(textwrap.dedent(BROKEN_BACKEND))
     result = subprocess.run(
@@ -144,6 +145,7 @@ def test_home_is_isolated(secrets_home):
 """
 
 
+@pytest.mark.slow
 def test_the_kit_is_a_pytest_plugin_enabled_with_one_line(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "test_user.py").write_text(PLUGIN_USER)
     monkeypatch.setenv("SECURE_SECRETS_DATA_DIR", "/should/be/cleared")

@@ -45,6 +45,8 @@ from secrets_core import envelope
 from secrets_core.errors import SecretNotFoundError
 from secure_secrets import SecureSecretsManager
 
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).parent
 CHILD = HERE / "helpers" / "crash_child.py"
 _spec = importlib.util.spec_from_file_location("crash_child", CHILD)

@@ -23,6 +23,7 @@ names = st.from_regex(r"[a-z_][a-z0-9_.\-]{0,20}(/[a-z_][a-z0-9_]{0,10}){0,2}", 
 values = st.one_of(st.binary(max_size=4096), st.text(max_size=1024))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(name=names, value=values, cipher=st.sampled_from(sorted(CIPHERS)))
 def test_any_value_round_trips_with_its_type(name: str, value: str | bytes, cipher: str) -> None:
@@ -31,6 +32,7 @@ def test_any_value_round_trips_with_its_type(name: str, value: str | bytes, ciph
     assert type(opened) is type(value) and opened == value
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(name=names, value=values, cipher=st.sampled_from(sorted(CIPHERS)), data=st.data())
 def test_any_bit_flip_is_caught(
@@ -46,6 +48,7 @@ def test_any_bit_flip_is_caught(
     raise AssertionError(f"a flipped bit at {position} opened as {opened!r}")
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(a=names, b=names, value=values)
 def test_a_token_opens_only_under_its_own_name(a: str, b: str, value: str | bytes) -> None:

@@ -39,6 +39,7 @@ def passphrase_manager(monkeypatch: pytest.MonkeyPatch) -> SecureSecretsManager:
     return SecureSecretsManager(key_source="passphrase")
 
 
+@pytest.mark.slow
 def test_passphrase_round_trip_and_stored_params(passphrase_manager, isolated_home) -> None:
     passphrase_manager.store_secret("db", "v1")
     assert passphrase_manager.retrieve_secret("db") == "v1"
@@ -50,6 +51,7 @@ def test_passphrase_round_trip_and_stored_params(passphrase_manager, isolated_ho
     assert not (data_dir(isolated_home) / "master.key").exists()
 
 
+@pytest.mark.slow
 def test_each_keyring_gets_its_own_salt(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(PASSPHRASE_VAR, "same passphrase")
     salts = set()
@@ -64,6 +66,7 @@ def test_each_keyring_gets_its_own_salt(monkeypatch, tmp_path) -> None:
     assert len(salts) == 2
 
 
+@pytest.mark.slow
 def test_wrong_passphrase_is_a_typed_error_and_changes_nothing(
     passphrase_manager, monkeypatch, isolated_home
 ) -> None:
@@ -80,6 +83,7 @@ def test_wrong_passphrase_is_a_typed_error_and_changes_nothing(
     assert snapshot(isolated_home) == before
 
 
+@pytest.mark.slow
 def test_passphrases_are_nfc_normalised(monkeypatch) -> None:
     monkeypatch.setenv(PASSPHRASE_VAR, "caf\u00e9")  # precomposed é
     SecureSecretsManager(key_source="passphrase").store_secret("x", "v")
@@ -97,6 +101,7 @@ def test_empty_or_missing_passphrase_is_refused(monkeypatch, isolated_home) -> N
     assert not (data_dir(isolated_home) / "keyring.json").exists()
 
 
+@pytest.mark.slow
 def test_the_kdf_runs_once_per_process_per_key_source(passphrase_manager, monkeypatch) -> None:
     calls = []
     argon2id = kdf_class()
@@ -111,6 +116,7 @@ def test_the_kdf_runs_once_per_process_per_key_source(passphrase_manager, monkey
     assert len(calls) == 1
 
 
+@pytest.mark.slow
 def test_change_passphrase_rewraps_without_reencrypting(
     passphrase_manager, monkeypatch, isolated_home
 ) -> None:
@@ -184,6 +190,7 @@ def test_hostile_kdf_params_in_the_keyring_are_refused_before_deriving(
     assert derived == [] and snapshot(isolated_home) == before
 
 
+@pytest.mark.slow
 def test_a_corrupt_salt_is_an_integrity_error(passphrase_manager, isolated_home) -> None:
     passphrase_manager.store_secret("db", "v1")
     path = data_dir(isolated_home) / "keyring.json"
@@ -194,6 +201,7 @@ def test_a_corrupt_salt_is_an_integrity_error(passphrase_manager, isolated_home)
         SecureSecretsManager(key_source="passphrase").retrieve_secret("db")
 
 
+@pytest.mark.slow
 def test_a_passphrase_keyring_opened_with_the_keyfile_source_says_what_to_configure(
     passphrase_manager,
 ) -> None:

@@ -47,6 +47,7 @@ def write_config(home: Path, text: str) -> None:
 # --- modes -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_private_modes_under_umask_000(
     isolated_home: Path, secret_file_name: Callable[[str], str]
 ) -> None:
@@ -242,6 +243,7 @@ print(manager.retrieve_secret(f"proc/{index}"))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_first_keyring_creation(
     isolated_home: Path, tmp_path: Path, round_: int

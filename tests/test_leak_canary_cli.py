@@ -26,6 +26,8 @@ import pytest
 from secrets_core.cli.exitcodes import CONFIG, FAILURE, INTEGRITY, NOT_FOUND, USAGE
 from secrets_core.cli.masking import MASK
 
+pytestmark = pytest.mark.slow
+
 CANARY = f"CANARY-cli-{uuid.uuid4().hex[:16]}"
 IMPORTED = f"CANARY-import-{uuid.uuid4().hex[:16]}"
 SCRIPT = Path(sys.executable).with_name("secure-secrets")

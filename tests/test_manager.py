@@ -170,6 +170,7 @@ def test_issue_contract_verbatim(isolated_home: Path) -> None:
         secrets_manager.retrieve_secret("trading_credentials", backend_type=BackendType.VAULT)
 
 
+@pytest.mark.slow
 def test_vault_manager_constructs_and_fails_without_touching_the_network() -> None:
     code = f"""
         import sys
@@ -231,6 +232,7 @@ ROUND_TRIP_VALUES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ROUND_TRIP_VALUES)
 def test_values_round_trip_with_their_type(value: str | bytes) -> None:
     manager = SecureSecretsManager()
@@ -296,6 +298,7 @@ BAD_NAMES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", BAD_NAMES)
 @pytest.mark.parametrize("operation", ["store", "retrieve", "delete"])
 def test_bad_names_raise_and_touch_nothing(
@@ -411,6 +414,7 @@ def test_swapped_files_leave_no_plaintext_in_traceback_locals(
         assert CANARY not in shown
 
 
+@pytest.mark.slow
 def test_every_flipped_byte_is_detected(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("t", "tamper-me")
@@ -430,6 +434,7 @@ def test_every_flipped_byte_is_detected(isolated_home: Path, secret_path: Secret
     assert manager.retrieve_secret("t") == "tamper-me"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [0, 5, 20, -1], ids=["empty", "header", "prefix", "minus-one"])
 def test_truncated_file_raises_and_is_never_read_as_empty(
     isolated_home: Path, keep: int, secret_path: SecretPath
@@ -480,6 +485,7 @@ def test_unknown_backend_name_raises_plugin_not_found() -> None:
 # --- rotation --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_rotate_reencrypts_every_secret(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     values = {"a": "one", "b": b"two", "billing/c": "three ✓"}
@@ -520,6 +526,7 @@ def test_rotate_reencrypts_every_secret(isolated_home: Path, secret_path: Secret
     assert result.stdout.strip() == repr(["one", b"two", "three ✓", "four"])
 
 
+@pytest.mark.slow
 def test_rotate_twice_counts_again_and_keeps_one_old_key_by_default(isolated_home: Path) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("a", "1")
@@ -539,6 +546,7 @@ def test_rotate_on_an_empty_store() -> None:
     assert event.details["backends"]["file"] == {"rotated": 0, "skipped": 0, "failed": 0}
 
 
+@pytest.mark.slow
 def test_keep_old_keys_zero_retires_old_keys(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("a", "value-a")
@@ -651,6 +659,7 @@ def test_corrupt_keyring_raises_integrity_error(isolated_home: Path) -> None:
 # --- processes -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_another_process_reads_what_this_one_stored() -> None:
     SecureSecretsManager().store_secret("shared/text", "from parent ✓")
     SecureSecretsManager().store_secret("shared/bin", b"\x00\x01parent")
@@ -671,6 +680,7 @@ def test_another_process_reads_what_this_one_stored() -> None:
 # --- listing ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_list_secrets_with_prefix() -> None:
     manager = SecureSecretsManager()
     assert manager.list_secrets() == []

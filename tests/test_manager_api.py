@@ -237,6 +237,7 @@ class ServerCipher:
         return self.server.encrypt(len(self.server.keys), plaintext, ad)
 
 
+@pytest.mark.slow
 def test_rotation_rewraps_on_the_server_and_keeps_the_data_key(tmp_path: Path) -> None:
     server = TransitLikeServer()
 

@@ -20,6 +20,8 @@ import pytest
 from secrets_core import envelope
 from secure_secrets import SecureSecretsManager
 
+pytestmark = pytest.mark.slow
+
 CHILD = Path(__file__).parent / "helpers" / "rotation_child.py"
 COUNT = 60
 

@@ -118,6 +118,7 @@ def byte_class(store: Store, data: bytes, index: int) -> str:
 # --- the record ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_flipped_bit_is_a_typed_error_never_a_wrong_value(store: Store) -> None:
     path, (start, end) = store.path(VICTIM), store.span(VICTIM)
     original = path.read_bytes()
@@ -148,6 +149,7 @@ def test_every_flipped_bit_is_a_typed_error_never_a_wrong_value(store: Store) ->
         assert outcomes["variable name", SAME] == 0, outcomes
 
 
+@pytest.mark.slow
 def test_every_truncation_is_a_typed_error_never_a_wrong_value(store: Store) -> None:
     path, (start, end) = store.path(VICTIM), store.span(VICTIM)
     original = path.read_bytes()
@@ -232,6 +234,7 @@ def test_another_stores_key_file_is_a_typed_error(store: Store, tmp_path: Path) 
             manager.retrieve_secret(name)
 
 
+@pytest.mark.slow
 def test_another_stores_keyring_is_a_typed_error(store: Store, tmp_path: Path) -> None:
     other = another_store(tmp_path)
     for files in (["keyring.json"], ["keyring.json", "master.key"]):
@@ -242,6 +245,7 @@ def test_another_stores_keyring_is_a_typed_error(store: Store, tmp_path: Path) -
             assert store.outcome(manager, name) == TYPED, files
 
 
+@pytest.mark.slow
 def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(
     isolated_home: Path, secret_file_name: Callable[[str], str]
 ) -> None:
@@ -264,6 +268,7 @@ def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(
     assert set(seen) <= {TYPED, SAME}, seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_old_keys", [0, 1])
 def test_a_keyring_rolled_back_past_a_rotation_is_a_typed_error(
     store: Store, keep_old_keys: int
@@ -307,6 +312,7 @@ def test_not_detected_a_deleted_record(store: Store) -> None:
     assert manager.list_secrets() == [OTHER]
 
 
+@pytest.mark.slow
 def test_not_detected_the_whole_store_and_keyring_rolled_back_together(
     store: Store, tmp_path: Path
 ) -> None:

@@ -121,6 +121,7 @@ class TestWebhookSinkContract(AuditSinkContract):
         return lambda: "\n".join(body.decode() for body in receiver.bodies)
 
 
+@pytest.mark.slow
 def test_events_reach_the_receiver_as_json_without_values(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,6 +189,7 @@ def test_best_effort_sink_down_lets_the_operation_succeed(
     assert CANARY not in caplog.text and TOKEN not in caplog.text
 
 
+@pytest.mark.slow
 def test_receiver_errors_fail_a_required_sink(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,6 +203,7 @@ def test_receiver_errors_fail_a_required_sink(
     assert manager.retrieve_secret("app/api_key") == CANARY
 
 
+@pytest.mark.slow
 def test_non_2xx_answer_raises_with_the_host_only(receiver: Receiver) -> None:
     from secrets_core.audit import AuditEvent
 
@@ -245,6 +248,7 @@ def test_https_verifies_the_certificate(receiver: Receiver) -> None:
     assert receiver.bodies == []
 
 
+@pytest.mark.slow
 def test_registering_does_not_import_urllib_request() -> None:
     import subprocess
     import sys
