@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from secrets_core import envelope
 from secrets_core.errors import EncryptionError, IntegrityError
-from secrets_core.plugins import PluginRegistry
+from secrets_core.keys import envelope
+from secrets_core.plugin import PluginRegistry
 from secrets_core.secret import SecretValue
 
 CIPHERS = {  # the local ciphers, as discovery finds them ("transit" needs a Vault server)

@@ -13,8 +13,6 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secrets_core import builtin, hookimpl
-from secrets_core.descriptors import BackendSpec, Capability, CipherSpec
-from secrets_core.entrypoints import EntryPoint, entry_points
 from secrets_core.errors import (
     BackendConfigurationError,
     ConfigError,
@@ -25,7 +23,14 @@ from secrets_core.errors import (
     SecretNotFoundError,
 )
 from secrets_core.manager import SecretsManager
-from secrets_core.plugins import ENTRY_POINT_GROUP, PluginRegistry
+from secrets_core.plugin import (
+    ENTRY_POINT_GROUP,
+    BackendSpec,
+    Capability,
+    CipherSpec,
+    PluginRegistry,
+)
+from secrets_core.plugin._discovery import EntryPoint, entry_points
 from secure_secrets import SecureSecretsManager
 
 

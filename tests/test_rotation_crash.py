@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import envelope
+from secrets_core.keys import envelope
 from secure_secrets import SecureSecretsManager
 
 pytestmark = pytest.mark.slow

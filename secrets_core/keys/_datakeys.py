@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from secrets_core.descriptors import Cipher, CipherSpec, KeySource
+from secrets_core.defaults import ENV_KEYRING
 from secrets_core.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -33,9 +33,9 @@ from secrets_core.errors import (
     LockTimeoutError,
 )
 from secrets_core.fsutil import TEMP_SUFFIX, atomic_write, ensure_private_dir, read_private_file
+from secrets_core.plugin._api import Cipher, CipherSpec, KeySource
 
 KEYRING_FORMAT = 1
-ENV_KEYRING = "SECURE_SECRETS_KEYRING"
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
@@ -428,7 +428,7 @@ class KeyManager:
             }
             primary = doc["primary"]
             source = doc["key_source"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise IntegrityError(
                 f"keyring {self.path} is corrupt; restore it from backup"
             ) from None
