@@ -76,6 +76,7 @@ class _Pbkdf2:
         return hashlib.pbkdf2_hmac("sha256", passphrase, salt, self.params["iterations"], length)
 
 
+@pytest.mark.slow  # KDFs at their OWASP floors: seconds each
 class TestKdfContractOnAMinimalKdf(KdfContract):
     @pytest.fixture
     def kdf_spec(self) -> KdfSpec:
