@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -626,7 +626,11 @@ open_manager(config).rotate_encryption_key()
 """
 
 
-def test_killing_the_lock_holder_frees_the_lock(data_dir: Path, tmp_path: Path) -> None:
+def test_killing_the_lock_holder_frees_the_lock(
+    data_dir: Path,
+    tmp_path: Path,
+    kill_once_flagged: Callable[[subprocess.Popen[bytes], Path], None],
+) -> None:
     """The keyring lock (rotation) is released by the kernel when its holder dies: the next
     writer gets it at once. (The file backend's per-secret lock:
     plugins/file/tests/test_file_concurrency.py; the env file's lock:
@@ -637,14 +641,7 @@ def test_killing_the_lock_holder_frees_the_lock(data_dir: Path, tmp_path: Path) 
         [sys.executable, "-c", HOLD_LOCK, json.dumps(config), str(CHILD.parent), str(tmp_path)],
         env=child_env(),
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "holding").exists():
-            assert holder.poll() is None and time.monotonic() < deadline, "never took the lock"
-            time.sleep(0.01)
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()
+    kill_once_flagged(holder, tmp_path / "holding")
     started = time.monotonic()
     manager = crash_child.open_manager(config)
     manager.rotate_encryption_key()  # takes the keyring lock twice (begin, finish)

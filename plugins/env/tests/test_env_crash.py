@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,19 +38,14 @@ def forget_process_environment() -> None:
         del os.environ[variable]
 
 
-def test_killing_the_env_file_lock_holder_frees_the_lock(tmp_path: Path) -> None:
+def test_killing_the_env_file_lock_holder_frees_the_lock(
+    tmp_path: Path, kill_once_flagged: Callable[[subprocess.Popen[bytes], Path], None]
+) -> None:
     options = {"default_backend": "env", "backends": {"env": {"env_file": str(tmp_path / "e")}}}
     SecureSecretsManager(**options).store_secret("before", "v")
     forget_process_environment()
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, json.dumps(options), str(tmp_path)])
-    try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "holding").exists():
-            assert holder.poll() is None and time.monotonic() < deadline, "never took the lock"
-            time.sleep(0.01)
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()
+    kill_once_flagged(holder, tmp_path / "holding")
     manager = SecureSecretsManager(**options)
     manager.store_secret("after", "w")  # would wait for the lock (and time out) if still held
     assert manager.retrieve_secret("before") == "v" and manager.retrieve_secret("after") == "w"
