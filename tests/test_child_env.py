@@ -31,6 +31,7 @@ def populated(**kwargs: object) -> SecureSecretsManager:
     return manager
 
 
+@pytest.mark.slow
 def test_child_environment_decrypts_without_touching_os_environ(kek: str) -> None:
     manager = populated(key_source="env")
     before = dict(os.environ)

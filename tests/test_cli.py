@@ -252,6 +252,7 @@ def test_uninstalled_backend_exits_5_naming_what_to_install(initialised: Cli) ->
     assert "nosuch" in result.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_backend_exits_7_without_its_token(run: Cli, isolated_home: Path) -> None:
     import socket
 

@@ -29,6 +29,7 @@ def as_script(text: str) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", ["containers.md", "migration.md"])
 def test_python_blocks_run(page: str, tmp_path: Path) -> None:
     text = (DOCS / page).read_text(encoding="utf-8")

@@ -85,6 +85,7 @@ READ_IN_CONTAINER = f"""
 # --- export -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_lines_are_env_backend_variables_with_tokens(kek: str) -> None:
     manager = populated(key_source="env")
     lines = export_lines(manager, ["db/password", "api_key"])
@@ -141,6 +142,7 @@ def test_plaintext_export_is_explicit_and_refuses_what_an_env_file_cannot_hold(
 # --- the container story -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_docker_env_file_with_the_env_key_source(tmp_path: Path, kek: str) -> None:
     """``docker run --env-file secrets.env -e SECURE_SECRETS_KEK -v keyring:/keyring``:
     simulated by a fresh process whose environment is exactly what the container gets."""
@@ -176,6 +178,7 @@ def test_docker_env_file_with_the_env_key_source(tmp_path: Path, kek: str) -> No
     assert CANARY not in result.stderr
 
 
+@pytest.mark.slow
 def test_docker_env_file_with_a_mounted_key_file(tmp_path: Path) -> None:
     """The key as a mounted file (a Docker/Kubernetes secret file) named in a mounted
     config file: the environment holds only the tokens and SECURE_SECRETS_CONFIG."""
@@ -206,6 +209,7 @@ def test_docker_env_file_with_a_mounted_key_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_kubernetes_secret_data_is_exactly_the_export(tmp_path: Path, kek: str) -> None:
     manager = populated(key_source="env")
     exported = export_mapping(manager, list(VALUES))

@@ -2,7 +2,7 @@
 same run (a Fernet decrypt of the same payload plus an ``os.environ`` lookup). Prints ratios;
 not a test (machines are noisy).
 
-    /tmp/venv311/bin/python tests/bench_env.py [--rounds 20000]
+    /tmp/venv311/bin/python benchmarks/bench_env.py [--rounds 20000]
 
 Target (issue 5): retrieve p50 at most 2x the floor. The breakdown rows show where the time
 goes: the env backend's own share (variable lookup + text decode) and the core's envelope
