@@ -239,8 +239,10 @@ class Assembly:
         failed: str,
     ) -> Any:
         """``make(options, context)`` with the validated ``[backends.NAME]`` table. The
-        options (which hold credentials) leave this frame before anything is raised, so no
-        traceback's locals show them; a plugin's own exception is reduced to its type."""
+        options (which hold credentials) leave this frame before anything is raised, and the
+        error's traceback is cut here (the frames below, ``make``'s and the plugin's, hold the
+        options as arguments), so no traceback's locals show them; a plugin's own exception
+        is reduced to its type."""
         where = self.where(f"backends.{name}")
         table = self.settings.backends.get(name, {})
         options: Mapping[str, Any] | None = None
@@ -256,7 +258,7 @@ class Assembly:
             )
         del options, table
         if error is not None:
-            raise error
+            raise error.with_traceback(None)
         return made
 
     @staticmethod
