@@ -148,8 +148,11 @@ class _Credentials:
         return "_Credentials('**********')"
 
 
-def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
-    """Validate the resolved option table; fill gaps from ``VAULT_*``. No network, no hvac."""
+def settings_from_options(
+    options: Mapping[str, Any], table: str = "[backends.vault]"
+) -> VaultSettings:
+    """Validate the resolved option table; fill gaps from ``VAULT_*``. No network, no hvac.
+    ``table`` names the table the options came from, for error messages."""
     hidden = _Credentials(options)
     options = {k: v for k, v in options.items() if k not in CREDENTIAL_OPTIONS}
     allow_http = bool(options.get("allow_insecure_http"))
@@ -165,8 +168,7 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         url = url or _env("VAULT_ADDR")
         if not url:
             raise BackendConfigurationError(
-                "vault: no server address: set vault_url (or addresses) in [backends.vault], "
-                "or VAULT_ADDR"
+                f"vault: no server address: set vault_url (or addresses) in {table}, or VAULT_ADDR"
             )
         candidates = [u for u in url.split(",") if u.strip()]
     addresses = tuple(_check_address(a, allow_http) for a in candidates)

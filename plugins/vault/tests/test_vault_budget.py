@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from secure_secrets_vault.backend import VaultBackend
+
 WriteOutcomeUnknownError = Exception
 
 from secrets_core.errors import BackendUnavailableError
