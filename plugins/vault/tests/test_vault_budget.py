@@ -15,8 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from secure_secrets_vault.backend import VaultBackend
-
-WriteOutcomeUnknownError = Exception
+from secure_secrets_vault.errors import WriteOutcomeUnknownError
 
 from secrets_core.errors import BackendUnavailableError
 
