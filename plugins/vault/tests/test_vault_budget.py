@@ -191,3 +191,52 @@ def test_a_write_that_cannot_be_settled_says_its_outcome_is_unknown(
     with pytest.raises(WriteOutcomeUnknownError, match="may or may not have been applied"):
         backend.write(f"{unique}/unknown", "v1")
     assert isinstance(WriteOutcomeUnknownError("x"), BackendUnavailableError)
+
+
+class _RateLimitOnce(http.server.BaseHTTPRequestHandler):
+    """Answers the first request 429 with ``Retry-After: 1``, forwards the others to the real
+    server; records when each request arrived."""
+
+    upstream = ""
+    arrivals: list[float]
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.arrivals.append(time.monotonic())
+        if len(self.arrivals) == 1:
+            body = b'{"errors":["rate limit quota exceeded"]}'
+            self.send_response(429)
+            self.send_header("Retry-After", "1")
+        else:
+            headers = {k: v for k, v in self.headers.items() if k.lower().startswith("x-vault")}
+            answer = requests.get(self.upstream + self.path, headers=headers, timeout=5)
+            body = answer.content
+            self.send_response(answer.status_code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_retry_after_on_429_is_honoured(vault_server, unique: str) -> None:
+    arrivals: list[float] = []
+    handler = type(
+        "Handler", (_RateLimitOnce,), {"upstream": vault_server.url, "arrivals": arrivals}
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        make_backend(vault_server.options()).write(f"{unique}/k", "v")
+        backend = make_backend(
+            {"vault_url": f"http://127.0.0.1:{server.server_address[1]}",
+             "vault_token": vault_server.token, "kv_version": 2}
+        )  # fmt: skip
+        backend.client._authenticated = True  # the read is the first request
+        backend.client.hvac.token = vault_server.token
+        assert backend.read(f"{unique}/k") == "v"
+    finally:
+        server.shutdown()
+    assert len(arrivals) == 2
+    assert arrivals[1] - arrivals[0] >= 0.95, "the retry waited for Retry-After (1 s)"
