@@ -246,10 +246,13 @@ class VaultClient:
                 self._preferred = index
                 return result
             except Exception as exc:  # every failure is translated below
-                node = self._node_of(index)
+                node, redirected = self._node_of(index)
                 status = status_of(exc)
                 retryable = is_retryable(exc)
-                unsettled = unsettled or (retryable and may_have_applied(exc))
+                # A redirected request may have been applied before the redirect: a standby
+                # whose forwarding to the leader failed (the leader committed, then died)
+                # redirects to the dead leader, where the connection is then refused.
+                unsettled = unsettled or (retryable and (redirected or may_have_applied(exc)))
                 if isinstance(exc, SecretsError):
                     error = exc
                 elif isinstance(exc, BudgetSpentError) and failed is not None:
@@ -307,16 +310,16 @@ class VaultClient:
         settings = self.settings
         return settings.auth_method not in ("token", "agent") or settings.token_file is not None
 
-    def _node_of(self, index: int) -> str:
-        """The node a failed request went to: the redirect target when it was redirected."""
+    def _node_of(self, index: int) -> tuple[str, bool]:
+        """The node a failed request went to (the redirect target when it was redirected),
+        and whether it was redirected."""
         where = self.settings.where(index)
         url = getattr(self.session.local, "url", None)
         if url:
-            parts = urlsplit(url)
-            target = f"{parts.scheme}://{parts.netloc}"
-            if target != self.settings.addresses[index]:
-                return f"{target} (redirected from {where})"
-        return where
+            parts, sent = urlsplit(url), urlsplit(self.settings.addresses[index])
+            if (parts.scheme, parts.netloc) != (sent.scheme, sent.netloc):
+                return f"{parts.scheme}://{parts.netloc} (redirected from {where})", True
+        return where, False
 
     def _token_is_valid(self, client: hvac.Client) -> bool:
         """After a 403: does the token still look itself up? (No: expired or revoked.)"""

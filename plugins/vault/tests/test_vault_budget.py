@@ -150,10 +150,25 @@ class _LoseAnswers(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def lossy(vault_server) -> Iterator[tuple[str, list[str]]]:
+class _ForwardThenRedirect(_LoseAnswers):
+    """Like a standby whose forwarding failed after the leader had committed: the request is
+    applied, then the client is redirected to the (dead) leader."""
+
+    def _forward(self) -> None:
+        super()._forward()
+        self.send_response(307)
+        self.send_header("Location", "http://127.0.0.1:9" + self.path)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = _forward  # noqa: N815
+
+
+@pytest.fixture(params=[_LoseAnswers, _ForwardThenRedirect], ids=["lost", "redirected"])
+def lossy(vault_server, request) -> Iterator[tuple[str, list[str]]]:
     lost: list[str] = []
-    handler = type("Handler", (_LoseAnswers,), {"upstream": vault_server.url, "lost": lost})
+    attrs = {"upstream": vault_server.url, "lost": lost}
+    handler = type("Handler", (request.param,), attrs)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
