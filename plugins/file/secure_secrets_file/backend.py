@@ -167,6 +167,13 @@ class FileBackend:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r})"
 
+    @property
+    def store_identity(self) -> dict[str, str]:
+        """The options that reopen this store, as the keyring's ledger of stores records it:
+        its directory (how long locks wait or how many versions are kept does not change
+        which store it is)."""
+        return {"path": str(self.root)}
+
     # --- StorageBackend ---------------------------------------------------------------------
 
     def read(self, name: str) -> bytes | str:
