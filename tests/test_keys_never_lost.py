@@ -9,6 +9,9 @@ as gone.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +20,10 @@ from click.testing import CliRunner
 
 from secrets_core import builtin, hookimpl
 from secrets_core.cli.app import cli
-from secrets_core.errors import BackendUnavailableError as RotationIncompleteError
-from secrets_core.errors import SecretNotFoundError
+from secrets_core.errors import IntegrityError, RotationIncompleteError, SecretNotFoundError
 from secrets_core.plugin import BackendSpec, PluginContext, PluginRegistry, get_registry
 from secure_secrets import SecureSecretsManager
+from tests.test_crash_suite import bao  # noqa: F401  (a real OpenBao dev server)
 
 
 def keyring(home: Path) -> dict[str, Any]:
@@ -112,3 +115,110 @@ def test_a_not_found_from_rewrite_for_a_listed_secret_keeps_the_old_key(isolated
     m.restore_secret("app/gone")
     assert m.retrieve_secret("app/gone") == "placeholder-gone"
     assert m.retrieve_secret("app/live") == "placeholder-live"
+
+
+# --- stores the rotation must reach, or keep the old keys for -------------------------------
+
+
+class AltFilePlugin:
+    """``altfile``: the file backend under another name (a third-party store plugin)."""
+
+    @hookimpl
+    def secrets_register_backends(self) -> list[BackendSpec]:
+        file_spec = get_registry().backend("file")
+        return [file_spec._replace(name="altfile")]
+
+
+def test_a_recorded_store_whose_plugin_is_uninstalled_blocks_retirement(
+    isolated_home, tmp_path
+) -> None:
+    with_plugin = PluginRegistry(internal=[("core", builtin), ("alt-test", AltFilePlugin())])
+    backends = {"altfile": {"path": str(tmp_path / "alt")}}
+    SecureSecretsManager(default_backend="altfile", backends=backends, registry=with_plugin)
+    alt = SecureSecretsManager(default_backend="altfile", backends=backends, registry=with_plugin)
+    alt.store_secret("third/party", "placeholder-alt")
+    SecureSecretsManager().store_secret("local/one", "placeholder-local")
+    old = keyring(isolated_home)["primary"]
+    for _ in range(2):  # the plugin is gone (not in the default registry): blocked each time
+        with pytest.raises(RotationIncompleteError) as info:
+            SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
+        assert "'altfile'" in str(info.value) and "rotate-key" in str(info.value)
+        assert old in {k["id"] for k in keyring(isolated_home)["keys"]}
+    assert SecureSecretsManager().rotation_pending() is not None
+    assert SecureSecretsManager().retrieve_secret("local/one") == "placeholder-local"
+    # Reinstalled (even unconfigured: the ledger holds its path), the rotation resumes.
+    event = SecureSecretsManager(registry=with_plugin).rotate_encryption_key(keep_old_keys=0)
+    assert event.details["resumed"] is True and old in event.details["retired_key_ids"]
+    assert event.details["backends"]["altfile"]["rotated"] == 1
+    assert alt.retrieve_secret("third/party") == "placeholder-alt"
+
+
+def test_a_file_store_moved_in_the_config_is_still_rotated(isolated_home, tmp_path) -> None:
+    first = {"file": {"path": str(tmp_path / "first")}}
+    SecureSecretsManager(backends=first).store_secret("app/first", "placeholder-first")
+    second = {"file": {"path": str(tmp_path / "second")}}
+    for _ in range(2):
+        SecureSecretsManager(backends=second).rotate_encryption_key(keep_old_keys=0)
+    assert SecureSecretsManager(backends=first).retrieve_secret("app/first") == "placeholder-first"
+
+
+def test_an_edited_ledger_of_stores_is_an_integrity_error(isolated_home) -> None:
+    SecureSecretsManager().store_secret("app/a", "placeholder-a")
+    path = isolated_home / "data" / "secure-secrets" / "keyring.json"
+    doc = json.loads(path.read_text())
+    assert [entry["backend"] for entry in doc["stores"]] == ["file"]
+    doc["stores"] = []  # hide the store from rotation
+    path.write_text(json.dumps(doc))
+    with pytest.raises(IntegrityError, match="ledger of stores"):
+        SecureSecretsManager().rotate_encryption_key()
+    with pytest.raises(IntegrityError, match="ledger of stores"):
+        SecureSecretsManager().store_secret("app/b", "placeholder-b")
+    assert SecureSecretsManager().retrieve_secret("app/a") == "placeholder-a"  # get: untouched
+
+
+def test_the_ledger_is_checked_once_per_store_per_process(isolated_home) -> None:
+    manager = SecureSecretsManager()
+    manager.store_secret("app/a", "placeholder-a")
+    path = manager.keyring_path
+    before = path.stat().st_mtime_ns
+    for i in range(5):
+        manager.store_secret(f"app/{i}", "placeholder")
+    assert path.stat().st_mtime_ns == before, "later writes do not touch the keyring"
+    assert manager.assembly._recorded == {"file"}
+
+
+@pytest.mark.slow
+def test_a_vault_store_stopped_mid_rotation_keeps_the_old_key_and_resume_finishes(
+    isolated_home,
+    bao,  # noqa: F811
+) -> None:
+    mount = f"keys-{uuid.uuid4().hex[:8]}"
+    bao.admin().sys.enable_secrets_engine("kv", path=mount, options={"version": "2"})
+    backends = {"vault-envelope": bao.options(mount_point=mount, max_retries=0, timeout=1)}
+
+    def on_vault() -> SecureSecretsManager:
+        return SecureSecretsManager(default_backend="vault-envelope", backends=backends)
+
+    SecureSecretsManager().store_secret("local/a", "placeholder-local")  # zero-config file
+    values = {f"remote/{i}": f"placeholder-{i}" for i in range(6)}
+    for name, value in values.items():
+        on_vault().store_secret(name, value)
+    old = keyring(isolated_home)["primary"]
+
+    def progress(label: str, done: int, total: int) -> None:
+        if label == "vault-envelope" and done == 2:
+            os.kill(bao.process.pid, signal.SIGSTOP)  # the server hangs mid-rotation
+
+    try:
+        with pytest.raises(RotationIncompleteError) as info:
+            on_vault().rotate_encryption_key(progress=progress, keep_old_keys=0)
+    finally:
+        os.kill(bao.process.pid, signal.SIGCONT)
+    assert "'vault-envelope'" in str(info.value) and "rotate-key" in str(info.value)
+    assert old in {k["id"] for k in keyring(isolated_home)["keys"]}, "no key retired"
+    event = on_vault().rotate_encryption_key(keep_old_keys=0)
+    assert event.details["resumed"] is True and event.details["retired_key_ids"] == [old]
+    assert {k["id"] for k in keyring(isolated_home)["keys"]} == {event.details["new_key_id"]}
+    for name, value in values.items():
+        assert on_vault().retrieve_secret(name) == value
+    assert SecureSecretsManager().retrieve_secret("local/a") == "placeholder-local"

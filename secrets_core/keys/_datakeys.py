@@ -436,7 +436,6 @@ class KeyManager:
         }
         self._doc["primary"] = self._add_key(spec)
         self._doc["audit_key"] = self._new_audit_key(spec)
-        self._doc["stores"] = []
         self._save()
 
     def _new_audit_key(self, spec: CipherSpec, ad: bytes = _AUDIT_AD) -> dict[str, str]:
@@ -502,6 +501,7 @@ class KeyManager:
                 f"the keyring comes from {ENV_KEYRING} and is read-only here; rotate or "
                 "re-wrap where the keyring file lives, then export it again"
             )
+        self._verify_ledger()  # never re-authenticate an edited ledger
         if "integrity_key" not in self._doc:
             spec = self._cipher_for_name(self._new_key_cipher)
             self._doc["integrity_key"] = self._new_audit_key(spec, _INTEGRITY_AD)
