@@ -20,7 +20,12 @@ from click.testing import CliRunner
 
 from secrets_core import builtin, hookimpl
 from secrets_core.cli.app import cli
-from secrets_core.errors import IntegrityError, RotationIncompleteError, SecretNotFoundError
+from secrets_core.errors import (
+    IntegrityError,
+    KeyNotAvailableError,
+    RotationIncompleteError,
+    SecretNotFoundError,
+)
 from secrets_core.plugin import BackendSpec, PluginContext, PluginRegistry, get_registry
 from secure_secrets import SecureSecretsManager
 from tests.test_crash_suite import bao  # noqa: F401  (a real OpenBao dev server)
@@ -222,3 +227,33 @@ def test_a_vault_store_stopped_mid_rotation_keeps_the_old_key_and_resume_finishe
     for name, value in values.items():
         assert on_vault().retrieve_secret(name) == value
     assert SecureSecretsManager().retrieve_secret("local/a") == "placeholder-local"
+
+
+# --- a key change protects the future -------------------------------------------------------
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_an_old_keyring_backup_does_not_open_what_was_stored_after_a_key_change(
+    isolated_home, tmp_path, rotate
+) -> None:
+    data = isolated_home / "data" / "secure-secrets"
+    manager = SecureSecretsManager()
+    manager.store_secret("app/before", "placeholder-before")
+    backup = {name: (data / name).read_bytes() for name in ("keyring.json", "master.key")}
+    event = manager.change_key_source("keyfile", {"path": str(tmp_path / "new.key")}, rotate=rotate)
+    assert event.details["new_key_id"] in manager.key_ids()
+    after = SecureSecretsManager(key_source="keyfile")
+    after.settings.key_source_options["path"] = str(tmp_path / "new.key")
+    after.store_secret("app/after", "placeholder-after")
+    assert after.retrieve_secret("app/before") == "placeholder-before"
+    current = (data / "keyring.json").read_bytes()
+    (data / "keyring.json").write_bytes(backup["keyring.json"])  # the old backup, old KEK
+    old = SecureSecretsManager()
+    with pytest.raises(KeyNotAvailableError, match="'app/after'"):
+        old.retrieve_secret("app/after")
+    if rotate:  # re-encrypted and the old keys retired: the backup opens nothing
+        with pytest.raises(KeyNotAvailableError, match="'app/before'"):
+            old.retrieve_secret("app/before")
+    else:  # what was stored before the change is still under a key the backup holds
+        assert old.retrieve_secret("app/before") == "placeholder-before"
+    (data / "keyring.json").write_bytes(current)

@@ -159,12 +159,19 @@ def rotate_key_cmd(keep_old_keys: int) -> None:
 
 
 @click.command("change-passphrase")
-def change_passphrase_cmd() -> None:
+@click.option(
+    "--rotate",
+    "rotate_now",
+    is_flag=True,
+    help="Also re-encrypt every stored value and retire the old data keys, so an old keyring "
+    "backup with the old passphrase opens nothing.",
+)
+def change_passphrase_cmd(rotate_now: bool) -> None:
     """Protect the keys with a new passphrase (asked twice).
 
-    The current passphrase comes from $SECURE_SECRETS_PASSPHRASE or a prompt; no secret is
-    re-encrypted. Without a terminal the new passphrase is read from stdin, twice, one line
-    each.
+    New values are sealed under a fresh data key; with --rotate every stored value is
+    re-encrypted too. The current passphrase comes from $SECURE_SECRETS_PASSPHRASE or a
+    prompt. Without a terminal the new passphrase is read from stdin, twice, one line each.
     """
     state = get_state()
     manager = state.manager()
@@ -178,7 +185,7 @@ def change_passphrase_cmd() -> None:
 
     manager.key_ids()  # the current passphrase first, so a typo fails before asking the new one
     new: str = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
-    manager.change_passphrase(new)
+    manager.change_passphrase(new, rotate=rotate_now)
     del new
     variable = manager.settings.key_source_options.get("variable") or ENV_PASSPHRASE
     state.info(f"passphrase changed; update ${variable} wherever it is set")

@@ -325,10 +325,12 @@ class KeyManager:
             )
         self._ledger_checked = self._stamp
 
-    def rewrap(self, source: KeySource, source_name: str) -> None:
+    def rewrap(self, source: KeySource, source_name: str, fresh_key: bool = True) -> str | None:
         """Re-wrap every data key under a KEK from ``source`` (a new passphrase, key file or
-        source type). Only the keyring changes, in one atomic replace; no secret is
-        re-encrypted."""
+        source type) and, with ``fresh_key``, add a new primary data key for new writes, so
+        an old copy of the keyring with the old KEK opens nothing stored after the change.
+        Only the keyring changes, in one atomic replace; no secret is re-encrypted. Returns
+        the new primary key id (None without ``fresh_key``)."""
         with self._locked(), self._lock:  # the file lock first: see sealing()
             self._unlock(create=False)
             self._reload()
@@ -357,8 +359,15 @@ class KeyManager:
                     entry["wrapped"] = base64.b64encode(wrapped).decode()
             self._doc["key_source"] = {"name": source_name, "params": params}
             self._source, self._source_name, self._kek = source, source_name, new_kek
+            new_id = None
+            if fresh_key:
+                new_id = self._add_key(self._cipher_for_name(self._new_key_cipher))
+                self._doc["primary"] = new_id
+                if isinstance(self._doc.get("rotation"), dict):  # a pending rotation: to it
+                    self._doc["rotation"]["target"] = new_id
             self._save()
             self._reload()
+            return new_id
 
     def primary_id(self) -> str | None:
         """The primary key id as last loaded (no disk access: for cheap comparisons)."""
