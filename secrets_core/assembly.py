@@ -23,6 +23,7 @@ from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
+    KeyringRollbackError,
     SecretsError,
 )
 from secrets_core.keys import envelope
@@ -253,8 +254,42 @@ class Assembly:
         keyring replace the first time ever, nothing after."""
         if name in self._recorded:
             return
-        self.key_manager().record_store(self.store_entry(name))
+        entry = self.store_entry(name)
+        self.key_manager().record_store(entry)
+        self.check_stamp(self.backend(name)[1], entry["id"])
         self._recorded.add(name)
+
+    def check_stamp(self, backend: object, store_id: str, update: bool = True) -> None:
+        """Refuse (:class:`~secrets_core.errors.KeyringRollbackError`) a keyring older than
+        one the store was written with, and stamp the store with this keyring's generation
+        when it is newer. Only backends with ``read_keyring_stamp``/``write_keyring_stamp``
+        (the ``file`` backend) keep a stamp."""
+        read = getattr(backend, "read_keyring_stamp", None)
+        if not callable(read):
+            return
+        keys = self.key_manager()
+        if keys.check_stamp(store_id, read()) and update:
+            backend.write_keyring_stamp(keys.stamp(store_id))  # type: ignore[attr-defined]
+
+    def check_known_key(self, spec: BackendSpec, name: str) -> None:
+        """Refuse a write over a token sealed under a data key this keyring does not know (an
+        older keyring put back after a rotation): the value would be lost when the newest
+        keyring comes back. Run on a store's first write per process."""
+        backend = self.backend(spec.name)[1]
+        try:
+            key_id = envelope.key_id_of(backend.read(name), name)
+        except SecretsError:  # nothing there yet, or not a token: nothing to compare
+            return
+        keys = self.key_manager()
+        if key_id not in keys.key_ids():
+            keys.primary()  # re-read: another process may have rotated
+            if key_id not in keys.key_ids():
+                raise KeyringRollbackError(
+                    f"secret '{name}' is stored under data key {key_id}, which the keyring "
+                    f"{keys.path} does not know: an older keyring.json was put back (or this "
+                    "store belongs to another keyring). Nothing was written; put the newest "
+                    "keyring back"
+                )
 
     def open_recorded_store(self, entry: Mapping[str, Any]) -> tuple[BackendSpec, StorageBackend]:
         """Open a store named in the ledger with its recorded options over the configured
@@ -335,9 +370,16 @@ class Assembly:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             yield lambda name, secret: secret.reveal()
             return
+        first = spec.name not in self._recorded
         self.record_store(spec.name)  # before sealing(): it may take the keyring lock
         with self.key_manager().sealing() as (key_id, cipher):
-            yield lambda name, secret: envelope.seal(cipher, key_id, name, secret)
+
+            def encode(name: str, secret: SecretValue) -> bytes:
+                if first:
+                    self.check_known_key(spec, name)
+                return envelope.seal(cipher, key_id, name, secret)
+
+            yield encode
 
     def decode(
         self,

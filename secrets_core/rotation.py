@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, NamedTuple, cast
 
 from secrets_core.assembly import Assembly
 from secrets_core.errors import (
     BackendUnavailableError,
     ConfigError,
+    IntegrityError,
+    KeyNotAvailableError,
+    KeyringRollbackError,
     RotationIncompleteError,
     SecretNotFoundError,
 )
@@ -91,63 +94,85 @@ def _rotate_on_server(
     _rotate_stores(assembly, details, rewrap, progress)
 
 
+#: One store sealed with the keyring: a label for messages and counts, its descriptor (the
+#: instance's capabilities), the backend and its ledger entry.
+Store = tuple[str, BackendSpec, StorageBackend, Mapping[str, Any]]
+
+
+def _each_store(assembly: Assembly, problems: dict[str, str]) -> Iterator[Store]:
+    """Every store that may hold ciphertext of this keyring, once each: the configured
+    backends, the zero-config ``file`` store, and every store in the keyring's ledger
+    (opened with its recorded options; the ledger is read again at the end, as a store may
+    have been recorded meanwhile). A store that cannot be opened is put in ``problems``."""
+    keys = assembly.key_manager()
+    seen: set[str] = set()
+    labels: set[str] = set()
+
+    def opened(label: str, open_store: Callable[[], tuple[BackendSpec, StorageBackend]],
+               entry: Mapping[str, Any] | None) -> Store | None:  # fmt: skip
+        labels.add(label)
+        try:
+            spec, backend = open_store()
+            if entry is None:
+                entry = assembly.store_entry(spec.name, backend)
+        except (BackendUnavailableError, ConfigError) as exc:
+            problems[label] = str(exc)
+            return None
+        if entry["id"] in seen:
+            return None
+        seen.add(entry["id"])
+        return label, spec, backend, entry
+
+    names = assembly.configured_backend_names()
+    if "file" not in names and assembly.registry.has("backend", "file"):
+        names.append("file")  # the zero-config store, whatever the default backend is
+    for name in names:
+        store = opened(name, functools.partial(assembly.backend, name), None)
+        if store is not None:
+            yield store
+    while True:
+        pending = [entry for entry in keys.stores() if entry["id"] not in seen]
+        if not pending:
+            return
+        for entry in pending:
+            label = entry["backend"]
+            if label in labels:
+                label += " " + json.dumps(entry["options"], sort_keys=True)
+            store = opened(label, functools.partial(assembly.open_recorded_store, entry), entry)
+            seen.add(entry["id"])  # also when it could not be opened
+            if store is not None:
+                yield store
+
+
 def _rotate_stores(
     assembly: Assembly,
     details: dict[str, Any],
     reseal: Resealer,
     progress: ProgressCallback | None,
 ) -> set[str]:
-    """Re-seal every store: the configured backends, the zero-config ``file`` store, and
-    every store in the keyring's ledger (opened with its recorded options), each once.
-    Returns the ids of the stores covered; raises :class:`RotationIncompleteError` naming
-    every store that could not be (down, not configured as recorded, plugin missing, a
-    secret it lists but cannot rewrite), after doing all the others."""
+    """Re-seal every store (see :func:`_each_store`). Returns the ids of the stores covered;
+    raises :class:`RotationIncompleteError` naming every store that could not be (down, not
+    configured as recorded, plugin missing, a secret it lists but cannot rewrite), after
+    doing all the others."""
     keys = assembly.key_manager()
     counts: dict[str, dict[str, int]] = {}
     details["backends"] = counts
     problems: dict[str, str] = {}
     covered: set[str] = set()
-    tried: set[str] = set()  # ids of the stores visited, covered or not
     in_ledger = {entry["id"] for entry in keys.stores()}
-
-    def visit(label: str, open_store: Callable[[], tuple[BackendSpec, StorageBackend]],
-              entry: Mapping[str, Any] | None) -> None:  # fmt: skip
-        try:
-            spec, backend = open_store()
-            if entry is None:
-                entry = assembly.store_entry(spec.name, backend)
-        except (BackendUnavailableError, ConfigError) as exc:
-            counts[label] = {"rotated": 0, "skipped": 0, "failed": 1}
-            problems[label] = str(exc)
-            return
-        if entry["id"] in covered | tried:
-            return
-        tried.add(entry["id"])
+    for label, spec, backend, entry in _each_store(assembly, problems):
+        assembly.check_stamp(backend, entry["id"])  # refuse a rolled-back keyring
         counts[label], problem = _rotate_backend(label, spec, backend, reseal, progress)
         if problem is not None:
             problems[label] = problem
-            return
+            continue
         covered.add(entry["id"])
         holds_ciphertext = Capability.ENCRYPTS_AT_REST not in spec.capabilities
         stored = counts[label]["rotated"] + counts[label]["skipped"]
         if holds_ciphertext and stored and entry["id"] not in in_ledger:
             keys.record_store(dict(entry))  # a store written before the ledger existed
-
-    names = assembly.configured_backend_names()
-    if "file" not in names and assembly.registry.has("backend", "file"):
-        names.append("file")  # the zero-config store, whatever the default backend is
-    for name in names:
-        visit(name, functools.partial(assembly.backend, name), None)
-    while True:  # the ledger again: a store may have been recorded meanwhile
-        pending = [e for e in keys.stores() if e["id"] not in covered | tried]
-        if not pending:
-            break
-        for entry in pending:
-            label = entry["backend"]
-            if label in counts:
-                label += " " + json.dumps(entry["options"], sort_keys=True)
-            visit(label, functools.partial(assembly.open_recorded_store, entry), entry)
-            tried.add(entry["id"])  # also when it could not be opened
+    for label in problems:
+        counts.setdefault(label, {"rotated": 0, "skipped": 0, "failed": 1})
     if problems:
         raise RotationIncompleteError(
             "no key was retired: the rotation could not cover every store sealed with this "
@@ -158,6 +183,90 @@ def _rotate_stores(
             "it resumes where it stopped"
         )
     return covered
+
+
+class KeyCheck(NamedTuple):
+    """What :func:`verify_keys` found. ``checked``: tokens read per store; ``unopenable``:
+    ``(store, secret, why)`` for each secret whose ciphertext names a data key the keyring
+    does not hold (or is not a token); ``problems``: stores that could not be checked."""
+
+    checked: dict[str, int]
+    unopenable: list[tuple[str, str, str]]
+    problems: dict[str, str]
+    rolled_back: dict[str, str]  # stores that have seen a newer keyring than this one
+
+    @property
+    def ok(self) -> bool:
+        return not (self.unopenable or self.problems or self.rolled_back)
+
+
+def verify_keys(assembly: Assembly) -> KeyCheck:
+    """Check that every stored ciphertext (every version, soft-deleted secrets too) in every
+    store sealed with the keyring names a data key the keyring holds, reading key ids from
+    the token headers without decrypting anything; and that no store has seen a newer
+    keyring (a rolled-back ``keyring.json``)."""
+    known = set(assembly.key_manager().key_ids())
+    checked: dict[str, int] = {}
+    unopenable: list[tuple[str, str, str]] = []
+    problems: dict[str, str] = {}
+    rolled_back: dict[str, str] = {}
+    for label, spec, backend, entry in _each_store(assembly, problems):
+        try:
+            assembly.check_stamp(backend, entry["id"], update=False)
+        except KeyringRollbackError as exc:
+            rolled_back[label] = str(exc)
+        try:
+            if Capability.ENCRYPTS_AT_REST in spec.capabilities:
+                continue
+            checked[label] = 0
+            for name, tokens in _stored_tokens(spec, backend):
+                for token in tokens:
+                    checked[label] += 1
+                    try:
+                        key_id = envelope.key_id_of(token, name)
+                    except IntegrityError as exc:
+                        unopenable.append((label, name, str(exc)))
+                        break
+                    if key_id not in known:
+                        unopenable.append(
+                            (label, name, f"under data key {key_id}, not in the keyring")
+                        )
+                        break
+        except (BackendUnavailableError, KeyNotAvailableError, IntegrityError) as exc:
+            problems[label] = str(exc)
+    return KeyCheck(checked, unopenable, problems, rolled_back)
+
+
+def _stored_tokens(
+    spec: BackendSpec, backend: StorageBackend
+) -> Iterator[tuple[str, list[bytes | str]]]:
+    """Every secret's stored tokens, every retained version, soft-deleted ones too: through
+    the backend's ``stored_values`` if it has one (the ``file`` backend: one lock-free read
+    per record), else ``rewrite_versions`` with a transform that changes nothing, else
+    ``read``."""
+    if Capability.LIST not in spec.capabilities:
+        raise BackendUnavailableError(f"backend '{spec.name}' cannot list its secrets")
+    names = set(backend.list_names(""))
+    if Capability.SOFT_DELETE in spec.capabilities:
+        names |= set(cast(SoftDeleteBackend, backend).list_deleted(""))
+    stored_values = getattr(backend, "stored_values", None)
+    for name in sorted(names):
+        tokens: list[bytes | str] = []
+
+        def keep(token: bytes | str, tokens: list[bytes | str] = tokens) -> bytes | str:
+            tokens.append(token)
+            return token  # unchanged: nothing is rewritten
+
+        try:
+            if callable(stored_values):
+                tokens[:] = stored_values(name)
+            elif Capability.VERSIONS in spec.capabilities:
+                cast(VersionedBackend, backend).rewrite_versions(name, keep)
+            else:
+                tokens.append(backend.read(name))
+        except SecretNotFoundError:  # deleted meanwhile
+            continue
+        yield name, tokens
 
 
 def _rotate_backend(

@@ -23,6 +23,7 @@ from secrets_core.cli.app import cli
 from secrets_core.errors import (
     IntegrityError,
     KeyNotAvailableError,
+    KeyringRollbackError,
     RotationIncompleteError,
     SecretNotFoundError,
 )
@@ -257,3 +258,69 @@ def test_an_old_keyring_backup_does_not_open_what_was_stored_after_a_key_change(
     else:  # what was stored before the change is still under a key the backup holds
         assert old.retrieve_secret("app/before") == "placeholder-before"
     (data / "keyring.json").write_bytes(current)
+
+
+# --- a keyring rolled back is noticed -------------------------------------------------------
+
+
+def test_a_write_with_a_keyring_from_before_a_rotation_is_refused(isolated_home) -> None:
+    path = isolated_home / "data" / "secure-secrets" / "keyring.json"
+    SecureSecretsManager().store_secret("app/a", "placeholder-a")
+    backup = path.read_bytes()
+    SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
+    current = path.read_bytes()
+    path.write_bytes(backup)  # a backup restored after the rotation
+    with pytest.raises(KeyringRollbackError, match="older keyring.json was put back"):
+        SecureSecretsManager().store_secret("app/new", "placeholder-new")
+    path.write_bytes(current)
+    manager = SecureSecretsManager()
+    manager.store_secret("app/new", "placeholder-new")
+    assert manager.retrieve_secret("app/a") == "placeholder-a"
+
+
+def test_a_write_over_a_token_under_a_key_the_keyring_does_not_know_is_refused(
+    isolated_home, tmp_path
+) -> None:
+    backends = {"env": {"env_file": str(tmp_path / "app.env")}}  # no stamp: the token tells
+
+    def manager() -> SecureSecretsManager:
+        for variable in [v for v in os.environ if v.startswith("SECURE_SECRET_")]:
+            del os.environ[variable]
+        return SecureSecretsManager(default_backend="env", backends=backends)
+
+    path = isolated_home / "data" / "secure-secrets" / "keyring.json"
+    manager().store_secret("app/a", "placeholder-a")
+    backup = path.read_bytes()
+    manager().rotate_encryption_key(keep_old_keys=0)
+    path.write_bytes(backup)
+    with pytest.raises(KeyringRollbackError, match="'app/a'"):
+        manager().store_secret("app/a", "placeholder-overwritten")
+
+
+# --- verify-keys and doctor -----------------------------------------------------------------
+
+
+def test_verify_keys_and_doctor_name_what_a_restored_keyring_cannot_open(
+    isolated_home, tmp_path
+) -> None:
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0) -> str:
+        result = runner.invoke(cli, list(args), catch_exceptions=False, prog_name="secure-secrets")
+        assert result.exit_code == code, (result.output, result.stderr)
+        return result.output
+
+    path = isolated_home / "data" / "secure-secrets" / "keyring.json"
+    manager = SecureSecretsManager()
+    manager.store_secret("app/old", "placeholder-old")
+    manager.store_secret("app/gone", "placeholder-gone")
+    manager.delete_secret("app/gone")  # soft-deleted secrets are checked too
+    backup = path.read_bytes()
+    SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
+    assert "every stored value names a data key" in run("verify-keys")
+    path.write_bytes(backup)
+    out = run("verify-keys", code=6)
+    assert "secret 'app/old' cannot be opened" in out and "'app/gone'" in out
+    assert "not in the keyring" in out or "older" in out
+    doctor = run("doctor", code=1)
+    assert "stored keys" in doctor and "app/old" in doctor

@@ -32,6 +32,7 @@ from secrets_core.errors import (
     EncryptionError,
     IntegrityError,
     KeyNotAvailableError,
+    KeyringRollbackError,
     LockTimeoutError,
     RotationIncompleteError,
 )
@@ -280,6 +281,46 @@ class KeyManager:
             self._verify_ledger()
             return int(self._doc.get("generation", 0))
 
+    def stamp(self, store_id: str) -> bytes:
+        """What a store keeps to remember the newest keyring that wrote to it: this keyring's
+        id and generation, authenticated (see :meth:`check_stamp`)."""
+        with self._lock:
+            generation = self.generation()
+            body = f"{self._doc.get('keyring_id', '')}:{generation}:{store_id}"
+            mac = hmac.new(self.integrity_key("stamp"), body.encode(), hashlib.sha256).hexdigest()
+            return f"{body}:{mac}".encode()
+
+    def check_stamp(self, store_id: str, stamp: bytes | None) -> bool:
+        """Compare a store's stamp with this keyring; True if the store should be given a new
+        one. Raises :class:`KeyringRollbackError` if the store has seen a newer generation of
+        this keyring (re-read from disk first, in case another process changed it)."""
+        try:
+            keyring_id, generation, stamped_for, mac = (stamp or b"").decode().split(":")
+            seen = int(generation)
+        except ValueError:
+            return True  # none yet (or not ours): write one
+        with self._lock:
+            if self._changed_on_disk():
+                self._reload()
+            if keyring_id != self._doc.get("keyring_id") or stamped_for != store_id:
+                return True  # another keyring's, or another store's file copied here
+            body = f"{keyring_id}:{seen}:{store_id}".encode()
+            expected = hmac.new(self.integrity_key("stamp"), body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, mac):
+                raise IntegrityError(
+                    "the keyring stamp of a store fails authentication (edited); restore the "
+                    "store's stamp file from backup, or delete it to accept this keyring"
+                )
+            mine = self.generation()
+            if seen > mine:
+                raise KeyringRollbackError(
+                    f"the keyring {self.path} is older (generation {mine}) than one this store "
+                    f"was written with (generation {seen}): an older keyring.json was put back. "
+                    "Nothing was written; put the newest keyring back (values written with "
+                    "this one could be sealed under keys it has retired)"
+                )
+            return seen < mine
+
     def integrity_key(self, purpose: str) -> bytes:
         """A 32-byte key for ``purpose`` (the ledger, a store's record MACs), derived from the
         keyring's integrity key, which is wrapped by the KEK like a data key."""
@@ -302,7 +343,11 @@ class KeyManager:
 
     def _ledger_mac(self, doc: dict[str, Any]) -> str:
         body = json.dumps(
-            {"stores": doc.get("stores", []), "generation": doc.get("generation", 0)},
+            {
+                "stores": doc.get("stores", []),
+                "generation": doc.get("generation", 0),
+                "keyring_id": doc.get("keyring_id", ""),
+            },
             sort_keys=True,
             separators=(",", ":"),
         ).encode()
@@ -517,6 +562,7 @@ class KeyManager:
             self._integrity_key = None
         self._doc["format"] = KEYRING_FORMAT
         self._doc.setdefault("stores", [])
+        self._doc.setdefault("keyring_id", os.urandom(8).hex())
         self._doc["generation"] = int(self._doc.get("generation", 0)) + 1
         self._doc["ledger_mac"] = self._ledger_mac(self._doc)
         try:

@@ -56,6 +56,7 @@ log = get_logger("secure_secrets_file")
 
 SUFFIX = ".secret"
 DELETED_SUFFIX = ".deleted"
+STAMP_FILE = ".keyring-stamp"
 DEFAULT_MAX_VERSIONS = 10
 MAX_MAX_VERSIONS = 1000
 LOOSE_PERMISSION_POLICIES = ("error", "warn")
@@ -223,6 +224,20 @@ class FileBackend:
     def close(self) -> None:
         """Nothing to release: no descriptor or lock outlives an operation."""
 
+    # --- the keyring stamp (see docs/security.md, "Rollback of the keyring") ---------------
+
+    def read_keyring_stamp(self) -> bytes | None:
+        """The stamp of the newest keyring that wrote here (opaque to this backend)."""
+        return self._read_file(STAMP_FILE, "(keyring stamp)", missing_ok=True)
+
+    def write_keyring_stamp(self, stamp: bytes) -> None:
+        try:
+            atomic_write(Path(self._prefix + STAMP_FILE), stamp, PRIVATE_FILE_MODE)
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"the keyring stamp of the store could not be written ({_describe(exc)})"
+            ) from None
+
     # --- Capability.VERSIONS ----------------------------------------------------------------
 
     def read_version(self, name: str, version: int) -> bytes | str:
@@ -262,6 +277,15 @@ class FileBackend:
             if changed:
                 self._store(stem + (DELETED_SUFFIX if deleted else SUFFIX), record, name)
         return changed
+
+    def stored_values(self, name: str) -> list[bytes | str]:
+        """Every retained version's stored value, oldest first, live or soft-deleted, in one
+        lock-free read of the record (for ``secure-secrets verify-keys``)."""
+        name = validate_name(name)
+        found = self._load(_stem(name), name, deleted_too=True)
+        if found is None:
+            raise self._not_found(name, _stem(name))
+        return [stored.value for stored in found[0].versions]
 
     # --- Capability.METADATA ----------------------------------------------------------------
 
