@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 import pytest
@@ -21,7 +22,7 @@ from secrets_core.manager import SecretsManager
 from secrets_core.plugin import BackendSpec, Capability, PluginRegistry, VersionedBackend, hookimpl
 from secrets_core.testing.fixtures import isolate_home
 
-LIVE = {"kit/plain": "plain-value", "kit/bytes": b"\x00bytes-value\xff"}
+LIVE: dict[str, str | bytes] = {"kit/plain": "plain-value", "kit/bytes": b"\x00bytes-value\xff"}
 HISTORY = ["first-version", "second-version", "third-version"]
 
 
@@ -54,7 +55,8 @@ class RotationContract:
             pytest.skip("the server encrypts at rest: rotation does not rewrite its values")
         # Under a name of its own: the plugin may be installed too, under its real name.
         spec = backend_spec._replace(name=f"kit-{backend_spec.name}")
-        registry = PluginRegistry(internal=[("core", builtin), ("kit", _KitPlugin(spec))])
+        plugin = cast(ModuleType, _KitPlugin(spec))  # pluggy takes any object with hookimpls
+        registry = PluginRegistry(internal=[("core", builtin), ("kit", plugin)])
         manager = SecretsManager(
             default_backend=spec.name,
             backends={spec.name: backend_options},
