@@ -241,15 +241,18 @@ def _stored_tokens(
     spec: BackendSpec, backend: StorageBackend
 ) -> Iterator[tuple[str, list[bytes | str]]]:
     """Every secret's stored tokens, every retained version, soft-deleted ones too: through
-    the backend's ``stored_values`` if it has one (the ``file`` backend: one lock-free read
-    per record), else ``rewrite_versions`` with a transform that changes nothing, else
-    ``read``."""
+    the backend's ``iter_stored_values()`` if it has one (the ``file`` backend: one scan and
+    one lock-free read per record), else ``rewrite_versions`` with a transform that changes
+    nothing, else ``read``."""
+    bulk = getattr(backend, "iter_stored_values", None)
+    if callable(bulk):
+        yield from bulk()
+        return
     if Capability.LIST not in spec.capabilities:
         raise BackendUnavailableError(f"backend '{spec.name}' cannot list its secrets")
     names = set(backend.list_names(""))
     if Capability.SOFT_DELETE in spec.capabilities:
         names |= set(cast(SoftDeleteBackend, backend).list_deleted(""))
-    stored_values = getattr(backend, "stored_values", None)
     for name in sorted(names):
         tokens: list[bytes | str] = []
 
@@ -258,9 +261,7 @@ def _stored_tokens(
             return token  # unchanged: nothing is rewritten
 
         try:
-            if callable(stored_values):
-                tokens[:] = stored_values(name)
-            elif Capability.VERSIONS in spec.capabilities:
+            if Capability.VERSIONS in spec.capabilities:
                 cast(VersionedBackend, backend).rewrite_versions(name, keep)
             else:
                 tokens.append(backend.read(name))

@@ -28,7 +28,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -278,14 +278,23 @@ class FileBackend:
                 self._store(stem + (DELETED_SUFFIX if deleted else SUFFIX), record, name)
         return changed
 
-    def stored_values(self, name: str) -> list[bytes | str]:
-        """Every retained version's stored value, oldest first, live or soft-deleted, in one
-        lock-free read of the record (for ``secure-secrets verify-keys``)."""
-        name = validate_name(name)
-        found = self._load(_stem(name), name, deleted_too=True)
-        if found is None:
-            raise self._not_found(name, _stem(name))
-        return [stored.value for stored in found[0].versions]
+    def iter_stored_values(self) -> Iterator[tuple[str, list[bytes | str]]]:
+        """Every secret, live or soft-deleted, with every retained version's stored value,
+        oldest first: one directory scan and one lock-free read per record (for
+        ``secure-secrets verify-keys``)."""
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"the file backend's store cannot be listed ({exc.strerror})"
+            ) from None
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith((SUFFIX, DELETED_SUFFIX)):
+                continue
+            name = secret_name(entry.name)
+            raw = None if name is None else self._read_file(entry.name, name, missing_ok=True)
+            if name is not None and raw is not None:  # None: purged or renamed meanwhile
+                yield name, rec.every_value(raw, name, entry.name)
 
     # --- Capability.METADATA ----------------------------------------------------------------
 
