@@ -23,8 +23,8 @@ from pathlib import Path
 from bench_common import Row, compare, fmt_us
 from cryptography.fernet import Fernet
 from secure_secrets_env.backend import EnvBackend
+from secure_secrets_env.format import variable_name
 
-from secrets_core.environment import variable_name
 from secrets_core.keys import envelope
 from secure_secrets import SecureSecretsManager
 

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from secrets_core.environment import kubernetes_secret, secret_name_of
+from secure_secrets_env.export import kubernetes_secret
+from secure_secrets_env.format import secret_name_of
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)

@@ -1,4 +1,4 @@
-"""Migration from a plaintext .env (secrets_core.environment.import_dotenv): dry run, import
+"""Migration from a plaintext .env (secrets_core.dotenv_import.import_dotenv): dry run, import
 into any backend, rewrite with a 0600 backup, nothing lost on a failure partway, and no value
 in any report, log or exception."""
 
@@ -10,16 +10,12 @@ import stat
 from pathlib import Path
 
 import pytest
+from secure_secrets_env.format import variable_name
 from secure_secrets_file.backend import _stem
 from secure_secrets_file.locking import LockDirectory
 
-from secrets_core.environment import (
-    DotenvImportError,
-    EnvFileError,
-    ImportReport,
-    import_dotenv,
-    variable_name,
-)
+from secrets_core.dotenv_import import DotenvImportError, ImportReport, import_dotenv
+from secrets_core.envfile import EnvFileError
 from secrets_core.errors import ConfigError, SecretNotFoundError
 from secure_secrets import SecureSecretsManager
 
@@ -195,7 +191,7 @@ def test_missing_file_and_importing_into_the_env_backends_own_file(tmp_path: Pat
     path = tmp_path / ".env"
     path.write_text("A=1\n")
     manager = SecureSecretsManager(backends={"env": {"env_file": str(path)}})
-    with pytest.raises(ConfigError, match="env_file"):
+    with pytest.raises(ConfigError, match="keeps its secrets in"):
         import_dotenv(manager, path, backend_type="env", dry_run=False)
     assert path.read_text() == "A=1\n"
 

@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from secure_secrets_env.format import variable_name
 from secure_secrets_file.backend import file_name
 
-from secrets_core.environment import variable_name
 from secrets_core.errors import (
     EncryptionError,
     IntegrityError,

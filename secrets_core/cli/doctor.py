@@ -6,17 +6,17 @@ import json
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from secrets_core.cli.state import get_state
+from secrets_core.cli.state import echo_json, get_state, json_option
 from secrets_core.defaults import audit_log_path, key_file_path, keyring_path
+from secrets_core.fsutil import read_private_file
 
 if TYPE_CHECKING:
-    from secrets_core.config import Settings
     from secrets_core.manager import SecretsManager
 
 
@@ -48,7 +48,8 @@ def _mode_finding(check: str, path: Path, private: int) -> Finding:
     return Finding(check, note=f"{path} ({mode:04o})")
 
 
-def _permission_checks(settings: Settings) -> list[Finding]:
+def _permission_checks(manager: SecretsManager) -> list[Finding]:
+    settings = manager.settings
     data = settings.data_dir
     findings = [_mode_finding("data directory", data, 0o700)]
     if settings.key_source == "keyfile":
@@ -56,9 +57,7 @@ def _permission_checks(settings: Settings) -> list[Finding]:
         if isinstance(settings.key_source_options.get("path"), (str, type(None))):
             findings.append(_mode_finding("key file", key, 0o600))
     findings.append(_mode_finding("keyring", keyring_path(data), 0o600))
-    store = settings.backends.get("file", {}).get("path")
-    store_path = Path(store).expanduser() if isinstance(store, str) else data / "store"
-    findings.append(_mode_finding("file store", store_path, 0o700))
+    findings += _backend_path_checks(manager)
     for sink in settings.audit_sinks:
         if sink.name == "jsonl":
             path = sink.options.get("path")
@@ -82,11 +81,32 @@ def _permission_checks(settings: Settings) -> list[Finding]:
     return findings
 
 
-def _guard(check: str, action: Callable[[], Finding], fix: str) -> Finding:
+def _backend_path_checks(manager: SecretsManager) -> list[Finding]:
+    """The paths each configured backend declares (its descriptor's ``paths``) are private.
+    A backend that cannot be looked up is left to the backend check."""
     from secrets_core.errors import SecretsError
+
+    findings = []
+    for name in manager.assembly.configured_backend_names():
+        try:
+            paths = manager.assembly.backend_paths(name)
+        except SecretsError:
+            continue
+        for label, path in paths.items():
+            findings.append(_mode_finding(label, path, 0o700 if path.is_dir() else 0o600))
+    return findings
+
+
+def _guard(check: str, action: Callable[[], Finding], fix: str) -> Finding:
+    """The finding of ``action``; a library error is a problem with ``fix``, except a missing
+    plugin, whose fix is installing the distribution its message names."""
+    from secrets_core.errors import PluginNotFoundError, SecretsError
 
     try:
         return action()
+    except PluginNotFoundError as exc:
+        problem, _, install = str(exc).partition("; install it with: ")
+        return Finding(check, problem, install or "install the plugin that provides it")
     except SecretsError as exc:
         return Finding(check, str(exc), fix)
 
@@ -196,9 +216,9 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     if not path.exists():
         return findings
     try:
-        source = json.loads(path.read_bytes()).get("key_source", {})
+        source = json.loads(read_private_file(path)).get("key_source", {})
         stored = source.get("params", {})
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return findings  # the key source check reports a corrupt keyring
     if isinstance(stored, dict) and "kdf" in stored:
 
@@ -216,9 +236,10 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     return findings
 
 
-def _configuration_notes(settings: Settings) -> list[Finding]:
+def _configuration_notes(manager: SecretsManager) -> list[Finding]:
     """How the least-privilege, alerting, profile and dynamic-secret features are set up:
     notes, not problems (each is optional)."""
+    settings = manager.settings
     policies = settings.policies
     grants = ", ".join(
         f"{name} (read {len(p.read)}, write {len(p.write)})" for name, p in sorted(policies.items())
@@ -235,12 +256,37 @@ def _configuration_notes(settings: Settings) -> list[Finding]:
             + f"; audit sinks: {', '.join(sinks) or 'none'}",
         ),
         Finding("profile", note=f"{settings.profile or 'none'} (profiles: {profiles})"),
-        Finding(
-            "dynamic secrets",
-            note="available through [backends.vault] (secure-secrets lease read PATH)"
-            if "vault" in settings.backends
-            else "need a [backends.vault] table (see docs/dynamic-secrets.md)",
-        ),
+        Finding("dynamic secrets", note=_dynamic_note(manager)),
+        *_verb_checks(manager),
+    ]
+
+
+def _dynamic_note(manager: SecretsManager) -> str:
+    """Which configured backends issue dynamic credentials (their descriptor's ``dynamic``)."""
+    from secrets_core.errors import SecretsError
+
+    issuing = []
+    for name in manager.assembly.configured_backend_names():
+        try:
+            if manager.registry.backend(name).dynamic is not None:
+                issuing.append(f"[backends.{name}]")
+        except SecretsError:
+            continue
+    if issuing:
+        return f"available through {', '.join(issuing)} (run --dynamic VAR=PATH)"
+    return "no configured backend issues them (see docs/dynamic-secrets.md)"
+
+
+def _verb_checks(manager: SecretsManager) -> list[Finding]:
+    """Plugin verbs: a clash with a core verb (or between plugins) is a problem."""
+    from secrets_core.cli.app import plugin_verbs
+
+    verbs, clashes = plugin_verbs(manager.registry)
+    if not clashes:
+        return [Finding("plugin verbs", note=", ".join(sorted(verbs)) or "none")]
+    return [
+        Finding("plugin verbs", clash, "rename or block one of the plugins (plugins.block)")
+        for clash in clashes
     ]
 
 
@@ -258,7 +304,10 @@ def _profile_checks(config: Path | None) -> list[Finding]:
 
 
 @click.command("doctor")
-def doctor_cmd() -> None:
+@json_option(
+    'Print {"ok", "problems", "checks": [{"check", "ok", "problem", "fix", "note"}]} as JSON.'
+)
+def doctor_cmd(as_json: bool) -> None:
     """Check permissions, the key source, the backend, plugins and KDF settings.
 
     Prints each problem with what to do; exits 1 if there is any, 0 when all is well.
@@ -269,19 +318,22 @@ def doctor_cmd() -> None:
     findings: list[Finding] = []
     try:
         manager = state.manager()
-        settings = manager.settings
     except SecretsError as exc:
-        findings.append(Finding("config", str(exc), "see: secure-secrets config validate"))
+        findings.append(Finding("config", str(exc), "correct the config where the message says"))
         manager = None
     if manager is not None:
-        findings += _permission_checks(settings)
+        findings += _permission_checks(manager)
         findings += _plugin_checks(manager)
         findings += _key_check(manager)
         findings.append(_backend_check(manager))
         findings += _kdf_checks(manager)
         findings += _profile_checks(state.config)
-        findings += _configuration_notes(settings)
+        findings += _configuration_notes(manager)
     problems = [f for f in findings if f.problem]
+    if as_json:
+        checks = [{**asdict(f), "ok": not f.problem} for f in findings]
+        echo_json({"ok": not problems, "problems": len(problems), "checks": checks})
+        click.get_current_context().exit(1 if problems else 0)
     for finding in findings:
         if finding.problem:
             click.echo(f"FAIL  {finding.check}: {finding.problem}")

@@ -113,8 +113,9 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
     "dynamic_specs",
     multiple=True,
     metavar="VAR=PATH",
-    help="Also pass a Vault dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD]; "
-    "renewed while COMMAND runs, revoked when it exits.",
+    help="Also pass a dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD], from "
+    "--backend or the first configured backend that issues them (Vault/OpenBao with "
+    "secure-secrets-vault); renewed while COMMAND runs, revoked when it exits.",
 )
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_cmd(
@@ -141,30 +142,11 @@ def run_cmd(
     secrets = {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
     with contextlib.ExitStack() as leases:
         if dynamic_specs:
-            secrets.update(_dynamic_credentials(state, dynamic_specs, set(secrets), leases))
+            from secrets_core.cli.dynamic import dynamic_variables
+
+            secrets.update(dynamic_variables(state, dynamic_specs, set(secrets), leases))
         code = _run_with(state, manager, secrets, mapping, mask, pass_key_env, command)
     click.get_current_context().exit(code)
-
-
-def _dynamic_credentials(
-    state: State, specs: tuple[str, ...], taken: set[str], leases: contextlib.ExitStack
-) -> dict[str, str]:
-    """Read each ``--dynamic`` credential; its lease is kept renewed (and revoked at the end
-    of ``leases``)."""
-    from secrets_core.cli.lease import credential_variables, dynamic_secrets, parse_dynamic
-
-    dynamic = dynamic_secrets(state)
-    leases.callback(dynamic.close)
-    added: dict[str, str] = {}
-    for spec in specs:
-        variable, path, params, field = parse_dynamic(spec)
-        credential = dynamic.read(path, params or None)
-        leases.enter_context(dynamic.keep(credential))
-        for name, value in credential_variables(variable, credential, field).items():
-            if name in taken or name in added:
-                raise CliError(f"--dynamic {variable}: ${name} is already set by a secret", USAGE)
-            added[name] = value
-    return added
 
 
 def _run_with(

@@ -22,27 +22,25 @@ from secrets_core.errors import (
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
+    install_hint,
 )
 from secrets_core.plugin import _discovery as entrypoints
 from secrets_core.plugin import _index as plugin_index
 from secrets_core.plugin import _marker as markers
-from secrets_core.plugin._api import AuditSinkSpec, BackendSpec, CipherSpec, KdfSpec, KeySourceSpec
+from secrets_core.plugin._api import (
+    AuditSinkSpec,
+    BackendSpec,
+    CipherSpec,
+    CommandSpec,
+    KdfSpec,
+    KeySourceSpec,
+)
 
 if TYPE_CHECKING:
     from secrets_core.plugin._manager import PluginManager
 
 ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
-#: The core's own plugins, loaded by module name like entry points (they live above this
-#: package: they implement key sources and audit sinks).
-INTERNAL_PLUGINS: dict[str, str] = {"core": "secrets_core.builtin"}
-
-
-def load_internal(name: str) -> ModuleType:
-    """Import one of :data:`INTERNAL_PLUGINS` by name."""
-    import importlib
-
-    return importlib.import_module(INTERNAL_PLUGINS[name])
 
 Status = Literal["active", "blocked", "failed"]
 
@@ -61,6 +59,8 @@ KNOWN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("kdf", "argon2id"): "secure-secrets-fernet",
     ("kdf", "scrypt"): "secure-secrets-fernet",
     ("kdf", "pbkdf2-sha256"): "secure-secrets-fernet",
+    ("command", "lease"): "secure-secrets-vault",
+    ("command", "export-env"): "secure-secrets-env",
 }
 
 _FAMILIES: dict[str, tuple[str, type]] = {
@@ -69,6 +69,7 @@ _FAMILIES: dict[str, tuple[str, type]] = {
     "kdf": ("secrets_register_kdfs", KdfSpec),
     "key source": ("secrets_register_key_sources", KeySourceSpec),
     "audit sink": ("secrets_register_audit_sinks", AuditSinkSpec),
+    "command": ("secrets_register_commands", CommandSpec),
 }
 
 
@@ -150,7 +151,9 @@ class PluginRegistry:
             self._pm = PluginManager()
             internal = self._internal
             if internal is None:
-                internal = [(name, load_internal(name)) for name in INTERNAL_PLUGINS]
+                internal = [
+                    (name, entrypoints.load_internal(name)) for name in entrypoints.INTERNAL_PLUGINS
+                ]
             for name, module in internal:
                 self._register(
                     name, module, CORE_DISTRIBUTION, entrypoints.version(CORE_DISTRIBUTION)
@@ -297,7 +300,7 @@ class PluginRegistry:
         dist = KNOWN_DISTRIBUTIONS.get((family, name))
         installed = ", ".join(sorted(self._families[family].items)) or "none"
         hint = (
-            f"install it with: pip install {dist}"
+            f"install it with: {install_hint(dist)}"
             if dist
             else "install the distribution that provides it, or check the spelling"
         )
@@ -324,6 +327,10 @@ class PluginRegistry:
 
     def audit_sink(self, name: str) -> AuditSinkSpec:
         spec: AuditSinkSpec = self._get("audit sink", name)
+        return spec
+
+    def command(self, name: str) -> CommandSpec:
+        spec: CommandSpec = self._get("command", name)
         return spec
 
     def has(self, family: str, name: str) -> bool:

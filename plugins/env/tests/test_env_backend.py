@@ -17,15 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from secure_secrets_env.backend import EnvBackend
-
-from secrets_core.environment import (
+from secure_secrets_env.format import (
     DEFAULT_PREFIX,
-    EnvFileError,
     decode_value,
     encode_value,
     secret_name_of,
     variable_name,
 )
+
+from secrets_core.envfile import EnvFileError
 from secrets_core.errors import (
     BackendConfigurationError,
     IntegrityError,

@@ -1,34 +1,19 @@
-"""``lease``: dynamic secrets from Vault/OpenBao (read a leased credential, renew, revoke),
-and the ``run --dynamic`` helpers. Needs the vault plugin (secure-secrets-vault)."""
+"""``secure-secrets lease``: dynamic secrets from Vault/OpenBao (read a leased credential,
+renew, revoke). A verb of this plugin, registered through ``secrets_register_commands`` and
+imported only when it runs."""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import parse_qsl
-
 import click
 
-from secrets_core.cli.envnames import variable_map
-from secrets_core.cli.errors import CONFIG, USAGE, CliError
-from secrets_core.cli.state import State, get_state, json_dumps
-
-# The vault plugin's DynamicSecrets / DynamicCredential; the core does not import the plugin
-# (not even for type checking), so they are typed Any here.
-DynamicSecrets = Any
-DynamicCredential = Any
+from secrets_core.cli.dynamic import credential_variables, field_text
+from secrets_core.cli.state import State, echo_json, get_state, json_dumps, json_option
+from secure_secrets_vault.dynamic import DynamicSecrets
 
 
 def dynamic_secrets(state: State) -> DynamicSecrets:
     """A DynamicSecrets with the settings of ``[backends.<--backend or vault>]``."""
-    import importlib
-
-    try:  # the plugin is optional: found at run time, not imported by the core's modules
-        dynamic = importlib.import_module("secure_secrets_vault.dynamic")
-    except ImportError:
-        raise CliError(
-            "dynamic secrets need the vault plugin", CONFIG, "pip install secure-secrets-vault"
-        ) from None
-    return dynamic.DynamicSecrets.from_manager(state.manager(), state.backend or "vault")
+    return DynamicSecrets.from_manager(state.manager(), state.backend or "vault")
 
 
 def parse_params(items: tuple[str, ...], option: str = "-p") -> dict[str, str]:
@@ -41,49 +26,12 @@ def parse_params(items: tuple[str, ...], option: str = "-p") -> dict[str, str]:
     return params
 
 
-def parse_dynamic(spec: str) -> tuple[str, str, dict[str, str], str | None]:
-    """``VAR=PATH[?KEY=VALUE&...][#FIELD]`` -> (variable, path, params, field)."""
-    variable, sep, rest = spec.partition("=")
-    if not sep or not variable or not rest:
-        raise click.BadParameter(
-            f"expected VAR=PATH[?KEY=VALUE&...][#FIELD], got '{variable}...'",
-            param_hint="--dynamic",
-        )
-    rest, _, field = rest.partition("#")
-    path, _, query = rest.partition("?")
-    params = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
-    return variable, path, params, field or None
-
-
-def credential_variables(
-    variable: str, credential: DynamicCredential, field: str | None
-) -> dict[str, str]:
-    """``VAR`` = one field, or ``VAR_<FIELD>`` for every field (names as in ``run``)."""
-    if field is not None:
-        if field not in credential:
-            raise CliError(
-                f"the credential at {credential.path} has no field '{field}' (it has: "
-                f"{', '.join(credential.fields())})",
-                USAGE,
-            )
-        return {variable: _text(credential[field])}
-    names = variable_map([f"{variable}/{key}" for key in credential.fields()], "")
-    return {var: _text(credential[name.split("/", 1)[1]]) for var, name in names.items()}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    import json
-
-    return json.dumps(value, sort_keys=True)
-
-
 @click.group("lease")
 def lease_group() -> None:
     """Dynamic secrets from Vault/OpenBao: read a leased credential, renew it, revoke it.
 
-    Uses the [backends.vault] settings (or those of --backend). See docs/dynamic-secrets.md.
+    Uses the [backends.vault] settings (address, auth, TLS; or the table named by --backend).
+    A lease is renewed until it ends; revoke it when the credential is no longer needed.
     """
 
 
@@ -119,7 +67,7 @@ def read_cmd(
     finally:
         dynamic.close()
     if field is not None:
-        click.echo(credential_variables("value", credential, field)["value"])
+        click.echo(credential_variables("value", credential, field, credential.path)["value"])
     elif as_json:
         lease = {"lease_id": credential.lease_id, "lease_duration": credential.lease_duration,
                  "renewable": credential.renewable}  # fmt: skip
@@ -128,7 +76,7 @@ def read_cmd(
         rows = [("lease_id", credential.lease_id or "(none)"),
                 ("lease_duration", f"{credential.lease_duration}s"),
                 ("renewable", str(credential.renewable).lower())]  # fmt: skip
-        rows += [(key, _text(credential[key])) for key in credential.fields()]
+        rows += [(key, field_text(credential[key])) for key in credential.fields()]
         width = max(len(key) for key, _ in rows)
         for key, value in rows:
             click.echo(f"{key.ljust(width)}  {value}")
@@ -140,7 +88,8 @@ def read_cmd(
 @click.argument("lease_id")
 @click.option("--increment", type=click.IntRange(min=1), metavar="SECONDS",
               help="The TTL to ask for (the server may grant less).")  # fmt: skip
-def renew_cmd(lease_id: str, increment: int | None) -> None:
+@json_option('Print {"lease_id", "lease_duration", "renewable"} as JSON.')
+def renew_cmd(lease_id: str, increment: int | None, as_json: bool) -> None:
     """Renew the lease LEASE_ID; prints the TTL granted."""
     state = get_state()
     dynamic = dynamic_secrets(state)
@@ -148,6 +97,10 @@ def renew_cmd(lease_id: str, increment: int | None) -> None:
         lease = dynamic.renew(lease_id, increment)
     finally:
         dynamic.close()
+    if as_json:
+        echo_json({"lease_id": lease.lease_id, "lease_duration": lease.duration,
+                   "renewable": lease.renewable})  # fmt: skip
+        return
     click.echo(f"lease_id        {lease.lease_id}")
     click.echo(f"lease_duration  {lease.duration}s")
     click.echo(f"renewable       {str(lease.renewable).lower()}")
@@ -155,7 +108,8 @@ def renew_cmd(lease_id: str, increment: int | None) -> None:
 
 @lease_group.command("revoke")
 @click.argument("lease_id")
-def revoke_cmd(lease_id: str) -> None:
+@json_option('Print {"lease_id", "revoked": true} as JSON.')
+def revoke_cmd(lease_id: str, as_json: bool) -> None:
     """Revoke the lease LEASE_ID now (the credential stops working)."""
     state = get_state()
     dynamic = dynamic_secrets(state)
@@ -163,4 +117,7 @@ def revoke_cmd(lease_id: str) -> None:
         dynamic.revoke(lease_id)
     finally:
         dynamic.close()
-    state.info(f"revoked {lease_id}")
+    if as_json:
+        echo_json({"lease_id": lease_id, "revoked": True})
+    else:
+        state.info(f"revoked {lease_id}")
