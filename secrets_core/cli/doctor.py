@@ -153,7 +153,33 @@ def _key_check(manager: SecretsManager) -> list[Finding]:
         return Finding("key rotation", note="none pending")
 
     findings.append(_guard("key rotation", pending, "run: secure-secrets rotate-key"))
+    findings += _stored_keys_check(manager)
     return findings
+
+
+def _stored_keys_check(manager: SecretsManager) -> list[Finding]:
+    """Every stored ciphertext names a key the keyring holds; no store saw a newer keyring."""
+    from secrets_core.rotation import verify_keys
+
+    report = verify_keys(manager.assembly)
+    findings = [
+        Finding(
+            f"stored keys ({store})",
+            f"secret '{name}' cannot be opened: {why}",
+            "put the newest keyring.json back (see secure-secrets verify-keys)",
+        )
+        for store, name, why in report.unopenable
+    ]
+    findings += [
+        Finding(f"stored keys ({store})", why, "put the newest keyring.json back")
+        for store, why in sorted(report.rolled_back.items())
+    ]
+    findings += [
+        Finding(f"stored keys ({store})", why, "fix the store, then run secure-secrets verify-keys")
+        for store, why in sorted(report.problems.items())
+    ]
+    total = sum(report.checked.values())
+    return findings or [Finding("stored keys", note=f"{total} stored value(s) name known keys")]
 
 
 def _backend_check(manager: SecretsManager) -> Finding:
