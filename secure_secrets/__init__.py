@@ -15,12 +15,28 @@ from secrets_core.audit import AuditEvent
 from secrets_core.config import BackendType
 from secrets_core.manager import SecretsManager as SecureSecretsManager
 from secrets_core.plugins import PluginInfo, list_plugins
+from secrets_core.references import (
+    ReferenceResolver,
+    SecretReference,
+    escape_reference,
+    is_reference,
+    parse_reference,
+    resolve_reference,
+    resolve_references,
+)
 
 __all__ = [
     "AuditEvent",
     "BackendType",
     "PluginInfo",
+    "ReferenceResolver",
+    "SecretReference",
     "SecureSecretsManager",
     "__version__",
+    "escape_reference",
+    "is_reference",
     "list_plugins",
+    "parse_reference",
+    "resolve_reference",
+    "resolve_references",
 ]

@@ -11,10 +11,12 @@ ACCESS_DENIED = 4
 CONFIG = 5
 INTEGRITY = 6
 UNAVAILABLE = 7
+REFERENCE = 8
 
 #: (error class name, exit code, what to do next), most specific first. Names, not classes,
 #: so that this module does not import the library.
 _TABLE: tuple[tuple[str, int, str], ...] = (
+    ("UnresolvedReferencesError", REFERENCE, "see docs/references.md"),
     ("SecretNotFoundError", NOT_FOUND, "list the names with: secure-secrets list"),
     ("AccessDeniedError", ACCESS_DENIED, "check the backend's credentials and policy"),
     ("BackendUnavailableError", UNAVAILABLE, "retry later; see: secure-secrets doctor"),

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
 
@@ -116,6 +117,23 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
     help="Also pass a Vault dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD]; "
     "renewed while COMMAND runs, revoked when it exits.",
 )
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also pass the variables of this dotenv file (repeatable; later files win); "
+    "secret references (ss:...) in it are resolved.",
+)
+@click.option(
+    "--allow-profile",
+    "allow_profiles",
+    multiple=True,
+    metavar="NAME",
+    help="Resolve references that name this profile (repeatable); by default a reference "
+    "to a profile other than the active one is refused.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_cmd(
     only: tuple[str, ...],
@@ -124,26 +142,64 @@ def run_cmd(
     mask: bool,
     pass_key_env: bool,
     dynamic_specs: tuple[str, ...],
+    env_files: tuple[Path, ...],
+    allow_profiles: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with secrets as environment variables: secure-secrets run -- CMD ARGS.
 
-    Secret 'db/password' becomes $DB_PASSWORD (upper case, other characters '_'). The exit
-    status of COMMAND is returned; SIGINT, SIGTERM and SIGHUP are forwarded to it.
+    Secret 'db/password' becomes $DB_PASSWORD (upper case, other characters '_'). Secret
+    references (ss://BACKEND/NAME, ss:NAME) in the environment and in --env-file files are
+    resolved first; if one cannot be, COMMAND is not started (exit code 8). Without --only
+    or --prefix, every secret is passed only when there is no reference and no --env-file.
+    The exit status of COMMAND is returned; SIGINT, SIGTERM and SIGHUP are forwarded to it.
     """
     state = get_state()
     manager = state.manager()
     source = manager.scoped(policy=policy) if policy else manager
-    names = list(only) if only else source.list_secrets(prefix)
-    if prefix:
-        names = [name for name in names if name.startswith(prefix)]
-    mapping = variable_map(names, prefix)
-    secrets = {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
+    base, secrets = _resolve_references(manager, env_files, allow_profiles, policy)
+    if only or prefix or not (secrets or env_files):
+        names = list(only) if only else source.list_secrets(prefix)
+        if prefix:
+            names = [name for name in names if name.startswith(prefix)]
+        mapping = variable_map(names, prefix)
+        secrets.update(
+            {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
+        )
     with contextlib.ExitStack() as leases:
         if dynamic_specs:
             secrets.update(_dynamic_credentials(state, dynamic_specs, set(secrets), leases))
-        code = _run_with(state, manager, secrets, mapping, mask, pass_key_env, command)
+        code = _run_with(state, manager, base, secrets, mask, pass_key_env, command)
     click.get_current_context().exit(code)
+
+
+def _resolve_references(
+    manager: SecretsManager,
+    env_files: tuple[Path, ...],
+    allow_profiles: tuple[str, ...],
+    policy: str | None,
+) -> tuple[dict[str, str], dict[str, str | bytes]]:
+    """The parent environment plus the ``env_files``' variables, and the values of the
+    references among them (all resolved before any child starts, or an
+    ``UnresolvedReferencesError`` listing the variables)."""
+    from secrets_core.references import ReferenceResolver, find_references, unescape
+
+    base = dict(os.environ)
+    if env_files:
+        from secrets_core.environment import read_dotenv_values
+
+        for path in env_files:
+            base.update(read_dotenv_values(path))
+    references = find_references(base)
+    for variable, value in base.items():
+        if variable not in references:
+            base[variable] = unescape(value)
+    if not references:
+        return base, {}
+    resolver = ReferenceResolver(manager, allow_profiles=allow_profiles, policy=policy)
+    with resolver:
+        secrets = resolver.resolve_mapping({v: base.pop(v) for v in references})
+    return base, secrets
 
 
 def _dynamic_credentials(
@@ -170,8 +226,8 @@ def _dynamic_credentials(
 def _run_with(
     state: State,
     manager: SecretsManager,
+    base: Mapping[str, str],
     secrets: dict[str, str | bytes],
-    mapping: dict[str, str],
     mask: bool,
     pass_key_env: bool,
     command: tuple[str, ...],
@@ -180,7 +236,7 @@ def _run_with(
     if not pass_key_env:
         configured = manager.settings.key_source_options.get("variable")
         drop = KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
-    env = child_environment(os.environ, secrets, drop)
+    env = child_environment(base, secrets, drop)
     mask_values = None
     if mask:
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]
