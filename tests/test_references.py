@@ -199,6 +199,8 @@ def test_profiles_are_refused_unless_allowed(tmp_path: Path) -> None:
     assert isinstance(refused, AccessDeniedError)
     assert "'prod'" in str(refused) and "--allow-profile prod" in str(refused)
     with ReferenceResolver(dev, allow_profiles=["prod"]) as resolver:
-        both = resolver.resolve_mapping({"P": "ss:db?profile=prod", "D": "ss:db", "Q": "ss:db?profile=prod"})
+        both = resolver.resolve_mapping(
+            {"P": "ss:db?profile=prod", "D": "ss:db", "Q": "ss:db?profile=prod"}
+        )
         assert both == {"P": "prod-value", "D": "dev-value", "Q": "prod-value"}
         assert len(resolver._managers) == 2  # one manager per profile, reused
