@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
-from secrets_core import envelope
+from secrets_core import envelope, redaction
 from secrets_core.audit import AuditEvent, AuditTrail, Outcome
 from secrets_core.audit_chain import AuditVerification, verify_log
 from secrets_core.config import (
@@ -275,7 +275,9 @@ class SecretsManager:
             name = validate_name(name)
             backend_name = self._backend_name(backend_type)
             spec, backend = self._backends.get(backend_name) or self._backend(backend_name)
-            return self._decode(spec, name, backend.read(name)).reveal()
+            value = self._decode(spec, name, backend.read(name)).reveal()
+            redaction.remember(value)  # a no-op unless redact_logs() was called
+            return value
         with self._operation("retrieve", name, backend_type) as op:
             spec, backend = self._backend(op.backend)
             if version is None:
@@ -285,7 +287,9 @@ class SecretsManager:
                 op.details["version"] = version
                 stored = cast(VersionedBackend, backend).read_version(op.name or "", version)
             secret = self._decode(spec, op.name or "", stored, op.details)
-        return secret.reveal()
+        value = secret.reveal()
+        redaction.remember(value)
+        return value
 
     def secret_metadata(
         self, name: str, backend_type: str | enum.Enum | None = None

@@ -15,6 +15,7 @@ from secrets_core.audit import AuditEvent
 from secrets_core.config import BackendType
 from secrets_core.manager import SecretsManager as SecureSecretsManager
 from secrets_core.plugins import PluginInfo, list_plugins
+from secrets_core.redaction import RedactingFilter, redact_logs, stop_redacting
 from secrets_core.references import (
     ReferenceResolver,
     SecretReference,
@@ -29,6 +30,7 @@ __all__ = [
     "AuditEvent",
     "BackendType",
     "PluginInfo",
+    "RedactingFilter",
     "ReferenceResolver",
     "SecretReference",
     "SecureSecretsManager",
@@ -37,6 +39,8 @@ __all__ = [
     "is_reference",
     "list_plugins",
     "parse_reference",
+    "redact_logs",
     "resolve_reference",
     "resolve_references",
+    "stop_redacting",
 ]

@@ -1,0 +1,168 @@
+"""Redacted logs: mask every secret value this process retrieved, in every log record, in the
+style of CI log masking.
+
+    import secure_secrets
+    secure_secrets.redact_logs()      # after logging is configured
+
+From then on, each value a manager returns (``retrieve_secret``, references, ``run``'s
+resolution) is remembered, and :class:`RedactingFilter` replaces it with ``*****`` in the
+record's message, its arguments (the message is formatted once, masked, and the arguments
+dropped), its exception text and its stack text.
+
+What is kept in memory, and why: not the values. For each value (and each line of a
+multi-line value) the registry keeps a keyed BLAKE2b digest of the whole value (the key is
+random per process) and Python's (per-process keyed) hashes of its first ``2*GRAM-1``
+characters taken ``GRAM`` at a time. A message is checked by hashing the ``GRAM``-character
+slices at every ``GRAM``-th position (a value of ``2*GRAM-1`` characters or more always covers
+one of them), and a hit is confirmed by the full digest: the cost per record is one slice per
+``GRAM`` characters, whatever the number of values. The trade-off: values shorter than
+``MIN_LENGTH`` characters are not masked (they would mask ordinary words, and are too short
+to be secrets), a value seen before :func:`redact_logs` is not known, and a value that is
+transformed before logging (encoded, sliced) is not recognised. :func:`stop_redacting`
+forgets everything.
+"""
+
+from __future__ import annotations
+
+import _thread
+import hashlib
+import logging
+import os
+import traceback
+from collections.abc import Iterable
+
+MASK = "*****"
+GRAM = 4
+MIN_LENGTH = 2 * GRAM  # every value of 2*GRAM-1 characters or more is found; 8 like GitLab
+
+
+class _Registry:
+    """Fingerprints of retrieved values: never the values themselves."""
+
+    def __init__(self) -> None:
+        self._key = os.urandom(16)
+        self._lock = _thread.allocate_lock()
+        # hash(gram) -> {(offset of the gram in the value, value length, digest)}
+        self.grams: dict[int, set[tuple[int, int, bytes]]] = {}
+
+    def digest(self, text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._key).digest()
+
+    def add(self, value: str | bytes) -> None:
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return  # cannot appear as such in a text log message
+        pieces = {value, *value.splitlines()}
+        with self._lock:
+            for piece in pieces:
+                if len(piece) < MIN_LENGTH:
+                    continue
+                entry = (len(piece), self.digest(piece))
+                for offset in range(GRAM):
+                    gram = hash(piece[offset : offset + GRAM])
+                    self.grams.setdefault(gram, set()).add((offset, *entry))
+        del value, pieces
+
+    def mask(self, text: str) -> str:
+        """``text`` with every remembered value replaced by :data:`MASK`."""
+        grams = self.grams
+        end = len(text) - GRAM + 1
+        if end < GRAM or grams.keys().isdisjoint(
+            [hash(text[i : i + GRAM]) for i in range(0, end, GRAM)]
+        ):
+            return text
+        spans: list[tuple[int, int]] = []
+        for position in range(0, end, GRAM):
+            candidates = tuple(grams.get(hash(text[position : position + GRAM]), ()))
+            for offset, length, digest in candidates:
+                start = position - offset
+                if start >= 0 and self.digest(text[start : start + length]) == digest:
+                    spans.append((start, start + length))
+        if not spans:
+            return text
+        out: list[str] = []
+        cursor = 0
+        for start, stop in sorted(spans):
+            if stop <= cursor:
+                continue  # inside a span already masked
+            out.append(text[cursor : max(start, cursor)] + MASK)
+            cursor = stop
+        out.append(text[cursor:])
+        return "".join(out)
+
+
+_registry: _Registry | None = None
+
+
+def remember(value: str | bytes) -> None:
+    """Called by the manager for every value it returns; a no-op until :func:`redact_logs`."""
+    registry = _registry
+    if registry is not None:
+        registry.add(value)
+
+
+def mask(text: str) -> str:
+    """``text`` with every value retrieved since :func:`redact_logs` masked."""
+    registry = _registry
+    return text if registry is None else registry.mask(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks retrieved secret values in a record (message, arguments, exception and stack
+    text); never drops a record. Add it to a handler to cover every record it emits."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        registry = _registry
+        if registry is None:
+            return True
+        if not getattr(record, "_secure_secrets_masked", False):
+            record.msg = registry.mask(record.getMessage())
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            if record.exc_text:
+                record.exc_text = registry.mask(record.exc_text)
+            if record.stack_info:
+                record.stack_info = registry.mask(record.stack_info)
+            setattr(record, "_secure_secrets_masked", True)  # noqa: B010 (not a declared field)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def _all_handlers() -> Iterable[logging.Handler]:
+    loggers: list[logging.Logger] = [logging.getLogger()]
+    loggers += [
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]  # fmt: skip
+    for logger in loggers:
+        yield from logger.handlers
+    if logging.lastResort is not None:
+        yield logging.lastResort
+
+
+def redact_logs(*handlers: logging.Handler, values: Iterable[str | bytes] = ()) -> RedactingFilter:
+    """Start remembering retrieved values and mask them in log records: the filter is added
+    to ``handlers``, or by default to every handler configured now (of every logger, and
+    logging's last-resort handler). Call it after configuring logging; add the returned
+    filter to handlers created later. ``values`` are remembered as if just retrieved."""
+    global _registry
+    if _registry is None:
+        _registry = _Registry()
+    for value in values:
+        _registry.add(value)
+    for handler in handlers or tuple(_all_handlers()):
+        handler.addFilter(_FILTER)
+    return _FILTER
+
+
+def stop_redacting() -> None:
+    """Remove the filter from every handler and forget every remembered value."""
+    global _registry
+    _registry = None
+    for handler in _all_handlers():
+        handler.removeFilter(_FILTER)
