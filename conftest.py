@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core.plugins import reset_registry
+from secrets_core.plugin import reset_registry
 from secrets_core.testing.fixtures import isolate_home
 
 

@@ -4,9 +4,9 @@ core works with nothing else installed)."""
 
 from __future__ import annotations
 
-from secrets_core.alerts import ALERT_OPTIONS, AlertsSink
-from secrets_core.descriptors import AuditSinkSpec, KeySourceSpec
-from secrets_core.key_sources import (
+from secrets_core.audit._alerts import ALERT_OPTIONS, AlertsSink
+from secrets_core.audit._sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
+from secrets_core.keys._sources import (
     ENV_OPTIONS,
     KEYFILE_OPTIONS,
     PASSPHRASE_OPTIONS,
@@ -14,8 +14,8 @@ from secrets_core.key_sources import (
     KeyfileSource,
     PassphraseSource,
 )
-from secrets_core.markers import hookimpl
-from secrets_core.sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
+from secrets_core.plugin._api import AuditSinkSpec, KeySourceSpec
+from secrets_core.plugin._marker import hookimpl
 
 
 @hookimpl

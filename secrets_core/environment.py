@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from secrets_core.config import plugin_name
-from secrets_core.descriptors import Capability
+from secrets_core.defaults import KEY_VARIABLES
 from secrets_core.errors import (
     ConfigError,
     IntegrityError,
@@ -48,6 +48,7 @@ from secrets_core.errors import (
 )
 from secrets_core.fsutil import atomic_write, ensure_private_dir, read_private_file, refuse_symlink
 from secrets_core.names import validate_name
+from secrets_core.plugin._api import Capability
 from secrets_core.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -485,7 +486,7 @@ def kubernetes_secret(
 
 def _key_variables(manager: SecretsManager) -> set[str]:
     """Variables that hold key material for this manager (never passed on to children)."""
-    variables = {"SECURE_SECRETS_KEK", "SECURE_SECRETS_PASSPHRASE"}
+    variables = set(KEY_VARIABLES)
     configured = manager.settings.key_source_options.get("variable")
     if isinstance(configured, str):
         variables.add(configured)

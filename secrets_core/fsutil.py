@@ -29,13 +29,56 @@ def refuse_symlink(path: Path) -> None:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and make it 0700; refuse a symlink."""
+    """Create ``path`` if needed, and every missing parent, each 0700 whatever the umask (a
+    parent made world-writable would let another user move the directory away); make ``path``
+    itself 0700; refuse a symlink. Existing parents writable by others are logged."""
     refuse_symlink(path)
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    missing = []
+    for directory in (path, *path.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made concurrently: checked below
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+        if directory != path:
+            os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
     refuse_symlink(path)
     if stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR_MODE:
-        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+        os.chmod(path, PRIVATE_DIR_MODE)
+    warn_if_parents_are_shared(path)
     return path
+
+
+def shared_parents(path: Path) -> list[Path]:
+    """Parents of ``path`` that users other than the owner may write to (without the sticky
+    bit, which stops them renaming what they do not own, as on /tmp)."""
+    found = []
+    for directory in path.parents:
+        try:
+            mode = directory.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+            found.append(directory)
+    return found
+
+
+_warned: set[Path] = set()
+
+
+def warn_if_parents_are_shared(path: Path) -> None:
+    for directory in shared_parents(path):
+        if directory not in _warned:
+            _warned.add(directory)
+            from secrets_core.lazylog import get_logger
+
+            get_logger("secrets_core").warning(
+                "%s is writable by other users, who could replace %s: chmod go-w %s",
+                directory,
+                path,
+                directory,
+            )
 
 
 def fsync_dir(path: Path) -> None:

@@ -13,12 +13,13 @@ import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from secrets_core.audit._operation import Operation
 from secrets_core.config import AccessPolicy
 from secrets_core.errors import AccessDeniedError, SecretsError
 from secrets_core.names import validate_name
 
 if TYPE_CHECKING:
-    from secrets_core.audit import AuditEvent
+    from secrets_core.audit._events import AuditEvent
     from secrets_core.manager import SecretsManager
 
 BackendArg = str | enum.Enum | None
@@ -41,7 +42,7 @@ class ScopedSecrets:
         except SecretsError:
             return  # the manager's own call validates, audits and raises
         if not self.policy.allows(valid, write):
-            with self._manager._operation(operation, name, backend_type):
+            with self._manager.assembly.operation(Operation(operation), name, backend_type):
                 raise AccessDeniedError(
                     f"{self.label} may not {'write' if write else 'read'} secret '{valid}'; "
                     "widen its policy if this access is intended"

@@ -8,6 +8,14 @@ from typing import NoReturn
 from secrets_core.errors import InvalidSecretValueError
 
 
+def _is_utf8_encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class SecretValue:
     """Holds a ``str`` or ``bytes`` secret; its ``repr``/``str`` are masked.
 
@@ -24,6 +32,12 @@ class SecretValue:
             kind = type(value).__name__
             del value  # a wrongly typed value may still be secret: keep it out of tracebacks
             raise InvalidSecretValueError(f"secret value must be str or bytes, not {kind}")
+        if isinstance(value, str) and not value.isascii() and not _is_utf8_encodable(value):
+            del value  # the encoder's error would carry the whole value: raise our own
+            raise InvalidSecretValueError(
+                "secret value is not valid text: it holds a lone surrogate, which UTF-8 cannot "
+                "encode; pass bytes, or fix how the text was decoded"
+            )
         self._value = value
 
     def reveal(self) -> str | bytes:

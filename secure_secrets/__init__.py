@@ -11,10 +11,11 @@ This package only re-exports; the implementation lives in :mod:`secrets_core`.
 """
 
 from secrets_core import __version__
+from secrets_core.assembly import list_plugins
 from secrets_core.audit import AuditEvent
 from secrets_core.config import BackendType
 from secrets_core.manager import SecretsManager as SecureSecretsManager
-from secrets_core.plugins import PluginInfo, list_plugins
+from secrets_core.plugin import PluginInfo
 from secrets_core.redaction import RedactingFilter, redact_logs, stop_redacting
 from secrets_core.references import (
     ReferenceResolver,

@@ -24,8 +24,8 @@ from cryptography.fernet import Fernet
 from secure_secrets_fernet import kdfs
 from secure_secrets_fernet.cipher import FernetCipher
 
-from secrets_core import envelope
 from secrets_core.fsutil import atomic_write
+from secrets_core.keys import envelope
 from secrets_core.secret import SecretValue
 
 PAYLOAD = b"x" * 64

@@ -24,8 +24,8 @@ from bench_common import Row, compare, fmt_us
 from cryptography.fernet import Fernet
 from secure_secrets_env.backend import EnvBackend
 
-from secrets_core import envelope
 from secrets_core.environment import variable_name
+from secrets_core.keys import envelope
 from secure_secrets import SecureSecretsManager
 
 VALUE = "x" * 64
@@ -66,7 +66,7 @@ def measure(rounds: int) -> tuple[dict[str, float], int]:
         assert manager.retrieve_secret(NAME) == VALUE
         backend = EnvBackend()
         token = backend.read(NAME)
-        cipher = manager._key_manager().cipher_for(envelope.key_id_of(token, NAME), NAME)
+        cipher = manager.assembly.key_manager().cipher_for(envelope.key_id_of(token, NAME), NAME)
 
         fernet = Fernet(Fernet.generate_key())  # the floor: same payload, raw Fernet token
         os.environ["BENCH_FLOOR"] = fernet.encrypt(VALUE.encode()).decode()

@@ -96,7 +96,7 @@ def throughput(fn: Callable[[int], object], threads: int, seconds: float = 2.0) 
 def import_cost_ms(runs: int = 15) -> tuple[float, float]:
     """Median wall time of a fresh interpreter discovering plugins, and the import time
     (-X importtime, cumulative) of secure_secrets_vault's modules in it."""
-    code = "from secrets_core.plugins import get_registry; get_registry().names('backend')"
+    code = "from secrets_core.plugin import get_registry; get_registry().names('backend')"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SECURE_SECRETS_")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed wheel has its bytecode compiled
     command = [sys.executable, "-X", "importtime", "-c", code]

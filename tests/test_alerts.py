@@ -19,7 +19,7 @@ def manager_with(home: Path, alerts: str) -> tuple[SecureSecretsManager, object]
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f'[audit]\nsinks = ["jsonl", "alerts"]\n[audit.alerts]\n{alerts}\n')
     manager = SecureSecretsManager(config_path=config)
-    sink = next(sink for name, sink, _ in manager._audit_trail()._sinks if name == "alerts")
+    sink = next(sink for name, sink, _ in manager.assembly.audit_trail()._sinks if name == "alerts")
     return manager, sink
 
 

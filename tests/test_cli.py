@@ -361,7 +361,7 @@ def test_rotate_key_resumes_an_interrupted_rotation(initialised: Cli) -> None:
 
     initialised("set", "r", input="value")
     with SecretsManager() as manager:  # a rotation that "crashed" after its journal entry
-        target, resumed = manager._key_manager().begin_rotation()
+        target, resumed = manager.assembly.key_manager().begin_rotation()
     assert not resumed
     result = initialised("rotate-key")
     assert "resumed" in result.stderr
@@ -593,7 +593,7 @@ def test_doctor_reports_an_unfinished_rotation(initialised: Cli) -> None:
     from secrets_core.manager import SecretsManager
 
     with SecretsManager() as manager:
-        manager._key_manager().begin_rotation()
+        manager.assembly.key_manager().begin_rotation()
     assert "rotate-key" in initialised("doctor", code=1).stdout
 
 

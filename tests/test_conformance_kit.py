@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from secure_secrets_fernet.plugin import secrets_register_kdfs
 
-from secrets_core.descriptors import AuditSink, KdfSpec, PluginContext
+from secrets_core.audit import JsonlSink, LoggingSink
 from secrets_core.errors import ConfigError
-from secrets_core.key_sources import EnvKeySource, KeyfileSource, PassphraseSource
-from secrets_core.sinks import JsonlSink, LoggingSink
+from secrets_core.keys import EnvKeySource, KeyfileSource, PassphraseSource
+from secrets_core.plugin import AuditSink, KdfSpec, PluginContext
 from secrets_core.testing import AuditSinkContract, KdfContract, KeySourceContract
 
 
@@ -97,7 +97,7 @@ class TestKdfContractOnAMinimalKdf(KdfContract):
 
 BROKEN_BACKEND = '''
 import pytest
-from secrets_core.descriptors import BackendSpec, Capability
+from secrets_core.plugin import BackendSpec, Capability
 from secrets_core.errors import SecretNotFoundError
 from secrets_core.testing import BackendContract
 

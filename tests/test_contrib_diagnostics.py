@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core.descriptors import Capability
-from secrets_core.hookspecs import REGISTRATION_HOOKS
-from secrets_core.plugins import PluginInfo, reset_registry
+from secrets_core.plugin import Capability, PluginInfo, reset_registry
+from secrets_core.plugin.hookspecs import REGISTRATION_HOOKS
 from secure_secrets import SecureSecretsManager, list_plugins
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugin-authors.md"

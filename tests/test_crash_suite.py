@@ -41,8 +41,8 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import envelope
 from secrets_core.errors import SecretNotFoundError
+from secrets_core.keys import envelope
 from secure_secrets import SecureSecretsManager
 
 HERE = Path(__file__).parent

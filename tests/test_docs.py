@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import config, errors, hookspecs
-from secrets_core.plugins import CORE_DISTRIBUTION, get_registry
+from secrets_core import config, errors
+from secrets_core.plugin import CORE_DISTRIBUTION, get_registry, hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p.name for p in DOCS.glob("*.md"))

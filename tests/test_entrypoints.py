@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import entrypoints
-from secrets_core.plugins import ENTRY_POINT_GROUP
+from secrets_core.plugin import ENTRY_POINT_GROUP
+from secrets_core.plugin import _discovery as entrypoints
 
 
 def reference(group: str) -> set[tuple[str, str, str, str]]:

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from secure_secrets_fernet.plugin import secrets_register_ciphers
 
-from secrets_core import envelope
 from secrets_core.errors import EncryptionError, IntegrityError
+from secrets_core.keys import envelope
 from secrets_core.secret import SecretValue
 
 CIPHERS = {

@@ -29,15 +29,15 @@ from typing import Any
 
 import pytest
 
-from secrets_core import builtin, envelope, hookimpl
-from secrets_core.descriptors import BackendSpec, PluginContext
+from secrets_core import builtin, hookimpl
 from secrets_core.errors import (
     BackendUnavailableError,
     LockTimeoutError,
     SecretNotFoundError,
     SecretsError,
 )
-from secrets_core.plugins import PluginRegistry, get_registry
+from secrets_core.keys import envelope
+from secrets_core.plugin import BackendSpec, PluginContext, PluginRegistry, get_registry
 from secure_secrets import SecureSecretsManager
 
 SEED = int(os.environ.get("FAULT_SEED", "4242"))

@@ -205,7 +205,7 @@ def test_the_passphrase_appears_in_no_log_repr_or_event(passphrase_manager, capl
             passphrase_manager.rotate_encryption_key(),
         ]
         passphrase_manager.retrieve_secret("db")
-    source = passphrase_manager._key_manager()._source
+    source = passphrase_manager.assembly.key_manager()._source
     text = caplog.text + repr(passphrase_manager) + repr(source) + str(vars(source))
     text += "".join(event.to_json() for event in events)
     assert "correct horse" not in text

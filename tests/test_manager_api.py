@@ -15,7 +15,6 @@ import secure_secrets_file.plugin as file_plugin
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from secrets_core import builtin, hookimpl
-from secrets_core.descriptors import BackendSpec, Capability, CipherSpec
 from secrets_core.errors import (
     BackendConfigurationError,
     ConfigError,
@@ -26,7 +25,7 @@ from secrets_core.errors import (
     SecretNotFoundError,
 )
 from secrets_core.manager import SecretsManager
-from secrets_core.plugins import PluginRegistry
+from secrets_core.plugin import BackendSpec, Capability, CipherSpec, PluginRegistry
 from secure_secrets import SecureSecretsManager
 
 # --- seal, open, stored tokens, key state ----------------------------------------------------

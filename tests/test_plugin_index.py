@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import plugin_index
-from secrets_core.config import PluginPolicy
-from secrets_core.plugins import PluginRegistry, get_registry, reset_registry
+from secrets_core.plugin import PluginPolicy, PluginRegistry, get_registry, reset_registry
+from secrets_core.plugin import _index as plugin_index
 from secure_secrets import SecureSecretsManager
 
 
@@ -163,7 +162,7 @@ def test_the_marker_carries_pluggys_options_and_pluggys_own_marker_works_too() -
     import pluggy
 
     from secrets_core import hookimpl
-    from secrets_core.descriptors import BackendSpec
+    from secrets_core.plugin import BackendSpec
 
     class Ours:
         @hookimpl(tryfirst=True)

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core.config import PluginPolicy
+from secrets_core.assembly import list_plugins
 from secrets_core.errors import (
     BackendConfigurationError,
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
 )
-from secrets_core.hookspecs import REGISTRATION_HOOKS
-from secrets_core.plugins import PluginInfo, get_registry, list_plugins, reset_registry
+from secrets_core.plugin import PluginInfo, PluginPolicy, get_registry, reset_registry
+from secrets_core.plugin.hookspecs import REGISTRATION_HOOKS
 from secure_secrets import SecureSecretsManager
 
 FAKE_PLUGINS = Path(__file__).parent / "fixtures" / "fake_plugins"

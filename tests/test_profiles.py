@@ -72,7 +72,7 @@ def test_profile_tables_are_validated(config) -> None:
 
 
 def test_shared_keys_are_reported(config) -> None:
-    from secrets_core.profiles import shared_keys
+    from secrets_core.config import shared_keys
 
     assert shared_keys(config) == []
     config.write_text(

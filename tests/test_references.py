@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import keyring as keyring_module
 from secrets_core.errors import (
     AccessDeniedError,
     InvalidReferenceError,
@@ -17,6 +16,7 @@ from secrets_core.errors import (
     SecretNotFoundError,
     UnresolvedReferencesError,
 )
+from secrets_core.keys import KeyManager
 from secrets_core.references import unescape
 from secure_secrets import (
     ReferenceResolver,
@@ -132,13 +132,13 @@ def test_mapping_is_resolved_with_one_unlock_and_failures_listed_by_variable(
         manager.store_secret(f"app/s{i}", f"{CANARY}-{i}")
     manager.close()
     built: list[object] = []
-    real_init = keyring_module.KeyManager.__init__
+    real_init = KeyManager.__init__
 
     def counting_init(self: object, *args: object, **kwargs: object) -> None:
         built.append(self)
         real_init(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(keyring_module.KeyManager, "__init__", counting_init)
+    monkeypatch.setattr(KeyManager, "__init__", counting_init)
     mapping = {f"S{i}": f"ss:app/s{i}" for i in range(5)}
     mapping |= {"PLAIN": "hello", "ESCAPED": r"\ss:app/s0"}
     resolved = resolve_references(mapping, SecureSecretsManager())

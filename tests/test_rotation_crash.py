@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from secure_secrets_file.backend import FileBackend, secret_name
 
-from secrets_core import envelope
-from secrets_core.descriptors import PluginContext
+from secrets_core.keys import envelope
+from secrets_core.plugin import PluginContext
 from secure_secrets import SecureSecretsManager
 
 CHILD = Path(__file__).parent / "helpers" / "rotation_child.py"

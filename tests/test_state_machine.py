@@ -16,7 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from secrets_core.plugins import get_registry
+from secrets_core.plugin import get_registry
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import SecretNotFoundError
 

@@ -14,14 +14,11 @@ from secrets_core.cli.state import get_state
 
 def audit_log_path() -> Path:
     """Where the configured ``jsonl`` sink writes."""
-    from secrets_core.config import resolve_options
-    from secrets_core.sinks import JSONL_OPTIONS
+    from secrets_core.assembly import Assembly
 
     settings = get_state().settings()
-    for sink in settings.audit_sinks:
-        if sink.name == "jsonl":
-            options = resolve_options(JSONL_OPTIONS, sink.options, "[audit.jsonl]")
-            return Path(options.get("path") or settings.log_dir / "audit.jsonl").expanduser()
+    if any(sink.name == "jsonl" for sink in settings.audit_sinks):
+        return Assembly(settings).audit_log_path()
     raise CliError(
         "audit tail reads the jsonl audit sink, which is not configured (audit.sinks); "
         'add "jsonl" to audit.sinks',

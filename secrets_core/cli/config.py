@@ -13,8 +13,8 @@ from secrets_core.cli.state import get_state, json_dumps
 
 if TYPE_CHECKING:
     from secrets_core.config import Settings
-    from secrets_core.descriptors import ConfigOption
-    from secrets_core.plugins import PluginRegistry
+    from secrets_core.plugin._api import ConfigOption
+    from secrets_core.plugin._registry import PluginRegistry
 
 REDACTED = "<redacted>"
 
@@ -144,7 +144,7 @@ def path_cmd() -> None:
 def show_cmd(as_json: bool) -> None:
     """Print the effective configuration (file + environment + defaults), credentials
     redacted."""
-    from secrets_core.plugins import get_registry
+    from secrets_core.plugin._registry import get_registry
 
     state = get_state()
     settings = state.settings()
@@ -155,61 +155,15 @@ def show_cmd(as_json: bool) -> None:
         click.echo("\n".join(to_toml(doc)))
 
 
-def validation_problems(settings: Settings, registry: PluginRegistry) -> list[str]:
-    """Every problem found by building what the config names (nothing is connected to)."""
-    from secrets_core.config import DEFAULT_KDF, resolve_options
-    from secrets_core.errors import SecretsError
-
-    origin = f" in {settings.config_file}" if settings.config_file else ""
-    problems: list[str] = []
-
-    def check(action: Any, *args: Any) -> None:
-        try:
-            action(*args)
-        except SecretsError as exc:
-            problems.append(str(exc))
-
-    def backend(name: str) -> None:
-        spec = registry.backend(name)
-        resolve_options(spec.options, settings.backends.get(name, {}), f"[backends.{name}]{origin}")
-
-    for name in dict.fromkeys([settings.default_backend, *settings.backends]):
-        check(backend, name)
-    check(registry.cipher, settings.cipher)
-
-    def kdf() -> None:
-        params = dict(settings.kdf)
-        registry.kdf(str(params.pop("name", DEFAULT_KDF))).factory(params)
-
-    check(kdf)
-
-    def key_source() -> None:
-        spec = registry.key_source(settings.key_source)
-        resolve_options(spec.options, settings.key_source_options, f"[key_source]{origin}")
-
-    check(key_source)
-
-    def sink(name: str, options: Mapping[str, Any]) -> None:
-        spec = registry.audit_sink(name)
-        resolve_options(spec.options, options, f"[audit.{name}]{origin}")
-
-    for audit_sink in settings.audit_sinks:
-        check(sink, audit_sink.name, audit_sink.options)
-    installed = set(registry.names("audit sink"))
-    for table in sorted(settings.audit_tables - installed):
-        problems.append(f"[audit.{table}]{origin}: no audit sink named '{table}' is installed")
-    return problems
-
-
 @config_group.command("validate")
 def validate_cmd() -> None:
     """Check the config: known keys, installed plugins, option types, credential references
     that resolve, KDF parameters within floors and ceilings. Connects to nothing."""
-    from secrets_core.plugins import get_registry
+    from secrets_core.assembly import Assembly
 
     state = get_state()
     settings = state.settings()  # a syntax or unknown-key error raises here (exit 5)
-    problems = validation_problems(settings, get_registry(settings.plugins))
+    problems = Assembly(settings).validation_problems()
     where = str(settings.config_file) if settings.config_file else "defaults (no config file)"
     if problems:
         for problem in problems:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from secrets_core.cli.state import get_state
+from secrets_core.defaults import audit_log_path, key_file_path, keyring_path
 
 if TYPE_CHECKING:
     from secrets_core.config import Settings
@@ -51,10 +52,10 @@ def _permission_checks(settings: Settings) -> list[Finding]:
     data = settings.data_dir
     findings = [_mode_finding("data directory", data, 0o700)]
     if settings.key_source == "keyfile":
-        key = Path(settings.key_source_options.get("path") or data / "master.key").expanduser()
+        key = Path(settings.key_source_options.get("path") or key_file_path(data)).expanduser()
         if isinstance(settings.key_source_options.get("path"), (str, type(None))):
             findings.append(_mode_finding("key file", key, 0o600))
-    findings.append(_mode_finding("keyring", data / "keyring.json", 0o600))
+    findings.append(_mode_finding("keyring", keyring_path(data), 0o600))
     store = settings.backends.get("file", {}).get("path")
     store_path = Path(store).expanduser() if isinstance(store, str) else data / "store"
     findings.append(_mode_finding("file store", store_path, 0o700))
@@ -63,7 +64,7 @@ def _permission_checks(settings: Settings) -> list[Finding]:
             path = sink.options.get("path")
             audit = Path(path).expanduser() if isinstance(path, str) else None
             findings.append(
-                _mode_finding("audit log", audit or settings.log_dir / "audit.jsonl", 0o600)
+                _mode_finding("audit log", audit or audit_log_path(settings.log_dir), 0o600)
             )
     config = settings.config_file
     if config is not None and config.exists():
@@ -136,7 +137,7 @@ def _key_check(manager: SecretsManager) -> list[Finding]:
 
 
 def _backend_check(manager: SecretsManager) -> Finding:
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     name = manager.default_backend
 
@@ -152,7 +153,7 @@ def _backend_check(manager: SecretsManager) -> Finding:
 
 
 def _kdf_checks(manager: SecretsManager) -> list[Finding]:
-    from secrets_core.config import DEFAULT_KDF
+    from secrets_core.defaults import DEFAULT_KDF
 
     settings = manager.settings
     params = dict(settings.kdf)
@@ -219,7 +220,7 @@ def _configuration_notes(settings: Settings) -> list[Finding]:
 
 def _profile_checks(config: Path | None) -> list[Finding]:
     """Profiles must not share key material (one environment's key would open another's)."""
-    from secrets_core.profiles import shared_keys
+    from secrets_core.config import shared_keys
 
     shared = shared_keys(config)
     if not shared:

@@ -79,7 +79,7 @@ def export_cmd(fmt: str, prefix: str, ciphertext: bool, yes: bool) -> None:
 
 
 def _export_ciphertext(backend: str, names: list[str], fmt: str) -> None:
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     state = get_state()
     manager = state.manager()

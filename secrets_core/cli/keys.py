@@ -9,6 +9,7 @@ import click
 
 from secrets_core.cli.errors import CONFIG, CliError
 from secrets_core.cli.state import get_state, stdin_is_tty
+from secrets_core.defaults import ENV_PASSPHRASE
 
 KEY_SOURCES = {
     "keyfile": "a random key in a 0600 file in the data dir (default; back the file up)",
@@ -179,5 +180,5 @@ def change_passphrase_cmd() -> None:
     new: str = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
     manager.change_passphrase(new)
     del new
-    variable = manager.settings.key_source_options.get("variable") or "SECURE_SECRETS_PASSPHRASE"
+    variable = manager.settings.key_source_options.get("variable") or ENV_PASSPHRASE
     state.info(f"passphrase changed; update ${variable} wherever it is set")

@@ -11,7 +11,7 @@ from secrets_core.cli.state import get_state, json_dumps
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def plugins_cmd(as_json: bool) -> None:
     """List installed plugins: name, distribution, version, status, hooks and errors."""
-    from secrets_core.plugins import get_registry
+    from secrets_core.plugin._registry import get_registry
 
     state = get_state()
     infos = get_registry(state.settings().plugins).plugins()

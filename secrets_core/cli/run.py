@@ -19,12 +19,12 @@ from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import USAGE, CliError
 from secrets_core.cli.masking import Masker
 from secrets_core.cli.state import State, get_state
+from secrets_core.defaults import KEY_VARIABLES
 
 if TYPE_CHECKING:
     from secrets_core.manager import SecretsManager
 
 #: Variables that hold key material; not passed to the child unless --pass-key-env.
-KEY_VARIABLES = ("SECURE_SECRETS_PASSPHRASE", "SECURE_SECRETS_KEK")
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 

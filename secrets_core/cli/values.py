@@ -160,7 +160,7 @@ def get_cmd(name: str, version: int | None, as_json: bool) -> None:
     if not as_json:
         emit_value(value)
         return
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     backend = state.backend_name()
     doc: dict[str, Any] = {"name": name, "backend": backend, **value_json(value)}
@@ -185,7 +185,7 @@ def delete_cmd(name: str, purge: bool) -> None:
         state.info(f"purged {name} from {event.backend}")
         return
     event = manager.delete_secret(name)
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     if Capability.SOFT_DELETE in manager.backend_capabilities():
         state.info(f"deleted {name} from {event.backend} (undo: secure-secrets restore {name})")
@@ -222,7 +222,7 @@ def history_cmd(name: str, as_json: bool) -> None:
     """Show the versions and metadata of NAME (never the values)."""
     state = get_state()
     manager = state.manager()
-    from secrets_core.descriptors import Capability
+    from secrets_core.plugin._api import Capability
 
     backend = manager.default_backend
     if Capability.METADATA not in manager.backend_capabilities():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from secrets_core.audit import AuditEvent
-from secrets_core.descriptors import AuditSink
+from secrets_core.audit._events import AuditEvent
+from secrets_core.plugin._api import AuditSink
 
 CANARY_NAME = "kit/audited_secret"
 

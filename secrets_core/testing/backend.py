@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from secrets_core.config import resolve_options
-from secrets_core.descriptors import (
+from secrets_core.errors import ConflictError, SecretNotFoundError
+from secrets_core.names import MAX_NAME_LENGTH
+from secrets_core.plugin._api import (
     BackendSpec,
     Capability,
     CasBackend,
@@ -20,8 +22,6 @@ from secrets_core.descriptors import (
     StorageBackend,
     VersionedBackend,
 )
-from secrets_core.errors import ConflictError, SecretNotFoundError
-from secrets_core.names import MAX_NAME_LENGTH
 
 VALUES: dict[str, bytes | str] = {
     "unicode": "pässwörd ✓ 密码 🔑",
@@ -224,7 +224,7 @@ class BackendCapabilityContract(_CapabilityTests):
 
 
 class CasContract(_CapabilityTests):
-    """Check-and-set writes (:class:`~secrets_core.descriptors.CasBackend`), tested when the
+    """Check-and-set writes (:class:`~secrets_core.plugin.CasBackend`), tested when the
     backend declares ``Capability.CAS``. Mixed into :class:`BackendContract`."""
 
     def test_cas_creates_only_if_absent(

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from secrets_core.descriptors import Cipher, CipherSpec
 from secrets_core.errors import EncryptionError, IntegrityError
+from secrets_core.plugin._api import Cipher, CipherSpec
 
 PLAINTEXT = b"contract plaintext \x00\xff" * 3
 AD = b"secret-name"

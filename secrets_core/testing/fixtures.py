@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core.plugins import reset_registry
+from secrets_core.plugin._registry import reset_registry
 
 
 def isolate_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

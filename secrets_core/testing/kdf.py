@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from secrets_core.descriptors import KdfSpec
 from secrets_core.errors import ConfigError
+from secrets_core.plugin._api import KdfSpec
 
 SALT = bytes(range(16))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
-from secrets_core.descriptors import KeySource
+from secrets_core.plugin._api import KeySource
 
 LENGTH = 32
 

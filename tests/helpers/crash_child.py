@@ -29,7 +29,7 @@ import sys
 import time
 
 from secrets_core.errors import SecretNotFoundError
-from secrets_core.plugins import get_registry
+from secrets_core.plugin import get_registry
 from secure_secrets import SecureSecretsManager
 
 MAX_WORKER_SECONDS = 20  # a worker orphaned by a crashed test run stops on its own

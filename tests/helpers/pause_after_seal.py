@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from secrets_core import envelope
+from secrets_core.keys import envelope
 
 
 def install(flags: Path) -> None:

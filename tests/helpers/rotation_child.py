@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 
-from secrets_core import keyring
+from secrets_core import keys as keyring
 from secure_secrets import SecureSecretsManager
 
 

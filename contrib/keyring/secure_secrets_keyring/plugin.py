@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from secrets_core import hookimpl
-from secrets_core.descriptors import ConfigOption, KeySourceSpec, PluginContext
+from secrets_core.plugin import ConfigOption, KeySourceSpec, PluginContext
 
 if TYPE_CHECKING:
     from secure_secrets_keyring.source import OsKeyringSource

@@ -24,8 +24,8 @@ from secure_secrets_keyring import plugin  # noqa: E402
 from secure_secrets_keyring.source import OsKeyringSource  # noqa: E402
 
 from secrets_core.config import resolve_options  # noqa: E402
-from secrets_core.descriptors import KeySource, PluginContext  # noqa: E402
 from secrets_core.errors import ConfigError, KeyNotAvailableError  # noqa: E402
+from secrets_core.plugin import KeySource, PluginContext  # noqa: E402
 from secrets_core.testing import KeySourceContract  # noqa: E402
 from secure_secrets import SecureSecretsManager  # noqa: E402
 
@@ -169,7 +169,7 @@ def test_env_var_selects_the_backend_in_a_fresh_process(isolated_home: Path) -> 
     code = textwrap.dedent(
         """
         from pathlib import Path
-        from secrets_core.descriptors import PluginContext
+        from secrets_core.plugin import PluginContext
         from secure_secrets_keyring import plugin
         spec = plugin.secrets_register_key_sources()[0]
         opts = {"service": "env-selected", "username": "kek", "backend": None}

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from secrets_core import hookimpl
-from secrets_core.descriptors import BackendSpec, Capability, PluginContext
 from secrets_core.errors import SecretNotFoundError
+from secrets_core.plugin import BackendSpec, Capability, PluginContext
 
 
 class MemoryBackend:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from secure_secrets_template import plugin
 
-from secrets_core.descriptors import BackendSpec
+from secrets_core.plugin import BackendSpec
 from secrets_core.testing import BackendContract
 
 

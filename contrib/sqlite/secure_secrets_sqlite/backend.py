@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from secrets_core.descriptors import SecretMetadata, VersionInfo
 from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
@@ -32,6 +31,7 @@ from secrets_core.errors import (
     LockTimeoutError,
     SecretNotFoundError,
 )
+from secrets_core.plugin import SecretMetadata, VersionInfo
 
 SCHEMA_VERSION = 1
 PRIVATE_FILE = 0o600

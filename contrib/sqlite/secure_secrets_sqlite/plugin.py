@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from secrets_core import hookimpl
-from secrets_core.descriptors import BackendSpec, Capability, ConfigOption, PluginContext
 from secrets_core.errors import BackendConfigurationError
+from secrets_core.plugin import BackendSpec, Capability, ConfigOption, PluginContext
 
 if TYPE_CHECKING:
     from secure_secrets_sqlite.backend import SqliteBackend

@@ -13,7 +13,6 @@ from secure_secrets_sqlite import plugin
 from secure_secrets_sqlite.backend import SqliteBackend
 
 from secrets_core.config import resolve_options
-from secrets_core.descriptors import BackendSpec, Capability, PluginContext
 from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
@@ -21,6 +20,7 @@ from secrets_core.errors import (
     LockTimeoutError,
     SecretNotFoundError,
 )
+from secrets_core.plugin import BackendSpec, Capability, PluginContext
 from secrets_core.testing import BackendContract
 
 CANARY = "canary-Zq8vN3-value"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from secrets_core import hookimpl
-from secrets_core.descriptors import AuditSinkSpec, ConfigOption, PluginContext
+from secrets_core.plugin import AuditSinkSpec, ConfigOption, PluginContext
 
 if TYPE_CHECKING:
     from secure_secrets_webhook.sink import WebhookSink

@@ -16,8 +16,8 @@ from secure_secrets_webhook import plugin
 from secure_secrets_webhook.sink import WebhookSink
 
 from secrets_core.config import resolve_options
-from secrets_core.descriptors import PluginContext
 from secrets_core.errors import AuditError, ConfigError, SecretNotFoundError
+from secrets_core.plugin import PluginContext
 from secrets_core.testing import AuditSinkContract
 from secure_secrets import SecureSecretsManager
 

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from secrets_core.descriptors import PluginContext
 from secrets_core.environment import (
     DEFAULT_PREFIX,
     check_prefix,
@@ -35,6 +34,7 @@ from secrets_core.errors import (
     SecretNotFoundError,
 )
 from secrets_core.fsutil import TEMP_SUFFIX
+from secrets_core.plugin import PluginContext
 
 LOCK_TIMEOUT_SECONDS = 10.0
 

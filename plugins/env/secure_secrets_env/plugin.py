@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from secrets_core import hookimpl
-from secrets_core.descriptors import (
+from secrets_core.plugin import (
     BackendSpec,
     Capability,
     ConfigOption,

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core.descriptors import BackendSpec
-from secrets_core.plugins import get_registry
+from secrets_core.plugin import BackendSpec, get_registry
 from secrets_core.testing import BackendContract
 
 

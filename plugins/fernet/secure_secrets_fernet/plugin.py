@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from secrets_core import hookimpl
-from secrets_core.descriptors import Cipher, CipherSpec, Kdf, KdfSpec
+from secrets_core.plugin import Cipher, CipherSpec, Kdf, KdfSpec
 
 
 def _make_fernet(key: bytes) -> Cipher:

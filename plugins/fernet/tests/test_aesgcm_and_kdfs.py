@@ -7,7 +7,7 @@ import logging
 import pytest
 from secure_secrets_fernet import kdfs, plugin
 
-from secrets_core.descriptors import CipherSpec, KdfSpec
+from secrets_core.plugin import CipherSpec, KdfSpec
 from secrets_core.testing import CipherContract, KdfContract
 
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 from secure_secrets_fernet import plugin
 
-from secrets_core.descriptors import CipherSpec
 from secrets_core.errors import EncryptionError
+from secrets_core.plugin import CipherSpec
 from secrets_core.testing import CipherContract
 
 

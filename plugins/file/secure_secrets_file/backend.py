@@ -32,7 +32,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from secrets_core.descriptors import PluginContext, SecretMetadata, VersionInfo
 from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
@@ -49,6 +48,7 @@ from secrets_core.fsutil import (
 )
 from secrets_core.lazylog import get_logger
 from secrets_core.names import validate_name
+from secrets_core.plugin import PluginContext, SecretMetadata, VersionInfo
 from secure_secrets_file import record as rec
 from secure_secrets_file.locking import LockDirectory
 

@@ -1,6 +1,6 @@
 """Versions, metadata, soft delete and rewrite_versions: directly and through the manager.
 
-These check the capability protocols of ``secrets_core.descriptors`` that the conformance kit
+These check the capability protocols of ``secrets_core.plugin`` that the conformance kit
 does not (yet) cover.
 """
 
@@ -13,19 +13,19 @@ import pytest
 from secure_secrets_file import plugin
 from secure_secrets_file.backend import DELETED_SUFFIX, FileBackend, file_name
 
-from secrets_core.descriptors import (
-    Capability,
-    MetadataBackend,
-    SecretMetadata,
-    SoftDeleteBackend,
-    VersionedBackend,
-)
 from secrets_core.errors import (
     BackendConfigurationError,
     IntegrityError,
     InvalidSecretNameError,
     InvalidSecretValueError,
     SecretNotFoundError,
+)
+from secrets_core.plugin import (
+    Capability,
+    MetadataBackend,
+    SecretMetadata,
+    SoftDeleteBackend,
+    VersionedBackend,
 )
 from secure_secrets import SecureSecretsManager
 
@@ -303,7 +303,7 @@ def test_bytearray_and_memoryview_are_stored_as_bytes(backend: FileBackend) -> N
 )
 def test_bad_options_are_configuration_errors(tmp_path: Path, options: dict) -> None:
     from secrets_core.config import resolve_options
-    from secrets_core.descriptors import PluginContext
+    from secrets_core.plugin import PluginContext
 
     spec = plugin.secrets_register_backends()[0]
     resolved = resolve_options(spec.options, options, "[backends.file]")

@@ -10,8 +10,8 @@ import pytest
 from secure_secrets_file import plugin
 from secure_secrets_file.backend import FileBackend, file_name
 
-from secrets_core.descriptors import BackendSpec, PluginContext
 from secrets_core.errors import BackendConfigurationError, IntegrityError
+from secrets_core.plugin import BackendSpec, PluginContext
 from secrets_core.testing import BackendContract
 
 

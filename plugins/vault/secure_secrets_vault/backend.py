@@ -16,7 +16,6 @@ from typing import Any
 import hvac
 import hvac.exceptions
 
-from secrets_core.descriptors import Capability, SecretMetadata, VersionInfo
 from secrets_core.errors import (
     BackendConfigurationError,
     IntegrityError,
@@ -25,6 +24,7 @@ from secrets_core.errors import (
     SecretNotFoundError,
 )
 from secrets_core.names import validate_name
+from secrets_core.plugin import Capability, SecretMetadata, VersionInfo
 from secure_secrets_vault.client import VaultClient
 from secure_secrets_vault.encoding import Payload, decode
 from secure_secrets_vault.errors import status_of

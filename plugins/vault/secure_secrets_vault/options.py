@@ -3,7 +3,7 @@ core's descriptors, so registering the plugin stays cheap."""
 
 from __future__ import annotations
 
-from secrets_core.descriptors import ConfigOption
+from secrets_core.plugin import ConfigOption
 
 AUTH_METHODS = ("token", "approle", "kubernetes", "jwt")
 

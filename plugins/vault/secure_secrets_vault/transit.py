@@ -87,7 +87,7 @@ def _client_and_key() -> tuple[Any, str, str]:
 
 
 class TransitCipher:
-    """A :class:`~secrets_core.descriptors.Cipher` backed by Vault Transit."""
+    """A :class:`~secrets_core.plugin.Cipher` backed by Vault Transit."""
 
     def __init__(self, data_key: bytes, client: Any, mount: str, key_name: str) -> None:
         self._data_key = bytes(data_key)

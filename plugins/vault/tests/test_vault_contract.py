@@ -14,8 +14,8 @@ import pytest
 from secure_secrets_vault import plugin
 from secure_secrets_vault.backend import KV1_CAPABILITIES
 
-from secrets_core.descriptors import BackendSpec, Capability, StorageBackend
 from secrets_core.errors import BackendConfigurationError
+from secrets_core.plugin import BackendSpec, Capability, StorageBackend
 from secrets_core.testing import BackendContract, effective_capabilities
 from secure_secrets import SecureSecretsManager
 

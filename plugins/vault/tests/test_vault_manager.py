@@ -9,8 +9,8 @@ import json
 import pytest
 from secure_secrets_vault.errors import VaultCasConflictError
 
-from secrets_core.descriptors import Capability
 from secrets_core.errors import BackendConfigurationError, ConflictError
+from secrets_core.plugin import Capability
 from secure_secrets import SecureSecretsManager
 
 VALUE = "manager-VALUE-4b1e"

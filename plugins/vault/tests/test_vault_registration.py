@@ -10,7 +10,7 @@ import sys
 import pytest
 from secure_secrets_vault import plugin
 
-from secrets_core.descriptors import Capability
+from secrets_core.plugin import Capability
 from secure_secrets import BackendType, SecureSecretsManager
 from secure_secrets.exceptions import BackendUnavailableError
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 from secure_secrets_vault import plugin, transit
 
-from secrets_core.descriptors import CipherSpec
 from secrets_core.errors import AccessDeniedError, IntegrityError
+from secrets_core.plugin import CipherSpec
 from secrets_core.testing import CipherContract
 from secure_secrets import SecureSecretsManager
 

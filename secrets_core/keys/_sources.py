@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from secrets_core.descriptors import ConfigOption, PluginContext
+from secrets_core.defaults import ENV_KEK, ENV_PASSPHRASE, key_file_path
 from secrets_core.errors import ConfigError, IntegrityError, KeyNotAvailableError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, fsync_dir, refuse_symlink
+from secrets_core.plugin._api import ConfigOption, PluginContext
 from secrets_core.secret import SecretValue
 
 KEYFILE_OPTIONS = {
@@ -26,7 +27,7 @@ KEYFILE_OPTIONS = {
 }
 PASSPHRASE_OPTIONS = {
     "variable": ConfigOption(
-        str, default="SECURE_SECRETS_PASSPHRASE", help="variable holding the passphrase"
+        str, default=ENV_PASSPHRASE, help="variable holding the passphrase"
     ),
     "prompt": ConfigOption(
         bool, default=True, help="ask on the terminal when the variable is unset"
@@ -35,7 +36,7 @@ PASSPHRASE_OPTIONS = {
 SALT_SIZE = 16
 ENV_OPTIONS = {
     "variable": ConfigOption(
-        str, default="SECURE_SECRETS_KEK", help="variable holding the base64 KEK"
+        str, default=ENV_KEK, help="variable holding the base64 KEK"
     ),
 }
 
@@ -54,7 +55,7 @@ class KeyfileSource:
     """A random KEK in a 0600 file. Like ssh, refuses a key file that others can read."""
 
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
-        self.path = Path(options.get("path") or context.data_dir / "master.key").expanduser()
+        self.path = Path(options.get("path") or key_file_path(context.data_dir)).expanduser()
 
     def create_kek(self, length: int) -> tuple[bytes, dict[str, Any]]:
         ensure_private_dir(self.path.parent)
@@ -103,7 +104,7 @@ class EnvKeySource:
     """A base64 KEK in an environment variable, for containers."""
 
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
-        self.variable = str(options.get("variable") or "SECURE_SECRETS_KEK")
+        self.variable = str(options["variable"])
 
     def create_kek(self, length: int) -> tuple[bytes, dict[str, Any]]:
         return self.load_kek({}, length), {}
@@ -136,7 +137,7 @@ class PassphraseSource:
         if context.kdf is None:
             raise ConfigError("the passphrase key source needs a KDF resolver in its context")
         self._kdf = context.kdf
-        self.variable = str(options.get("variable") or "SECURE_SECRETS_PASSPHRASE")
+        self.variable = str(options["variable"])
         self.prompt = options.get("prompt", True) is not False
         self._given = SecretValue(passphrase) if passphrase is not None else None
 

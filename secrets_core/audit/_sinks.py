@@ -11,11 +11,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from secrets_core.audit import AuditEvent
-from secrets_core.audit_chain import GENESIS, canonical, checkpoint_bytes, name_digest, sealed_line
-from secrets_core.descriptors import ConfigOption, PluginContext
+from secrets_core.audit._chain import (
+    GENESIS,
+    canonical,
+    checkpoint_bytes,
+    name_digest,
+    sealed_line,
+)
+from secrets_core.audit._events import AuditEvent
+from secrets_core.defaults import audit_log_path
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, refuse_symlink
 from secrets_core.lazylog import get_logger
+from secrets_core.plugin._api import ConfigOption, PluginContext
 
 JSONL_OPTIONS = {
     "path": ConfigOption(str, help="audit log file; default: <log_dir>/audit.jsonl"),
@@ -35,7 +42,7 @@ log = get_logger("secrets_core.audit")
 
 class JsonlSink:
     """Appends one JSON object per line to a 0600 file, HMAC-chained (see
-    :mod:`secrets_core.audit_chain`), and keeps a checkpoint of the last line beside it.
+    :mod:`secrets_core.audit`), and keeps a checkpoint of the last line beside it.
 
     Appends from several processes are serialised with ``flock`` on the log itself (the log
     is only ever appended to, never replaced, so no separate lock file is needed), and each
@@ -43,7 +50,7 @@ class JsonlSink:
     """
 
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
-        self.path = Path(options.get("path") or context.log_dir / "audit.jsonl").expanduser()
+        self.path = Path(options.get("path") or audit_log_path(context.log_dir)).expanduser()
         self.checkpoint_path = self.path.with_name(self.path.name + ".checkpoint")
         self.fsync = bool(options.get("fsync"))
         self.chain = options.get("chain", True) is not False

@@ -6,7 +6,7 @@ in strict mode the failure raises instead. Discovery runs once per process and p
 first use: :func:`get_registry` caches, :func:`reset_registry` clears the cache (for tests).
 
 The registry :func:`get_registry` returns first looks a name up in the plugin index (see
-:mod:`secrets_core.plugin_index`), which a previous full discovery wrote, and loads just the
+:mod:`secrets_core.plugin._index`), which a previous full discovery wrote, and loads just the
 plugin that provides it; anything the index cannot answer (a listing, an unknown or
 conflicting name, a changed installation, strict mode) runs the full discovery.
 """
@@ -17,26 +17,32 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from secrets_core import entrypoints, markers, plugin_index
-from secrets_core.config import PluginPolicy
-from secrets_core.descriptors import (
-    AuditSinkSpec,
-    BackendSpec,
-    CipherSpec,
-    KdfSpec,
-    KeySourceSpec,
-)
+from secrets_core import defaults
 from secrets_core.errors import (
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
 )
+from secrets_core.plugin import _discovery as entrypoints
+from secrets_core.plugin import _index as plugin_index
+from secrets_core.plugin import _marker as markers
+from secrets_core.plugin._api import AuditSinkSpec, BackendSpec, CipherSpec, KdfSpec, KeySourceSpec
 
 if TYPE_CHECKING:
-    from secrets_core.hookspecs import PluginManager
+    from secrets_core.plugin._manager import PluginManager
 
 ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
+#: The core's own plugins, loaded by module name like entry points (they live above this
+#: package: they implement key sources and audit sinks).
+INTERNAL_PLUGINS: dict[str, str] = {"core": "secrets_core.builtin"}
+
+
+def load_internal(name: str) -> ModuleType:
+    """Import one of :data:`INTERNAL_PLUGINS` by name."""
+    import importlib
+
+    return importlib.import_module(INTERNAL_PLUGINS[name])
 
 Status = Literal["active", "blocked", "failed"]
 
@@ -67,6 +73,14 @@ _FAMILIES: dict[str, tuple[str, type]] = {
 
 
 _HOOK_NAMES = frozenset(hook for hook, _spec_type in _FAMILIES.values())
+
+
+class PluginPolicy(NamedTuple):
+    """Which entry points may load. ``allow=None`` means all that are not blocked."""
+
+    allow: frozenset[str] | None = None
+    block: frozenset[str] = frozenset()
+    strict: bool = False
 
 
 class PluginInfo(NamedTuple):
@@ -131,14 +145,12 @@ class PluginRegistry:
         with self._lock:
             if self._pm is not None:
                 return
-            from secrets_core.hookspecs import PluginManager
+            from secrets_core.plugin._manager import PluginManager
 
             self._pm = PluginManager()
             internal = self._internal
             if internal is None:
-                from secrets_core import builtin
-
-                internal = [("core", builtin)]
+                internal = [(name, load_internal(name)) for name in INTERNAL_PLUGINS]
             for name, module in internal:
                 self._register(
                     name, module, CORE_DISTRIBUTION, entrypoints.version(CORE_DISTRIBUTION)
@@ -350,7 +362,7 @@ def get_registry(policy: PluginPolicy | None = None) -> PluginRegistry:
         registry = _cache.get(policy)
         if registry is None:
             registry = _cache[policy] = PluginRegistry(
-                policy, index_path=plugin_index.default_path()
+                policy, index_path=defaults.plugin_index_path()
             )
         return registry
 
@@ -359,16 +371,3 @@ def reset_registry() -> None:
     """Forget discovered plugins, so the next :func:`get_registry` discovers again."""
     with _cache_lock:
         _cache.clear()
-
-
-def list_plugins(policy: PluginPolicy | None = None) -> list[PluginInfo]:
-    """Installed plugins with distribution, version, status and the hooks each implements.
-
-    With no argument the policy (allow/block lists, strict mode) comes from the config file
-    and the environment, as a manager would use it.
-    """
-    if policy is None:
-        from secrets_core.config import load_settings
-
-        policy = load_settings().plugins
-    return get_registry(policy).plugins()

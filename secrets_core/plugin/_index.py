@@ -28,19 +28,19 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from secrets_core import entrypoints, markers
 from secrets_core.lazylog import get_logger
+from secrets_core.plugin import _discovery as entrypoints
+from secrets_core.plugin import _marker as markers
 
 if TYPE_CHECKING:
-    from secrets_core.config import PluginPolicy
+    from secrets_core.plugin._registry import PluginPolicy
 
 FORMAT = 2
 KEPT = 8  # installations (fingerprints) remembered
-FILE_NAME = "plugin-index.json"
 GROUP = markers.PROJECT_NAME  # the entry-point group
 CORE_PLUGIN = "core"  # the core's internal plugin (secrets_core.builtin)
 
-log = get_logger("secrets_core.plugins")
+log = get_logger("secrets_core.plugin")
 
 
 class Provider(NamedTuple):
@@ -54,14 +54,6 @@ class Provider(NamedTuple):
     version: str
     info_dir: str
     """The dist-info directory that declares the entry point."""
-
-
-def default_path() -> Path:
-    import platformdirs
-
-    from secrets_core.config import APP_NAME
-
-    return platformdirs.user_cache_path(APP_NAME) / FILE_NAME
 
 
 class PluginIndex:
@@ -160,7 +152,9 @@ def _on_sys_path(info_dir: str) -> bool:
 def _load(provider: Provider, hook_name: str, spec_type: type, name: str) -> Any | None:
     try:
         if provider.plugin == CORE_PLUGIN:
-            from secrets_core import builtin as module
+            from secrets_core.plugin._registry import load_internal
+
+            module = load_internal(CORE_PLUGIN)
         elif _on_sys_path(provider.info_dir) and entrypoints.declares(
             provider.info_dir, GROUP, provider.plugin, provider.value
         ):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import functools
 import re
 
-from secrets_core.descriptors import Cipher, RewrappingCipher
 from secrets_core.errors import EncryptionError, IntegrityError
+from secrets_core.plugin._api import Cipher, RewrappingCipher
 from secrets_core.secret import SecretValue
 
 PREFIX = b"ss1:"

@@ -12,9 +12,9 @@ import os
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
-from secrets_core.descriptors import AuditSink
 from secrets_core.errors import AuditError
 from secrets_core.lazylog import get_logger
+from secrets_core.plugin._api import AuditSink
 
 Outcome = Literal["success", "failure", "denied"]
 

@@ -1,7 +1,7 @@
 """Hook specifications of the ``secrets_core`` plugin system.
 
 Every hook here is a *registration* hook: it takes no arguments and returns a list of typed
-descriptors (see :mod:`secrets_core.descriptors`). The core calls each plugin's
+descriptors (see :mod:`secrets_core.plugin`). The core calls each plugin's
 implementation once per process, when discovery first runs, records which distribution
 supplied which name, and later calls the chosen descriptor's ``factory`` directly. No secret
 value or key ever passes through a hook call.
@@ -17,37 +17,12 @@ Keep that module light: import heavy dependencies inside the factory, not at mod
 
 from __future__ import annotations
 
-import sys
-from typing import cast
-
 import pluggy
 
-from secrets_core.descriptors import (
-    AuditSinkSpec,
-    BackendSpec,
-    CipherSpec,
-    KdfSpec,
-    KeySourceSpec,
-)
-from secrets_core.markers import IMPL_ATTRIBUTE, PROJECT_NAME, hookimpl
+from secrets_core.plugin._api import AuditSinkSpec, BackendSpec, CipherSpec, KdfSpec, KeySourceSpec
+from secrets_core.plugin._marker import PROJECT_NAME
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
-
-
-class PluginManager(pluggy.PluginManager):
-    """pluggy's manager, also picking up functions marked by :data:`hookimpl` (which records
-    pluggy's options without importing pluggy; see :mod:`secrets_core.markers`)."""
-
-    def __init__(self) -> None:
-        super().__init__(PROJECT_NAME)
-        self.add_hookspecs(sys.modules[__name__])
-
-    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
-        options = super().parse_hookimpl_opts(plugin, name)  # pluggy's own marker
-        marked = getattr(getattr(plugin, name, None), IMPL_ATTRIBUTE, None)
-        if options is None and isinstance(marked, dict):
-            options = cast(pluggy.HookimplOpts, dict(marked))  # pluggy fills the defaults
-        return options
 
 
 # --- storage backends ------------------------------------------------------------------------
@@ -57,16 +32,16 @@ class PluginManager(pluggy.PluginManager):
 def secrets_register_backends() -> list[BackendSpec]:
     """Register storage backends.
 
-    Return one :class:`~secrets_core.descriptors.BackendSpec` per backend. ``factory`` is
+    Return one :class:`~secrets_core.plugin.BackendSpec` per backend. ``factory`` is
     called with the validated ``[backends.NAME]`` option table and a
-    :class:`~secrets_core.descriptors.PluginContext`, and returns an object implementing
-    :class:`~secrets_core.descriptors.StorageBackend`. Declare ``capabilities`` honestly: the
+    :class:`~secrets_core.plugin.PluginContext`, and returns an object implementing
+    :class:`~secrets_core.plugin.StorageBackend`. Declare ``capabilities`` honestly: the
     manager and the conformance kit rely on them.
 
     Example::
 
         from secrets_core import hookimpl
-        from secrets_core.descriptors import BackendSpec, Capability, ConfigOption
+        from secrets_core.plugin import BackendSpec, Capability, ConfigOption
 
         def _make_backend(options, context):
             from my_package.backend import MyBackend  # heavy imports here, not at the top
@@ -92,13 +67,13 @@ def secrets_register_ciphers() -> list[CipherSpec]:
     """Register ciphers used for client-side envelope encryption and for wrapping data keys.
 
     ``factory(key)`` receives ``key_size`` random bytes and returns a
-    :class:`~secrets_core.descriptors.Cipher`. Tampered, truncated or foreign tokens must
+    :class:`~secrets_core.plugin.Cipher`. Tampered, truncated or foreign tokens must
     raise :class:`~secrets_core.errors.IntegrityError`; never let a library exception escape.
 
     Example::
 
         from secrets_core import hookimpl
-        from secrets_core.descriptors import CipherSpec
+        from secrets_core.plugin import CipherSpec
 
         def _make_cipher(key: bytes):
             from my_package.aead import MyAead
@@ -126,7 +101,7 @@ def secrets_register_kdfs() -> list[KdfSpec]:
 
         import hashlib
         from secrets_core import hookimpl
-        from secrets_core.descriptors import KdfSpec
+        from secrets_core.plugin import KdfSpec
         from secrets_core.errors import ConfigError
 
         class Pbkdf2:
@@ -151,7 +126,7 @@ def secrets_register_kdfs() -> list[KdfSpec]:
 def secrets_register_key_sources() -> list[KeySourceSpec]:
     """Register sources of the key-encryption key (KEK).
 
-    ``factory(options, context)`` returns a :class:`~secrets_core.descriptors.KeySource`.
+    ``factory(options, context)`` returns a :class:`~secrets_core.plugin.KeySource`.
     ``create_kek(length)`` runs once when a keyring is created and returns the KEK and public
     parameters to store; ``load_kek(params, length)`` returns the same KEK on every unlock or
     raises :class:`~secrets_core.errors.KeyNotAvailableError` with what to do.
@@ -160,7 +135,7 @@ def secrets_register_key_sources() -> list[KeySourceSpec]:
 
         import base64, os
         from secrets_core import hookimpl
-        from secrets_core.descriptors import ConfigOption, KeySourceSpec
+        from secrets_core.plugin import ConfigOption, KeySourceSpec
         from secrets_core.errors import KeyNotAvailableError
 
         class EnvKek:
@@ -191,7 +166,7 @@ def secrets_register_key_sources() -> list[KeySourceSpec]:
 def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
     """Register audit sinks.
 
-    ``factory(options, context)`` returns an :class:`~secrets_core.descriptors.AuditSink`
+    ``factory(options, context)`` returns an :class:`~secrets_core.plugin.AuditSink`
     whose ``emit(event)`` records one :class:`~secrets_core.audit.AuditEvent`. Raise on
     failure: the core decides, per the sink's ``required`` option, whether the operation
     fails closed or the failure is only logged.
@@ -200,7 +175,7 @@ def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
 
         import sys
         from secrets_core import hookimpl
-        from secrets_core.descriptors import AuditSinkSpec
+        from secrets_core.plugin import AuditSinkSpec
 
         class StderrSink:
             def __init__(self, options, context):
@@ -220,7 +195,7 @@ def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
 
 
 #: Hook name -> the descriptor type its implementations must return.
-__all__ = ["PROJECT_NAME", "REGISTRATION_HOOKS", "PluginManager", "hookimpl", "hookspec"]
+__all__ = ["PROJECT_NAME", "REGISTRATION_HOOKS", "hookspec"]
 
 REGISTRATION_HOOKS: dict[str, type] = {
     "secrets_register_backends": BackendSpec,

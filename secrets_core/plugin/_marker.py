@@ -2,7 +2,7 @@
 
 It is deliberately not pluggy's ``HookimplMarker``: importing pluggy (and, through it,
 :mod:`inspect`) costs a CLI start ~15 ms, and a process that finds its plugins in the plugin
-index (:mod:`secrets_core.plugin_index`) calls a plugin's registration function directly.
+index (:mod:`secrets_core.plugin._index`) calls a plugin's registration function directly.
 The marker records pluggy's hookimpl options on the function under its own attribute, and the
 registry's ``PluginManager`` reads them back (``parse_hookimpl_opts``, pluggy's documented
 extension point), so full discovery validates every plugin with pluggy as before. Functions

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from secrets_core.descriptors import Cipher, CipherSpec, KeySource
+from secrets_core.defaults import ENV_KEYRING
 from secrets_core.errors import (
     BackendUnavailableError,
     ConfigError,
@@ -33,9 +33,9 @@ from secrets_core.errors import (
     LockTimeoutError,
 )
 from secrets_core.fsutil import TEMP_SUFFIX, atomic_write, ensure_private_dir, read_private_file
+from secrets_core.plugin._api import Cipher, CipherSpec, KeySource
 
 KEYRING_FORMAT = 1
-ENV_KEYRING = "SECURE_SECRETS_KEYRING"
 LOCK_TIMEOUT_SECONDS = 30.0
 
 

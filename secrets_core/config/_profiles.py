@@ -6,7 +6,7 @@ import os
 from itertools import combinations
 from pathlib import Path
 
-from secrets_core.config import Settings, load_settings
+from secrets_core.config._settings import Settings, load_settings
 
 
 def key_identity(settings: Settings) -> set[str]:

@@ -26,10 +26,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from secrets_core.audit import AuditEvent
-from secrets_core.descriptors import ConfigOption, PluginContext
+from secrets_core.audit._events import AuditEvent
 from secrets_core.errors import ConfigError
 from secrets_core.lazylog import get_logger
+from secrets_core.plugin._api import ConfigOption, PluginContext
 
 log = get_logger("secure_secrets.alerts")
 

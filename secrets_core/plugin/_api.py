@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from secrets_core.audit import AuditEvent
+    from secrets_core.audit._events import AuditEvent
 
 
 class Capability(str, enum.Enum):

@@ -14,35 +14,32 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import platformdirs
-
-from secrets_core.descriptors import ConfigOption, PluginContext
+from secrets_core import defaults
+from secrets_core.defaults import (
+    DEFAULT_AUDIT_SINKS,
+    DEFAULT_BACKEND,
+    DEFAULT_CIPHER,
+    DEFAULT_KEY_SOURCE,
+    ENV_AUDIT_SINKS,
+    ENV_CIPHER,
+    ENV_CONFIG,
+    ENV_DATA_DIR,
+    ENV_DEFAULT_BACKEND,
+    ENV_KEY_SOURCE,
+    ENV_LOG_DIR,
+    ENV_PLUGINS_ALLOW,
+    ENV_PLUGINS_BLOCK,
+    ENV_PLUGINS_STRICT,
+    ENV_PROFILE,
+)
 from secrets_core.errors import ConfigError
+from secrets_core.plugin._api import PluginContext
+from secrets_core.plugin._registry import PluginPolicy
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
-
-APP_NAME = "secure-secrets"
-
-ENV_CONFIG = "SECURE_SECRETS_CONFIG"
-ENV_DEFAULT_BACKEND = "SECURE_SECRETS_BACKEND"
-ENV_DATA_DIR = "SECURE_SECRETS_DATA_DIR"
-ENV_LOG_DIR = "SECURE_SECRETS_LOG_DIR"
-ENV_CIPHER = "SECURE_SECRETS_CIPHER"
-ENV_KEY_SOURCE = "SECURE_SECRETS_KEY_SOURCE"
-ENV_AUDIT_SINKS = "SECURE_SECRETS_AUDIT_SINKS"
-ENV_PLUGINS_ALLOW = "SECURE_SECRETS_PLUGINS_ALLOW"
-ENV_PLUGINS_BLOCK = "SECURE_SECRETS_PLUGINS_BLOCK"
-ENV_PLUGINS_STRICT = "SECURE_SECRETS_PLUGINS_STRICT"
-ENV_PROFILE = "SECURE_SECRETS_PROFILE"
-
-DEFAULT_BACKEND = "file"
-DEFAULT_CIPHER = "fernet"
-DEFAULT_KEY_SOURCE = "keyfile"
-DEFAULT_KDF = "argon2id"
-DEFAULT_AUDIT_SINKS = ("jsonl",)
 
 _TOP_LEVEL_KEYS = {
     "default_backend", "data_dir", "log_dir", "backends", "cipher", "kdf", "key_source",
@@ -65,14 +62,6 @@ class BackendType(str, enum.Enum):
 def plugin_name(name: str | enum.Enum) -> str:
     """The plain string name of a plugin given as a str or an enum member."""
     return str(name.value) if isinstance(name, enum.Enum) else str(name)
-
-
-class PluginPolicy(NamedTuple):
-    """Which entry points may load. ``allow=None`` means all that are not blocked."""
-
-    allow: frozenset[str] | None = None
-    block: frozenset[str] = frozenset()
-    strict: bool = False
 
 
 class AccessPolicy(NamedTuple):
@@ -125,7 +114,7 @@ def default_config_path() -> Path:
     override = os.environ.get(ENV_CONFIG)
     if override:
         return Path(override).expanduser()
-    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+    return defaults.user_config_dir() / defaults.CONFIG_FILE
 
 
 def read_config_file(path: Path, *, must_exist: bool) -> dict[str, Any]:
@@ -260,11 +249,11 @@ def load_settings(
         )
         return Path(chosen).expanduser() if chosen else fallback
 
-    data_default = platformdirs.user_data_path(APP_NAME)
-    logs_default = platformdirs.user_log_path(APP_NAME)
+    data_default = defaults.user_data_dir()
+    logs_default = defaults.user_log_dir()
     if profile is not None:
         data_default, logs_default = (
-            d / "profiles" / profile for d in (data_default, logs_default)
+            d / defaults.PROFILES_DIR / profile for d in (data_default, logs_default)
         )
     data = directory(data_dir, ENV_DATA_DIR, "data_dir", data_default)
     logs = directory(None, ENV_LOG_DIR, "log_dir", logs_default)
@@ -374,63 +363,3 @@ def _merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any
         else:
             merged[key] = value
     return merged
-
-
-def resolve_options(
-    schema: Mapping[str, ConfigOption],
-    table: Mapping[str, Any],
-    where: str,
-    error: type[ConfigError] = ConfigError,
-) -> dict[str, Any]:
-    """Validate a plugin's option table against its schema and resolve credential references.
-
-    ``where`` names the table and the file for error messages (e.g. ``[backends.vault] in
-    ~/.config/secure-secrets/config.toml``); ``error`` is the ConfigError subclass to raise
-    (the manager uses BackendConfigurationError for backend tables). Values are never echoed.
-    """
-    unknown = sorted(set(table) - set(schema))
-    if unknown:
-        known = ", ".join(sorted(schema)) or "none"
-        raise error(f"unknown option '{unknown[0]}' in {where}; known options: {known}")
-    resolved: dict[str, Any] = {}
-    for key, option in schema.items():
-        if key not in table or table[key] is None:
-            if option.required:
-                raise error(f"option '{key}' in {where} is required: {option.help}")
-            resolved[key] = option.default
-            continue
-        try:
-            value = _resolve_reference(table[key], key, where)
-        except ConfigError as exc:
-            raise error(str(exc)) from None
-        types = option.type if isinstance(option.type, tuple) else (option.type,)
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            expected = " or ".join(t.__name__ for t in types)
-            raise error(f"option '{key}' in {where} must be {expected}, got {type(value).__name__}")
-        resolved[key] = value
-    return resolved
-
-
-def _resolve_reference(value: Any, key: str, where: str) -> Any:
-    """``{ env = "VAR" }`` and ``{ file = "/path" }`` keep credentials out of the config."""
-    if not isinstance(value, Mapping):
-        return value
-    if set(value) == {"env"} and isinstance(value["env"], str):
-        var = value["env"]
-        if var not in os.environ:
-            raise ConfigError(
-                f"option '{key}' in {where} refers to environment variable {var}, which is not set"
-            )
-        return os.environ[var]
-    if set(value) == {"file"} and isinstance(value["file"], str):
-        ref = Path(value["file"]).expanduser()
-        try:
-            return ref.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                f"option '{key}' in {where} refers to file {ref}, which cannot be read: "
-                f"{exc.strerror}"
-            ) from None
-    raise ConfigError(
-        f'option \'{key}\' in {where} must be a value, {{ env = "VAR" }} or {{ file = "PATH" }}'
-    )

@@ -1,0 +1,33 @@
+"""Configuration: the TOML file, environment variables and constructor arguments, merged into
+:class:`Settings`; plugin option tables validated against their schema; profiles.
+
+Every default (paths, file names, environment variable names) is declared once, in
+:mod:`secrets_core.config.defaults`.
+"""
+
+from secrets_core.config._options import resolve_options
+from secrets_core.config._profiles import key_identity, shared_keys
+from secrets_core.config._settings import (
+    AccessPolicy,
+    AuditSinkConfig,
+    BackendType,
+    Settings,
+    default_config_path,
+    load_settings,
+    plugin_name,
+    read_config_file,
+)
+
+__all__ = [
+    "AccessPolicy",
+    "AuditSinkConfig",
+    "BackendType",
+    "Settings",
+    "default_config_path",
+    "key_identity",
+    "load_settings",
+    "plugin_name",
+    "read_config_file",
+    "resolve_options",
+    "shared_keys",
+]
