@@ -11,12 +11,12 @@ dropped), its exception text and its stack text.
 
 What is kept in memory, and why: not the values. For each value (and each line of a
 multi-line value) the registry keeps a keyed BLAKE2b digest of the whole value (the key is
-random per process) and Python's (per-process keyed) hashes of its first ``2*GRAM-1``
-characters taken ``GRAM`` at a time. A message is checked by hashing the ``GRAM``-character
-slices at every ``GRAM``-th position (a value of ``2*GRAM-1`` characters or more always covers
-one of them), and a hit is confirmed by the full digest: the cost per record is one slice per
-``GRAM`` characters, whatever the number of values. The trade-off: values shorter than
-``MIN_LENGTH`` characters are not masked (they would mask ordinary words, and are too short
+random per process) and Python's (per-process keyed) hashes of its first ``2*GRAM-1`` bytes
+(UTF-8) taken ``GRAM`` at a time. A message is checked by hashing its ``GRAM``-byte chunks at
+every ``GRAM``-th position (a value of ``2*GRAM-1`` bytes or more always covers one of them),
+and a hit is confirmed by the full digest: the cost per record is one hash per ``GRAM`` bytes,
+computed in C, whatever the number of values. The trade-off: values shorter than
+``MIN_LENGTH`` bytes are not masked (they would mask ordinary words, and are too short
 to be secrets), a value seen before :func:`redact_logs` is not known, and a value that is
 transformed before logging (encoded, sliced) is not recognised. :func:`stop_redacting`
 forgets everything.
@@ -28,72 +28,77 @@ import _thread
 import hashlib
 import logging
 import os
+import struct
 import traceback
 from collections.abc import Iterable
 
 MASK = "*****"
+MASK_BYTES = MASK.encode()
 GRAM = 4
-MIN_LENGTH = 2 * GRAM  # every value of 2*GRAM-1 characters or more is found; 8 like GitLab
+MIN_LENGTH = 2 * GRAM  # every value of 2*GRAM-1 bytes or more is found; 8 like GitLab
+assert struct.calcsize("I") == GRAM
 
 
 class _Registry:
-    """Fingerprints of retrieved values: never the values themselves."""
+    """Fingerprints of retrieved values: never the values themselves. Work is done on UTF-8
+    bytes (a value's bytes occur in a message's bytes exactly where the value occurs), so
+    that cutting a message into grams and looking them up runs in C (a memoryview cast)."""
 
     def __init__(self) -> None:
         self._key = os.urandom(16)
         self._lock = _thread.allocate_lock()
-        # hash(gram) -> {(offset of the gram in the value, value length, digest)}
+        # gram (GRAM bytes read as a native unsigned int) ->
+        # {(offset of the gram in the value, value length, digest of the value)}
         self.grams: dict[int, set[tuple[int, int, bytes]]] = {}
 
-    def digest(self, text: str) -> bytes:
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=self._key).digest()
+    def digest(self, data: bytes) -> bytes:
+        return hashlib.blake2b(data, key=self._key).digest()
 
     def add(self, value: str | bytes) -> None:
-        if isinstance(value, bytes):
-            try:
-                value = value.decode("utf-8")
-            except UnicodeDecodeError:
-                return  # cannot appear as such in a text log message
-        pieces = {value, *value.splitlines()}
+        if isinstance(value, str):
+            value = value.encode("utf-8", "surrogatepass")
+        try:
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            return  # not text: it cannot appear as such in a log message
+        pieces = {value, *(line.encode("utf-8") for line in text.splitlines())}
         with self._lock:
             for piece in pieces:
                 if len(piece) < MIN_LENGTH:
                     continue
                 entry = (len(piece), self.digest(piece))
                 for offset in range(GRAM):
-                    gram = hash(piece[offset : offset + GRAM])
+                    gram = memoryview(piece[offset : offset + GRAM]).cast("I")[0]
                     self.grams.setdefault(gram, set()).add((offset, *entry))
-        del value, pieces
+        del value, text, pieces
 
     def mask(self, text: str) -> str:
         """``text`` with every remembered value replaced by :data:`MASK`."""
-        grams = self.grams
-        end = len(text) - GRAM + 1
-        if end < GRAM or grams.keys().isdisjoint(
-            [hash(text[i : i + GRAM]) for i in range(0, end, GRAM)]
-        ):
-            return text
+        data = text.encode("utf-8", "surrogatepass")
+        chunks = memoryview(data)[: len(data) - len(data) % GRAM].cast("I")
+        if self.grams.keys().isdisjoint(chunks):
+            return text  # the common case: no chunk of the message is a known gram
         spans: list[tuple[int, int]] = []
-        for position in range(0, end, GRAM):
-            candidates = tuple(grams.get(hash(text[position : position + GRAM]), ()))
-            for offset, length, digest in candidates:
-                start = position - offset
-                if start >= 0 and self.digest(text[start : start + length]) == digest:
+        for index, chunk in enumerate(chunks):
+            for offset, length, digest in tuple(self.grams.get(chunk, ())):
+                start = index * GRAM - offset
+                if start >= 0 and self.digest(data[start : start + length]) == digest:
                     spans.append((start, start + length))
         if not spans:
             return text
-        out: list[str] = []
+        out: list[bytes] = []
         cursor = 0
         for start, stop in sorted(spans):
             if stop <= cursor:
                 continue  # inside a span already masked
-            out.append(text[cursor : max(start, cursor)] + MASK)
+            out.append(data[cursor : max(start, cursor)] + MASK_BYTES)
             cursor = stop
-        out.append(text[cursor:])
-        return "".join(out)
+        out.append(data[cursor:])
+        return b"".join(out).decode("utf-8", "surrogatepass")
 
 
 _registry: _Registry | None = None
+_MASKED = "_secure_secrets_masked"  # set on a record once masked (several handlers)
 
 
 def remember(value: str | bytes) -> None:
@@ -115,18 +120,19 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         registry = _registry
-        if registry is None:
+        fields = record.__dict__
+        if registry is None or _MASKED in fields:
             return True
-        if not getattr(record, "_secure_secrets_masked", False):
-            record.msg = registry.mask(record.getMessage())
-            record.args = None
+        record.msg = registry.mask(record.getMessage())
+        record.args = None
+        fields[_MASKED] = True
+        if record.exc_info or record.exc_text or record.stack_info:
             if record.exc_info and not record.exc_text:
                 record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
             if record.exc_text:
                 record.exc_text = registry.mask(record.exc_text)
             if record.stack_info:
                 record.stack_info = registry.mask(record.stack_info)
-            setattr(record, "_secure_secrets_masked", True)  # noqa: B010 (not a declared field)
         return True
 
 
