@@ -634,7 +634,7 @@ def import_dotenv(
     path: str | os.PathLike[str],
     backend_type: str | enum.Enum | None = None,
     dry_run: bool = True,
-    rewrite: bool = False,
+    rewrite: bool | Literal["references"] = False,
     *,
     overwrite: bool = False,
     interpolate: bool = True,
@@ -653,6 +653,10 @@ def import_dotenv(
       the file is atomically replaced (0600): an entry moved to the env backend becomes its
       ciphertext variable (``SECURE_SECRET_...=sse1:...``), any other becomes a comment
       naming where the secret went; skipped and unrelated lines stay as they were.
+    * ``rewrite="references"``: the same, but an imported entry becomes its secret reference
+      (``DB_PASSWORD=ss://file/DB_PASSWORD``, see docs/references.md): the application keeps
+      reading ``DB_PASSWORD`` and ``secure-secrets run --env-file`` supplies the value; the
+      file then holds no secret. Not for the env backend (its secrets live in the file).
     * A failure partway raises :class:`DotenvImportError`: the file is untouched and its
       ``report`` says which entries were imported.
     """
@@ -660,6 +664,11 @@ def import_dotenv(
 
     source = Path(path).expanduser()
     backend = plugin_name(backend_type) if backend_type else manager.default_backend
+    if rewrite == "references" and backend == "env":
+        raise ConfigError(
+            "the env backend keeps its secrets in the environment file itself: rewrite it "
+            "with ciphertext (rewrite=True, CLI --rewrite) or import into another backend"
+        )
     if not source.is_file():
         raise ConfigError(f"no .env file at {source}")
     text = read_env_file(source)
@@ -733,7 +742,9 @@ def import_dotenv(
         try:
             manager.store_secret(name, secret.reveal(), backend)
             if rewrite:
-                updates[key] = _replacement(manager, key, name, backend, env_prefix, secret)
+                updates[key] = _replacement(
+                    manager, key, name, backend, env_prefix, secret, rewrite
+                )
         except SecretsError as exc:
             failure = f"{type(exc).__name__}: {exc}"
         del secret
@@ -741,7 +752,7 @@ def import_dotenv(
         if failure is not None:
             break
     if rewrite and failure is None:
-        _already_imported(manager, report, present, values, updates, env_prefix)
+        _already_imported(manager, report, present, values, updates, env_prefix, rewrite)
     values.clear()
     if failure is not None:
         for key, _line, _name in plan:
@@ -759,9 +770,17 @@ def import_dotenv(
 
 
 def _replacement(
-    manager: SecretsManager, key: str, name: str, backend: str, env_prefix: str, secret: SecretValue
+    manager: SecretsManager,
+    key: str,
+    name: str,
+    backend: str,
+    env_prefix: str,
+    secret: SecretValue,
+    rewrite: bool | Literal["references"],
 ) -> str:
     """The line that replaces an imported entry in a rewritten .env."""
+    if rewrite == "references":
+        return f"{key}=ss://{backend}/{name}"
     if backend == "env":
         return f"{variable_name(name, env_prefix)}={_seal_for_env(manager, name, secret)}"
     return f"# {key}: moved to secure-secrets (secret '{name}', backend '{backend}')"
@@ -774,6 +793,7 @@ def _already_imported(
     values: dict[str, str | None],
     updates: dict[str, str | None],
     env_prefix: str,
+    rewrite: bool | Literal["references"],
 ) -> None:
     """Existing secrets whose stored value equals the .env value (an earlier, interrupted
     import) are "already imported": a rewrite removes their plaintext too. Different values
@@ -781,7 +801,9 @@ def _already_imported(
     for key, name in present:
         stored = SecretValue(manager.retrieve_secret(name, report.backend))
         if stored == SecretValue(values.get(key) or ""):
-            updates[key] = _replacement(manager, key, name, report.backend, env_prefix, stored)
+            updates[key] = _replacement(
+                manager, key, name, report.backend, env_prefix, stored, rewrite
+            )
             _set_status(report, key, "already imported")
         del stored
 

@@ -10,16 +10,18 @@ record's message, its arguments (the message is formatted once, masked, and the 
 dropped), its exception text and its stack text.
 
 What is kept in memory, and why: not the values. For each value (and each line of a
-multi-line value) the registry keeps a keyed BLAKE2b digest of the whole value (the key is
-random per process) and Python's (per-process keyed) hashes of its first ``2*GRAM-1`` bytes
-(UTF-8) taken ``GRAM`` at a time. A message is checked by hashing its ``GRAM``-byte chunks at
-every ``GRAM``-th position (a value of ``2*GRAM-1`` bytes or more always covers one of them),
-and a hit is confirmed by the full digest: the cost per record is one hash per ``GRAM`` bytes,
-computed in C, whatever the number of values. The trade-off: values shorter than
-``MIN_LENGTH`` bytes are not masked (they would mask ordinary words, and are too short
-to be secrets), a value seen before :func:`redact_logs` is not known, and a value that is
-transformed before logging (encoded, sliced) is not recognised. :func:`stop_redacting`
-forgets everything.
+multi-line value) of at least ``MIN_LENGTH`` UTF-8 bytes, the registry keeps a keyed BLAKE2b
+digest of the whole value (the key is random per process) and an index of its first
+``2*GRAM-1`` bytes taken ``GRAM`` at a time, as integers. A message is checked by cutting its
+bytes into ``GRAM``-byte grams at every ``GRAM``-th position (a value of ``2*GRAM-1`` bytes or
+more always covers one of them) and looking them up, in C; a hit is confirmed by the digest.
+The cost per record is one lookup per ``GRAM`` bytes of message, whatever the number of
+values. The trade-offs: the index reveals the first 7 bytes of each value to whoever can read
+this process's memory (who could read the values while the application holds them anyway);
+values shorter than ``MIN_LENGTH`` bytes are not masked (they would mask ordinary words, and
+are too short to be secrets); a value retrieved before :func:`redact_logs` is not known (pass
+it as ``values=``); a value transformed before logging (encoded, sliced) is not recognised.
+:func:`stop_redacting` forgets everything.
 """
 
 from __future__ import annotations
