@@ -161,3 +161,23 @@ def test_vault_down_stops_the_run_with_exit_8(tmp_path: Path, store: SecureSecre
     result, child = run(tmp_path, env=env)
     assert child is None and result.returncode == 8
     assert "$DB: BackendUnavailableError" in result.stderr and "$OK" not in result.stderr
+
+
+def test_key_variables_are_never_read_as_references(
+    tmp_path: Path, store: SecureSecretsManager
+) -> None:
+    env = {"SECURE_SECRETS_PASSPHRASE": r"ss:not a reference", "SECURE_SECRETS_KEK": r"\ss:x"}
+    result, child = run(tmp_path, ("--pass-key-env",), env=env)
+    assert result.returncode == 0, result.stderr
+    assert child is not None
+    assert child["SECURE_SECRETS_PASSPHRASE"] == "ss:not a reference"
+    assert child["SECURE_SECRETS_KEK"] == r"\ss:x"  # passed as it was, not unescaped
+
+
+def test_policy_applies_to_references(tmp_path: Path, store: SecureSecretsManager) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[policies.app]\nread = ["app/"]\n')
+    env = {"SECURE_SECRETS_CONFIG": str(config), "DB": "ss:app/db_password", "KEY": "ss:api-key"}
+    result, child = run(tmp_path, ("--policy", "app"), env=env)
+    assert child is None and result.returncode == 8
+    assert "$KEY: AccessDeniedError" in result.stderr and "$DB" not in result.stderr

@@ -190,9 +190,10 @@ def _resolve_references(
 
         for path in env_files:
             base.update(read_dotenv_values(path))
-    references = find_references(base)
+    keys = set(_key_variables(manager))  # key material is never a reference, never altered
+    references = find_references({k: v for k, v in base.items() if k not in keys})
     for variable, value in base.items():
-        if variable not in references:
+        if variable not in references and variable not in keys:
             base[variable] = unescape(value)
     if not references:
         return base, {}
@@ -200,6 +201,12 @@ def _resolve_references(
     with resolver:
         secrets = resolver.resolve_mapping({v: base.pop(v) for v in references})
     return base, secrets
+
+
+def _key_variables(manager: SecretsManager) -> tuple[str, ...]:
+    """The variables that hold this manager's key material."""
+    configured = manager.settings.key_source_options.get("variable")
+    return KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
 
 
 def _dynamic_credentials(
@@ -232,10 +239,7 @@ def _run_with(
     pass_key_env: bool,
     command: tuple[str, ...],
 ) -> int:
-    drop: tuple[str, ...] = ()
-    if not pass_key_env:
-        configured = manager.settings.key_source_options.get("variable")
-        drop = KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
+    drop = () if pass_key_env else _key_variables(manager)
     env = child_environment(base, secrets, drop)
     mask_values = None
     if mask:
