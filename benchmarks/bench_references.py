@@ -163,6 +163,14 @@ def bench_run(rounds: int, workdir: Path) -> list[tuple[str, float, float, float
     ]  # fmt: skip
 
 
+def fmt(seconds: float) -> str:
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds * 1e6:.1f} µs"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
@@ -184,7 +192,7 @@ def main() -> int:
         ok = target is None or round(ratio, 2) <= target
         missed += not ok
         print(
-            f"{label:58} {ours * 1e6:>8.1f}µs {floor * 1e6:>8.1f}µs {ratio:>6.2f}x"
+            f"{label:58} {fmt(ours):>10} {fmt(floor):>10} {ratio:>6.2f}x"
             + (f"  <= {target:g}x  {'pass' if ok else 'MISS'}" if target else "  (info)")
         )
     return 1 if missed else 0
