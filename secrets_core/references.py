@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from secrets_core.errors import (
     AccessDeniedError,
+    ConfigError,
     InvalidReferenceError,
     InvalidSecretNameError,
     SecretsError,
@@ -120,7 +121,7 @@ def parse_reference(value: str, variable: str | None = None) -> SecretReference:
                 raise fail("the profile must be a profile name")
             profile = text
         else:
-            raise fail(f"unknown parameter {key[:20]!r} (known: version, profile)")
+            raise fail("an unknown parameter (known: version, profile)")
     return SecretReference(name, backend, version, profile)
 
 
@@ -166,7 +167,7 @@ class ReferenceResolver:
             self._owned = [manager]
         else:
             if profile is not None and profile != manager.settings.profile:
-                raise SecretsError("give either a manager or a profile, not both")
+                raise ConfigError("give either a manager or a profile, not both")
             self._owned = []
         self.manager = manager
         self.allow_profiles = frozenset(allow_profiles)
