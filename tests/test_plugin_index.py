@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from secrets_core import defaults
 from secrets_core.plugin import PluginPolicy, PluginRegistry, get_registry, reset_registry
-from secrets_core.plugin import _index as plugin_index
 from secure_secrets import SecureSecretsManager
 
 
 def index_file() -> Path:
-    return plugin_index.default_path()
+    return defaults.plugin_index_path()
 
 
 def run_python(code: str) -> dict[str, object]:

@@ -119,6 +119,11 @@ def _verbose(ctx: click.Context) -> bool:
     help="Config profile to use, e.g. prod (default: $SECURE_SECRETS_PROFILE, else none).",
 )
 @click.option("-v", "--verbose", count=True, help="Log what happens; tracebacks on errors.")
+@click.option(
+    "--log-all-libraries",
+    is_flag=True,
+    help="With -v/-vv, also show third-party libraries' debug logs (may show secrets).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only data and errors.")
 @click.version_option(package_name="secure-secrets", prog_name="secure-secrets")
 @click.pass_context
@@ -128,6 +133,7 @@ def cli(
     config_path: Path | None,
     profile: str | None,
     verbose: int,
+    log_all_libraries: bool,
     quiet: bool,
 ) -> None:
     """Store, read and inject secrets from the shell.
@@ -142,10 +148,7 @@ def cli(
     state.verbose = verbose
     state.quiet = quiet and not verbose
     if verbose:
-        import logging
+        from secrets_core.cli import logs
 
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        logs.configure(verbose, log_all_libraries)
     ctx.call_on_close(state.close)

@@ -14,6 +14,7 @@ import click
 
 from secrets_core.cli.state import get_state
 from secrets_core.defaults import audit_log_path, key_file_path, keyring_path
+from secrets_core.fsutil import read_private_file
 
 if TYPE_CHECKING:
     from secrets_core.config import Settings
@@ -170,9 +171,9 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     if not path.exists():
         return findings
     try:
-        source = json.loads(path.read_bytes()).get("key_source", {})
+        source = json.loads(read_private_file(path)).get("key_source", {})
         stored = source.get("params", {})
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return findings  # the key source check reports a corrupt keyring
     if isinstance(stored, dict) and "kdf" in stored:
 

@@ -152,9 +152,7 @@ def _on_sys_path(info_dir: str) -> bool:
 def _load(provider: Provider, hook_name: str, spec_type: type, name: str) -> Any | None:
     try:
         if provider.plugin == CORE_PLUGIN:
-            from secrets_core.plugin._registry import load_internal
-
-            module = load_internal(CORE_PLUGIN)
+            module = entrypoints.load_internal(CORE_PLUGIN)
         elif _on_sys_path(provider.info_dir) and entrypoints.declares(
             provider.info_dir, GROUP, provider.plugin, provider.value
         ):

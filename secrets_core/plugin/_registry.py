@@ -33,16 +33,6 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
-#: The core's own plugins, loaded by module name like entry points (they live above this
-#: package: they implement key sources and audit sinks).
-INTERNAL_PLUGINS: dict[str, str] = {"core": "secrets_core.builtin"}
-
-
-def load_internal(name: str) -> ModuleType:
-    """Import one of :data:`INTERNAL_PLUGINS` by name."""
-    import importlib
-
-    return importlib.import_module(INTERNAL_PLUGINS[name])
 
 Status = Literal["active", "blocked", "failed"]
 
@@ -150,7 +140,9 @@ class PluginRegistry:
             self._pm = PluginManager()
             internal = self._internal
             if internal is None:
-                internal = [(name, load_internal(name)) for name in INTERNAL_PLUGINS]
+                internal = [
+                    (name, entrypoints.load_internal(name)) for name in entrypoints.INTERNAL_PLUGINS
+                ]
             for name, module in internal:
                 self._register(
                     name, module, CORE_DISTRIBUTION, entrypoints.version(CORE_DISTRIBUTION)
