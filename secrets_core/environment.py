@@ -274,7 +274,8 @@ def read_dotenv_values(path: Path, *, interpolate: bool = True) -> dict[str, str
     from dotenv import dotenv_values
 
     if not path.is_file():
-        raise EnvFileError(f"no env file at {path}")
+        problem = "is not a regular file" if path.exists() else "does not exist"
+        raise EnvFileError(f"env file {path} {problem}")
     text = read_env_file(path)
     parse_error: EnvFileError | None = None
     try:

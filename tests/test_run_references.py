@@ -128,7 +128,15 @@ def test_bad_env_files_are_refused(tmp_path: Path, store: SecureSecretsManager) 
     assert child is None and result.returncode == 5
     assert "line 2" in result.stderr
     result, child = run(tmp_path, ("--env-file", str(tmp_path / "absent.env")))
-    assert child is None and result.returncode == 5
+    assert child is None and result.returncode == 5 and "does not exist" in result.stderr
+    fifo = tmp_path / "fifo.env"
+    os.mkfifo(fifo)  # must not hang the run
+    result, child = run(tmp_path, ("--env-file", str(fifo)))
+    assert child is None and result.returncode == 5 and "not a regular file" in result.stderr
+    link = tmp_path / "link.env"
+    link.symlink_to(broken)
+    result, child = run(tmp_path, ("--env-file", str(link)))
+    assert child is None and result.returncode == 5 and "symlink" in result.stderr
 
 
 def test_profiles(tmp_path: Path) -> None:
