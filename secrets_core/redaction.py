@@ -1,13 +1,7 @@
-"""Redacted logs: mask every secret value this process retrieved, in every log record, in the
-style of CI log masking.
-
-    import secure_secrets
-    secure_secrets.redact_logs()      # after logging is configured
-
-From then on, each value a manager returns (``retrieve_secret``, references, ``run``'s
-resolution) is remembered, and :class:`RedactingFilter` replaces it with ``*****`` in the
-record's message, its arguments (the message is formatted once, masked, and the arguments
-dropped), its exception text and its stack text.
+"""The values this process retrieved, remembered as fingerprints so that log records can be
+masked (:mod:`secrets_core.redacted_logs`). The manager calls :func:`remember` for every value
+it returns; nothing is remembered until :func:`start`. This module imports no logging: it is
+on the path of every ``retrieve_secret``.
 
 What is kept in memory, and why: not the values. For each value (and each line of a
 multi-line value) of at least ``MIN_LENGTH`` UTF-8 bytes, the registry keeps a keyed BLAKE2b
@@ -28,10 +22,8 @@ from __future__ import annotations
 
 import _thread
 import hashlib
-import logging
 import os
 import struct
-import traceback
 from collections.abc import Iterable
 
 MASK = "*****"
@@ -100,7 +92,6 @@ class _Registry:
 
 
 _registry: _Registry | None = None
-_MASKED = "_secure_secrets_masked"  # set on a record once masked (several handlers)
 
 
 def remember(value: str | bytes) -> None:
@@ -116,61 +107,21 @@ def mask(text: str) -> str:
     return text if registry is None else registry.mask(text)
 
 
-class RedactingFilter(logging.Filter):
-    """Masks retrieved secret values in a record (message, arguments, exception and stack
-    text); never drops a record. Add it to a handler to cover every record it emits."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        registry = _registry
-        fields = record.__dict__
-        if registry is None or _MASKED in fields:
-            return True
-        record.msg = registry.mask(record.getMessage())
-        record.args = None
-        fields[_MASKED] = True
-        if record.exc_info or record.exc_text or record.stack_info:
-            if record.exc_info and not record.exc_text:
-                record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-            if record.exc_text:
-                record.exc_text = registry.mask(record.exc_text)
-            if record.stack_info:
-                record.stack_info = registry.mask(record.stack_info)
-        return True
+def current() -> _Registry | None:
+    """The registry while redaction is on (:func:`start`), else None."""
+    return _registry
 
 
-_FILTER = RedactingFilter()
-
-
-def _all_handlers() -> Iterable[logging.Handler]:
-    loggers: list[logging.Logger] = [logging.getLogger()]
-    loggers += [
-        logger for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    ]  # fmt: skip
-    for logger in loggers:
-        yield from logger.handlers
-    if logging.lastResort is not None:
-        yield logging.lastResort
-
-
-def redact_logs(*handlers: logging.Handler, values: Iterable[str | bytes] = ()) -> RedactingFilter:
-    """Start remembering retrieved values and mask them in log records: the filter is added
-    to ``handlers``, or by default to every handler configured now (of every logger, and
-    logging's last-resort handler). Call it after configuring logging; add the returned
-    filter to handlers created later. ``values`` are remembered as if just retrieved."""
+def start(values: Iterable[str | bytes] = ()) -> None:
+    """Start remembering retrieved values (``values`` as if just retrieved)."""
     global _registry
     if _registry is None:
         _registry = _Registry()
     for value in values:
         _registry.add(value)
-    for handler in handlers or tuple(_all_handlers()):
-        handler.addFilter(_FILTER)
-    return _FILTER
 
 
-def stop_redacting() -> None:
-    """Remove the filter from every handler and forget every remembered value."""
+def stop() -> None:
+    """Forget every remembered value and stop remembering."""
     global _registry
     _registry = None
-    for handler in _all_handlers():
-        handler.removeFilter(_FILTER)

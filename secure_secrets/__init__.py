@@ -16,7 +16,7 @@ from secrets_core.audit import AuditEvent
 from secrets_core.config import BackendType
 from secrets_core.manager import SecretsManager as SecureSecretsManager
 from secrets_core.plugin import PluginInfo
-from secrets_core.redaction import RedactingFilter, redact_logs, stop_redacting
+from secrets_core.redacted_logs import RedactingFilter, redact_logs, stop_redacting
 from secrets_core.references import (
     ReferenceResolver,
     SecretReference,

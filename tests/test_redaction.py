@@ -103,12 +103,12 @@ def test_nothing_is_remembered_until_installed_and_the_registry_holds_no_value()
     manager = SecureSecretsManager()
     manager.store_secret("db", CANARY)
     manager.retrieve_secret("db")
-    assert redaction._registry is None
+    assert redaction.current() is None
     assert redaction.mask(CANARY) == CANARY
     redact_logs(logging.NullHandler())
     resolve_references({"DB": "ss:db"}, manager)  # references go through the manager too
     assert redaction.mask(f"[{CANARY}]") == "[*****]"
-    registry = redaction._registry
+    registry = redaction.current()
     assert registry is not None
     held = reachable_text(registry)
     assert len(held) == 2  # the digest key and the one digest of the one value
@@ -117,4 +117,4 @@ def test_nothing_is_remembered_until_installed_and_the_registry_holds_no_value()
     # The gram index holds four 4-byte grams: at most the value's first 7 bytes, as ints.
     assert len(registry.grams) == 4 and all(isinstance(g, int) for g in registry.grams)
     stop_redacting()
-    assert redaction._registry is None and redaction.mask(CANARY) == CANARY
+    assert redaction.current() is None and redaction.mask(CANARY) == CANARY
