@@ -21,16 +21,13 @@ it as ``values=``); a value transformed before logging (encoded, sliced) is not 
 from __future__ import annotations
 
 import _thread
-import hashlib
 import os
-import struct
 from collections.abc import Iterable
 
 MASK = "*****"
 MASK_BYTES = MASK.encode()
 GRAM = 4
 MIN_LENGTH = 2 * GRAM  # every value of 2*GRAM-1 bytes or more is found; 8 like GitLab
-assert struct.calcsize("I") == GRAM
 
 
 class _Registry:
@@ -39,6 +36,10 @@ class _Registry:
     that cutting a message into grams and looking them up runs in C (a memoryview cast)."""
 
     def __init__(self) -> None:
+        import hashlib  # here, not at the top: this module is on every retrieve's path
+
+        assert memoryview(bytes(GRAM)).cast("I").itemsize == GRAM
+        self._blake2b = hashlib.blake2b
         self._key = os.urandom(16)
         self._lock = _thread.allocate_lock()
         # gram (GRAM bytes read as a native unsigned int) ->
@@ -46,7 +47,7 @@ class _Registry:
         self.grams: dict[int, set[tuple[int, int, bytes]]] = {}
 
     def digest(self, data: bytes) -> bytes:
-        return hashlib.blake2b(data, key=self._key).digest()
+        return self._blake2b(data, key=self._key).digest()
 
     def add(self, value: str | bytes) -> None:
         if isinstance(value, str):
