@@ -108,7 +108,7 @@ class SecretsManager:
         the backend has versions."""
         refused: InvalidSecretValueError | None = None
         try:
-            secret = SecretValue(value)
+            secret = SecretValue.to_store(value)
         except InvalidSecretValueError as exc:
             refused = exc  # raised inside the operation below, so the refusal is audited
         finally:

@@ -113,15 +113,21 @@ class EnvKeySource:
         self.variable = str(options["variable"])
 
     def create_kek(self, length: int) -> tuple[bytes, dict[str, Any]]:
-        return self.load_kek({}, length), {}
+        return self._read(
+            length,
+            f'set it to a new base64 {length}-byte key (for example: python -c "import os,'
+            f'base64;print(base64.b64encode(os.urandom({length})).decode())")',
+        ), {}
 
     def load_kek(self, params: Mapping[str, Any], length: int) -> bytes:
+        # An existing keyring opens only with the key it was made with: never suggest a new one.
+        return self._read(length, "set it to the key this keyring was created with")
+
+    def _read(self, length: int, what_to_do: str) -> bytes:
         encoded = os.environ.get(self.variable)
         if not encoded:
             raise KeyNotAvailableError(
-                f"environment variable {self.variable} is not set; set it to a base64 "
-                f'{length}-byte key (for example: python -c "import os,base64;'
-                f'print(base64.b64encode(os.urandom({length})).decode())")'
+                f"environment variable {self.variable} is not set; {what_to_do}"
             )
         return _decode_key(encoded, length, f"environment variable {self.variable}")
 

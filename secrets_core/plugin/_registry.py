@@ -22,6 +22,7 @@ from secrets_core.errors import (
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
+    install_hint,
 )
 from secrets_core.plugin import _discovery as entrypoints
 from secrets_core.plugin import _index as plugin_index
@@ -289,7 +290,7 @@ class PluginRegistry:
         dist = KNOWN_DISTRIBUTIONS.get((family, name))
         installed = ", ".join(sorted(self._families[family].items)) or "none"
         hint = (
-            f"install it with: pip install {dist}"
+            f"install it with: {install_hint(dist)}"
             if dist
             else "install the distribution that provides it, or check the spelling"
         )
