@@ -155,7 +155,7 @@ def import_dotenv(
     target = dotenv_backend(manager, backend)
     if rewrite == "references" and target is not None:
         raise ConfigError(
-            f"backend '{backend}' keeps its secrets in the dotenv file itself: rewrite it with "
+            f"the {backend} backend keeps its secrets in the dotenv file itself: rewrite it with "
             "its own lines (rewrite=True, CLI --rewrite) or import into another backend"
         )
     own_file = target.dotenv_file() if target is not None else None

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from secrets_core.cli.app import cli
-from secrets_core.environment import import_dotenv, read_dotenv_values
+from secrets_core.dotenv_import import import_dotenv
+from secrets_core.envfile import read_dotenv_values
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import ConfigError
 
