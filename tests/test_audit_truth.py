@@ -262,7 +262,7 @@ def test_events_from_before_the_store_had_a_key_leave_verify_ok(isolated_home) -
     assert result.ok and result.status == "ok", result
     assert result.keyless[0]["before_key"] and result.keyless[0]["witnessed_by"] == 1
     code, output = verify_cli()
-    assert code == 0 and "chain ok: 2 events, 1 chained (anchored)" in output, output
+    assert code == 0 and "ok: 2 events, 1 chained, anchored" in output, output
 
 
 def test_verify_and_tail_never_print_control_characters(isolated_home) -> None:

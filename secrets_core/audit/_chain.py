@@ -177,6 +177,30 @@ def first_authenticated(paths: Sequence[Path]) -> tuple[int, str] | None:
     return None
 
 
+def last_authenticated(path: Path, key: bytes, window: int) -> tuple[int, str] | None:
+    """(seq, mac) of the last authenticated line within the last ``window`` bytes of
+    ``path``, if its MAC verifies."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - window))
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for raw in reversed(lines):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("mac"), str):
+            try:
+                good = hmac.compare_digest(record["mac"], line_mac(key, record))
+            except (KeyError, TypeError):
+                return None
+            return (int(record["seq"]), record["mac"]) if good else None
+    return None
+
+
 # --- verification ---------------------------------------------------------------------------
 
 

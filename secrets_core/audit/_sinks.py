@@ -17,6 +17,7 @@ from secrets_core.audit._chain import (
     checkpoint_bytes,
     first_authenticated,
     keyless_line,
+    last_authenticated,
     log_files,
     name_digest,
     read_checkpoint,
@@ -176,8 +177,7 @@ class JsonlSink:
         old = self._fds[0]
         self._fds = (self._open(self.path), self._fds[1])
         os.close(old)
-        if self._tail_state is not None:  # the new file is empty: the chain goes on
-            self._tail_state = (*self._tail_state[:2], 0, None)
+        self._tail_state = None  # others may have written since: re-read under the lock
         self._born = None
 
     def _rotation_due(self, fd: int) -> bool:
@@ -203,8 +203,7 @@ class JsonlSink:
         fcntl.flock(new, fcntl.LOCK_EX)  # before the old lock goes: nobody writes in between
         self._fds = (new, self._fds[1])
         os.close(old)
-        if self._tail_state is not None:
-            self._tail_state = (*self._tail_state[:2], 0, None)
+        self._tail_state = None
         self._born = None
 
     def _tail(self, fd: int, key: bytes) -> _Tail:
@@ -235,7 +234,7 @@ class JsonlSink:
                 return int(record["seq"]), record["mac"], size, _vouch(keyless)
             keyless.insert(0, raw)
         seen = None if start else _vouch(keyless)
-        found = read_checkpoint(self.checkpoint_path, key)
+        found = self._previous_head(key)
         if found is not None:
             return (*found, size, seen)
         if start == 0:
@@ -244,6 +243,17 @@ class JsonlSink:
             f"the end of {self.path} holds no chained audit event and the checkpoint is not "
             "authentic; run `secure-secrets audit verify` and move the damaged log aside"
         )
+
+    def _previous_head(self, key: bytes) -> tuple[int, str] | None:
+        """Where the chain stands when the live file holds no authenticated line (it was
+        just rotated): the later of the checkpoint and the newest rotated file's last
+        authenticated line (the checkpoint lags if a writer died between its two writes)."""
+        heads = [read_checkpoint(self.checkpoint_path, key)]
+        rotated = [p for p in log_files(self.path) if p != self.path]
+        if rotated:
+            heads.append(last_authenticated(rotated[-1], key, _TAIL_WINDOW))
+        known = [head for head in heads if head is not None]
+        return max(known) if known else None
 
     def _anchor(self, seq: int, mac: str, prev: str) -> None:
         """Make sure the keyring anchors the chain's start (once per process)."""

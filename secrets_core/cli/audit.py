@@ -123,7 +123,8 @@ def verify_cmd(as_json: bool, saved_head: str | None, accept_keyless: bool) -> N
         click.echo(json.dumps(result._asdict(), sort_keys=True))
     elif result.status in ("ok", "keyless"):
         anchored = "anchored" if result.anchored else "not anchored yet"
-        click.echo(f"chain ok: {result.events} events, {result.chained} chained ({anchored})")
+        prefix = "ok" if result.ok else "chain ok"
+        click.echo(f"{prefix}: {result.events} events, {result.chained} chained, {anchored}")
         if result.keyless:
             click.echo(f"{len(result.keyless)} events written without the audit key:")
             for event in result.keyless:
