@@ -406,8 +406,9 @@ def verify_log(
             False,
             events,
             0,
-            problem="this log is not tamper-evident: the store has no audit key yet (run "
-            "`secure-secrets init` to create the keyring that holds one)",
+            problem="this log is not tamper-evident: the store has no audit key yet (create the "
+            "keyring that holds one: `secure-secrets init`, or where a config file exists "
+            "already, SecureSecretsManager().initialize_keys())",
             status="not_tamper_evident",
             reason="no_audit_key",
             files=len(files),
