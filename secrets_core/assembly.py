@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import _thread  # threading's locks without importing threading: it costs every CLI start
 import contextlib
+import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
@@ -28,6 +30,7 @@ from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
+    KeyringRollbackError,
     SecretsError,
 )
 from secrets_core.keys import envelope
@@ -37,6 +40,7 @@ from secrets_core.plugin._api import (
     AuditSink,
     BackendSpec,
     Capability,
+    DynamicCredentials,
     Kdf,
     KeySource,
     PluginContext,
@@ -95,6 +99,8 @@ class Assembly:
         """Backends opened so far, by name (read without the lock on the lean read path)."""
         self._keys: KeyManager | None = None
         self._trail: AuditTrail | None = None
+        self._recorded: set[str] = set()  # backends whose store is in the keyring's ledger
+        self._recorded_stores: list[StorageBackend] = []  # opened as recorded, to close
 
     @property
     def registry(self) -> PluginRegistry:
@@ -229,31 +235,159 @@ class Assembly:
                 self.backends[name] = self._make_backend(name)
             return self.backends[name]
 
-    def _make_backend(self, name: str) -> tuple[BackendSpec, StorageBackend]:
-        """Build a backend from its validated ``[backends.NAME]`` table. The options (which
-        hold credentials) leave this frame before anything is raised, so no traceback's
-        locals show them; a plugin's own exception is reduced to its type."""
+    def _make_backend(
+        self, name: str, table: Mapping[str, Any] | None = None
+    ) -> tuple[BackendSpec, StorageBackend]:
+        """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
         spec = self.registry.backend(name)
+
+        def make(options: Mapping[str, Any], context: PluginContext) -> Any:
+            backend = spec.factory(options, context)
+            return backend, getattr(backend, "capabilities", None)  # may reach the server
+
+        backend, narrowed = self._from_table(name, spec, make, "could not be created", table)
+        if narrowed is not None:  # what this instance can do (see StorageBackend)
+            spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
+        return spec, cast(StorageBackend, GuardedBackend(backend, name))
+
+    def dynamic_credentials(self, name: str | None = None) -> DynamicCredentials:
+        """The :class:`~secrets_core.plugin.DynamicCredentials` of backend ``name`` (None:
+        the first configured backend whose plugin provides them), built from its table."""
+        names = [name] if name else self.configured_backend_names()
+        for candidate in names:
+            spec = self.registry.backend(candidate)
+            if spec.dynamic is not None:
+                return cast(
+                    DynamicCredentials,
+                    self._from_table(candidate, spec, spec.dynamic, "gave no dynamic credentials"),
+                )
+        which = f"backend '{name}' does" if name else "no configured backend does"
+        raise BackendConfigurationError(
+            f"{which} not issue dynamic credentials; configure a backend whose plugin does "
+            "(e.g. [backends.vault] of secure-secrets-vault, see docs/dynamic-secrets.md) and "
+            "name it with --backend"
+        )
+
+    def backend_paths(self, name: str) -> Mapping[str, Path]:
+        """The private paths backend ``name`` declares (its descriptor's ``paths``), by label."""
+        spec = self.registry.backend(name)
+        if spec.paths is None:
+            return {}
+        paths: Mapping[str, Path] = self._from_table(name, spec, spec.paths, "has no paths")
+        return paths
+
+    def _from_table(
+        self,
+        name: str,
+        spec: BackendSpec,
+        make: Callable[[Mapping[str, Any], PluginContext], Any],
+        failed: str,
+        table: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """``make(options, context)`` with the validated ``[backends.NAME]`` table (or
+        ``table``: a store's recorded options over it). The options (which hold credentials)
+        leave this frame before anything is raised, and the error's traceback is cut here (the
+        frames below, ``make``'s and the plugin's, hold the options as arguments), so no
+        traceback's locals show them; a plugin's own exception is reduced to its type."""
         where = self.where(f"backends.{name}")
-        table = self.settings.backends.get(name, {})
+        if table is None:
+            table = self.settings.backends.get(name, {})
         options: Mapping[str, Any] | None = None
         error: SecretsError | None = None
         try:
             options = resolve_options(spec.options, table, where, BackendConfigurationError)
-            backend = spec.factory(options, self.context())
-            narrowed = getattr(backend, "capabilities", None)  # may reach the server
+            made = make(options, self.context())
         except SecretsError as exc:
             error = exc
         except Exception as exc:  # a plugin's own exception may carry credentials
             error = BackendConfigurationError(
-                f"backend '{name}' could not be created ({type(exc).__name__}); check {where}"
+                f"backend '{name}' {failed} ({type(exc).__name__}); check {where}"
             )
         del options, table
         if error is not None:
-            raise error
-        if narrowed is not None:  # what this instance can do (see StorageBackend)
-            spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
-        return spec, cast(StorageBackend, GuardedBackend(backend, name))
+            raise error.with_traceback(None)
+        return made
+
+    # --- the keyring's ledger of stores -----------------------------------------------------
+
+    def store_entry(
+        self, name: str, backend: object = None, table: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What identifies the store of backend ``name`` in the keyring's ledger: the plugin
+        name, the options that reopen it (the backend's ``store_identity`` if it has one,
+        else its resolved options minus credentials) and a digest of both."""
+        if backend is None:
+            backend = self.backend(name)[1]
+        identity = getattr(backend, "store_identity", None)
+        if not isinstance(identity, Mapping):
+            spec = self.registry.backend(name)
+            if table is None:
+                table = self.settings.backends.get(name, {})
+            resolved = resolve_options(spec.options, table, self.where(f"backends.{name}"))
+            identity = {k: v for k, v in resolved.items() if not spec.options[k].secret}
+        options = {
+            str(k): v for k, v in sorted(identity.items()) if isinstance(v, (str, int, float))
+        }
+        digest = hashlib.sha256(json.dumps([name, options], sort_keys=True).encode())
+        return {"id": digest.hexdigest()[:32], "backend": name, "options": options}
+
+    def record_store(self, name: str) -> None:
+        """Make sure the keyring's ledger names the store of backend ``name`` before it seals
+        its first value: a look at the loaded keyring the first time per process, a locked
+        keyring replace the first time ever, nothing after."""
+        if name in self._recorded:
+            return
+        entry = self.store_entry(name)
+        self.key_manager().record_store(entry)
+        self.check_stamp(self.backend(name)[1], entry["id"])
+        self._recorded.add(name)
+
+    def check_stamp(self, backend: object, store_id: str, update: bool = True) -> None:
+        """Refuse (:class:`~secrets_core.errors.KeyringRollbackError`) a keyring older than
+        one the store was written with, and stamp the store with this keyring's generation
+        when it is newer. Only backends with ``read_keyring_stamp``/``write_keyring_stamp``
+        (the ``file`` backend) keep a stamp."""
+        read = getattr(backend, "read_keyring_stamp", None)
+        if not callable(read):
+            return
+        keys = self.key_manager()
+        if keys.check_stamp(store_id, read()) and update:
+            backend.write_keyring_stamp(keys.stamp(store_id))  # type: ignore[attr-defined]
+
+    def check_known_key(self, spec: BackendSpec, name: str) -> None:
+        """Refuse a write over a token sealed under a data key this keyring does not know (an
+        older keyring put back after a rotation): the value would be lost when the newest
+        keyring comes back. Run on a store's first write per process."""
+        backend = self.backend(spec.name)[1]
+        try:
+            key_id = envelope.key_id_of(backend.read(name), name)
+        except SecretsError:  # nothing there yet, or not a token: nothing to compare
+            return
+        keys = self.key_manager()
+        if key_id not in keys.key_ids():
+            keys.primary()  # re-read: another process may have rotated
+            if key_id not in keys.key_ids():
+                raise KeyringRollbackError(
+                    f"secret '{name}' is stored under data key {key_id}, which the keyring "
+                    f"{keys.path} does not know: an older keyring.json was put back (or this "
+                    "store belongs to another keyring). Nothing was written; put the newest "
+                    "keyring back"
+                )
+
+    def open_recorded_store(self, entry: Mapping[str, Any]) -> tuple[BackendSpec, StorageBackend]:
+        """Open a store named in the ledger with its recorded options over the configured
+        ``[backends.NAME]`` table (which may hold its credentials). Raises
+        :class:`BackendConfigurationError` if what opens is not the recorded store."""
+        name = str(entry["backend"])
+        table = {**self.settings.backends.get(name, {}), **entry["options"]}
+        spec, backend = self._make_backend(name, table)
+        self._recorded_stores.append(backend)
+        if self.store_entry(name, backend, table)["id"] != entry["id"]:
+            raise BackendConfigurationError(
+                f"the store recorded as backend '{name}' with {dict(entry['options'])} opens as "
+                "another store here; configure [backends." + name + "] as it was recorded"
+            )
+        return spec, backend
 
     @staticmethod
     def require(spec: BackendSpec, capability: Capability) -> None:
@@ -319,8 +453,16 @@ class Assembly:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             yield lambda name, secret: secret.reveal()
             return
+        first = spec.name not in self._recorded
+        self.record_store(spec.name)  # before sealing(): it may take the keyring lock
         with self.key_manager().sealing() as (key_id, cipher):
-            yield lambda name, secret: envelope.seal(cipher, key_id, name, secret)
+
+            def encode(name: str, secret: SecretValue) -> bytes:
+                if first:
+                    self.check_known_key(spec, name)
+                return envelope.seal(cipher, key_id, name, secret)
+
+            yield encode
 
     def decode(
         self,
@@ -379,7 +521,10 @@ class Assembly:
         with self._lock:
             for _spec, backend in self.backends.values():
                 backend.close()
+            for backend in self._recorded_stores:
+                backend.close()
             self.backends.clear()
+            self._recorded_stores.clear()
             if self._trail is not None:
                 self._trail.close()
                 self._trail = None

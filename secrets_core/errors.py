@@ -90,6 +90,19 @@ class LockTimeoutError(BackendUnavailableError):
     """A lock on the store could not be acquired in time."""
 
 
+class RotationIncompleteError(BackendUnavailableError):
+    """A key rotation could not cover every store sealed with the keyring (one is down, not
+    configured as recorded, or its plugin is not installed), so no key was retired. The
+    message names each blocking store; run the rotation again to resume once it is back."""
+
+
+class KeyringRollbackError(KeyNotAvailableError):
+    """The keyring is older than the store it is used with: the store holds ciphertext under
+    a data key this keyring does not know, or has seen a newer keyring generation. Writing
+    would seal values under a key the current keyring may have retired, so nothing is
+    written; put the newest keyring back."""
+
+
 # --- plugins --------------------------------------------------------------------------------
 
 
@@ -124,11 +137,13 @@ __all__ = [
     "InvalidSecretNameError",
     "InvalidSecretValueError",
     "KeyNotAvailableError",
+    "KeyringRollbackError",
     "LockTimeoutError",
     "PluginConflictError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "RotationIncompleteError",
     "SecretAccessError",
     "SecretNotFoundError",
     "SecretTooLargeError",

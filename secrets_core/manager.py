@@ -229,11 +229,14 @@ class SecretsManager:
         return op.completed_event
 
     def change_key_source(
-        self, key_source: str, options: Mapping[str, Any] | None = None
+        self, key_source: str, options: Mapping[str, Any] | None = None, *, rotate: bool = False
     ) -> AuditEvent:
         """Protect the data keys with a KEK from another key source (or the same source with
-        new options, e.g. a new key file path). Only the keyring is rewritten; secrets are
-        not re-encrypted. Later managers must be configured with the new source."""
+        new options, e.g. a new key file path) and make a fresh primary data key for new
+        writes. ``rotate`` also re-encrypts every stored value under it and retires the old
+        keys (as ``rotate_encryption_key(keep_old_keys=0)``), so an old keyring backup opens
+        nothing; without it only the keyring is rewritten. Later managers must be configured
+        with the new source."""
         with self.assembly.operation(Operation.CHANGE_KEY_SOURCE) as op:
             options = options or {}
             if key_source == "keyfile" and self.settings.key_source == "keyfile":
@@ -246,13 +249,20 @@ class SecretsManager:
                         "{'path': NEW_PATH}); the old file is kept until you delete it"
                     )
             source = self.assembly.key_source(key_source, options, "change_key_source()")
-            self.assembly.key_manager().rewrap(source, key_source)
+            self._rewrap(source, key_source, op.details, rotate)
             op.details["key_source"] = key_source
         return op.completed_event
 
-    def change_passphrase(self, new_passphrase: str) -> AuditEvent:
-        """Re-wrap the data keys under a KEK derived from ``new_passphrase`` (fresh salt).
-        The current passphrase is needed once to unlock. No secret is re-encrypted."""
+    def _rewrap(self, source: Any, name: str, details: dict[str, Any], again: bool) -> None:
+        details["new_key_id"] = self.assembly.key_manager().rewrap(source, name, not again)
+        if again:  # the rotation makes the fresh key
+            rotate(self.assembly, details, keep_old_keys=0)
+
+    def change_passphrase(self, new_passphrase: str, *, rotate: bool = False) -> AuditEvent:
+        """Re-wrap the data keys under a KEK derived from ``new_passphrase`` (fresh salt) and
+        make a fresh primary data key for new writes; ``rotate`` also re-encrypts every
+        stored value (see :meth:`change_key_source`). The current passphrase is needed once
+        to unlock."""
         with self.assembly.operation(Operation.CHANGE_PASSPHRASE) as op:
             try:
                 secret = SecretValue(new_passphrase)
@@ -272,7 +282,7 @@ class SecretsManager:
             source = PassphraseSource(
                 options, self.assembly.context(), passphrase=str(secret.reveal())
             )
-            self.assembly.key_manager().rewrap(source, "passphrase")
+            self._rewrap(source, "passphrase", op.details, rotate)
         return op.completed_event
 
     # --- keys and stored tokens ----------------------------------------------------------------

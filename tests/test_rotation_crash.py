@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import FileBackend, secret_name
 
 from secrets_core.keys import envelope
-from secrets_core.plugin import PluginContext
 from secure_secrets import SecureSecretsManager
+
+pytestmark = pytest.mark.slow
 
 CHILD = Path(__file__).parent / "helpers" / "rotation_child.py"
 COUNT = 60
@@ -60,10 +60,9 @@ def assert_all_readable(values: dict[str, str | bytes]) -> None:
         assert manager.retrieve_secret(name) == value, name
 
 
-def stored_key_ids(home: Path) -> set[str]:
+def stored_key_ids() -> set[str]:
     """The data key id of every stored secret, read through the backend (format-agnostic)."""
-    context = PluginContext(home / "data" / "secure-secrets", home / "log")
-    backend = FileBackend.from_options({}, context)
+    backend = SecureSecretsManager().backend()
     return {envelope.key_id_of(backend.read(name), name) for name in backend.list_names()}
 
 
@@ -75,7 +74,7 @@ def resume_and_check(values: dict[str, str | bytes], home: Path, target: str | N
     doc = keyring_doc(home)
     assert "rotation" not in doc, "a completed rotation closes its journal"
     assert [k["id"] for k in doc["keys"]] == [doc["primary"]], "old keys are retired"
-    assert stored_key_ids(home) == {doc["primary"]}, "every secret is under the new key"
+    assert stored_key_ids() == {doc["primary"]}, "every secret is under the new key"
     assert_all_readable(values)
     assert not list((home / "data" / "secure-secrets" / "store").glob(".*.tmp"))
 
@@ -123,9 +122,11 @@ def test_sigkill_at_random_times(populated, isolated_home) -> None:
     resume_and_check(populated, isolated_home, None)
 
 
-def test_a_corrupt_secret_aborts_before_any_key_is_retired(populated, isolated_home) -> None:
-    store = isolated_home / "data" / "secure-secrets" / "store"
-    victim = sorted(store.glob("*.secret"))[COUNT // 2]
+def test_a_corrupt_secret_aborts_before_any_key_is_retired(
+    populated, isolated_home, secret_file_name
+) -> None:
+    name = sorted(populated)[COUNT // 2]
+    victim = isolated_home / "data" / "secure-secrets" / "store" / secret_file_name(name)
     data = bytearray(victim.read_bytes())
     data[-5] ^= 0xFF
     victim.write_bytes(bytes(data))
@@ -133,7 +134,7 @@ def test_a_corrupt_secret_aborts_before_any_key_is_retired(populated, isolated_h
     with pytest.raises(Exception) as info:
         SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
     assert type(info.value).__name__ == "IntegrityError"
-    assert f"'{secret_name(victim.name)}'" in str(info.value)
+    assert f"'{name}'" in str(info.value)
     assert keys_before <= {k["id"] for k in keyring_doc(isolated_home)["keys"]}, "nothing retired"
 
 
@@ -163,3 +164,66 @@ def test_progress_is_reported(populated) -> None:
     event = SecureSecretsManager().rotate_encryption_key(progress=lambda *p: seen.append(p))
     assert seen[-1] == ("file", COUNT, COUNT) and len(seen) == COUNT
     assert event.details["backends"]["file"] == {"rotated": COUNT, "skipped": 0, "failed": 0}
+
+
+# --- two stores sharing the keyring: the zero-config file store and an env file ---------------
+
+ENV_COUNT = 12
+
+
+@pytest.fixture
+def two_stores(isolated_home) -> dict[tuple[str, str], str | bytes]:
+    """The file store (zero-config) and an env file configured as the default backend."""
+    config = isolated_home / "config" / "secure-secrets" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    env_file = isolated_home / "app.env"
+    config.write_text(f'default_backend = "env"\n[backends.env]\nenv_file = "{env_file}"\n')
+    values: dict[tuple[str, str], str | bytes] = {}
+    manager = SecureSecretsManager()
+    for i in range(COUNT):
+        values["file", f"app/secret_{i:03d}"] = expected(i)
+    for i in range(ENV_COUNT):
+        values["env", f"env/secret_{i:03d}"] = f"env-value-{i}"
+    for (backend, name), value in values.items():
+        manager.store_secret(name, value, backend_type=backend)
+    for variable in [v for v in os.environ if v.startswith("SECURE_SECRET_")]:
+        del os.environ[variable]  # read from the env file, as the child process does
+    return values
+
+
+def assert_both_readable(values: dict[tuple[str, str], str | bytes]) -> None:
+    manager = SecureSecretsManager()
+    for (backend, name), value in values.items():
+        assert manager.retrieve_secret(name, backend_type=backend) == value, (backend, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "phase, args",
+    [
+        ("after_journal", ()),
+        ("mid_reencrypt", (str(ENV_COUNT // 2), "env")),
+        ("mid_reencrypt", (str(ENV_COUNT), "env")),
+        ("mid_reencrypt", ("1", "file")),
+        ("mid_reencrypt", (str(COUNT), "file")),
+        ("before_retire", ()),
+        ("after_retire", ()),
+    ],
+)
+def test_two_stores_sharing_the_keyring_survive_sigkill_at_each_phase(
+    two_stores, isolated_home, phase, args
+) -> None:
+    result = run_child(phase, *args)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert_both_readable(two_stores)
+    event = SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
+    assert event.details["resumed"] is (phase != "after_retire")
+    doc = keyring_doc(isolated_home)
+    assert [k["id"] for k in doc["keys"]] == [doc["primary"]], "old keys are retired"
+    assert {entry["backend"] for entry in doc["stores"]} == {"file", "env"}
+    assert stored_key_ids(isolated_home) == {doc["primary"]}
+    manager = SecureSecretsManager()
+    for (backend, name), _value in two_stores.items():
+        token = manager.read_stored(name, backend_type=backend)
+        assert envelope.key_id_of(token, name) == doc["primary"], (backend, name)
+    assert_both_readable(two_stores)

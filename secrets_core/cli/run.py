@@ -14,27 +14,24 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from secrets_core.child_env import inherited_environment, refuse_steering
 from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import USAGE, CliError
 from secrets_core.cli.masking import Masker
 from secrets_core.cli.state import State, get_state
-from secrets_core.defaults import KEY_VARIABLES
 
 if TYPE_CHECKING:
     from secrets_core.manager import SecretsManager
 
-#: Variables that hold key material; not passed to the child unless --pass-key-env.
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def child_environment(
-    parent: Mapping[str, str],
-    secrets: Mapping[str, str | bytes],
-    drop: tuple[str, ...],
+    parent: Mapping[str, str], secrets: Mapping[str, str | bytes]
 ) -> dict[str, str]:
-    """A copy of ``parent`` without the ``drop`` variables, plus ``secrets`` (which win over
-    variables of the same name). ``parent`` itself is not modified."""
-    env = {key: value for key, value in parent.items() if key not in drop}
+    """A copy of ``parent`` plus ``secrets`` (which win over variables of the same name).
+    ``parent`` itself is not modified."""
+    env = dict(parent)
     for variable, value in secrets.items():
         text = value if isinstance(value, str) else os.fsdecode(value)
         if "\0" in text:
@@ -106,15 +103,25 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
 @click.option(
     "--pass-key-env",
     is_flag=True,
-    help="Also pass $SECURE_SECRETS_PASSPHRASE / $SECURE_SECRETS_KEK to the command.",
+    help="Also pass the key and credential variables (passphrase, KEK, VAULT_TOKEN, every "
+    '{ env = "VAR" } of the config) to the command.',
+)
+@click.option(
+    "--allow-variable",
+    "allowed",
+    multiple=True,
+    metavar="VAR",
+    help="Let a secret set VAR although it steers a loader, shell or interpreter (PATH, "
+    "LD_PRELOAD, BASH_ENV, PYTHON*...), or keep the credential variable VAR (repeatable).",
 )
 @click.option(
     "--dynamic",
     "dynamic_specs",
     multiple=True,
     metavar="VAR=PATH",
-    help="Also pass a Vault dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD]; "
-    "renewed while COMMAND runs, revoked when it exits.",
+    help="Also pass a dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD], from "
+    "--backend or the first configured backend that issues them (Vault/OpenBao with "
+    "secure-secrets-vault); renewed while COMMAND runs, revoked when it exits.",
 )
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_cmd(
@@ -123,6 +130,7 @@ def run_cmd(
     prefix: str,
     mask: bool,
     pass_key_env: bool,
+    allowed: tuple[str, ...],
     dynamic_specs: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
@@ -138,49 +146,28 @@ def run_cmd(
     if prefix:
         names = [name for name in names if name.startswith(prefix)]
     mapping = variable_map(names, prefix)
+    refuse_steering(mapping, allowed)  # before anything is decrypted
     secrets = {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
     with contextlib.ExitStack() as leases:
         if dynamic_specs:
-            secrets.update(_dynamic_credentials(state, dynamic_specs, set(secrets), leases))
-        code = _run_with(state, manager, secrets, mapping, mask, pass_key_env, command)
+            from secrets_core.cli.dynamic import dynamic_variables
+
+            secrets.update(dynamic_variables(state, dynamic_specs, set(secrets), leases))
+        code = _run_with(state, manager, secrets, mask, pass_key_env, allowed, command)
     click.get_current_context().exit(code)
-
-
-def _dynamic_credentials(
-    state: State, specs: tuple[str, ...], taken: set[str], leases: contextlib.ExitStack
-) -> dict[str, str]:
-    """Read each ``--dynamic`` credential; its lease is kept renewed (and revoked at the end
-    of ``leases``)."""
-    from secrets_core.cli.lease import credential_variables, dynamic_secrets, parse_dynamic
-
-    dynamic = dynamic_secrets(state)
-    leases.callback(dynamic.close)
-    added: dict[str, str] = {}
-    for spec in specs:
-        variable, path, params, field = parse_dynamic(spec)
-        credential = dynamic.read(path, params or None)
-        leases.enter_context(dynamic.keep(credential))
-        for name, value in credential_variables(variable, credential, field).items():
-            if name in taken or name in added:
-                raise CliError(f"--dynamic {variable}: ${name} is already set by a secret", USAGE)
-            added[name] = value
-    return added
 
 
 def _run_with(
     state: State,
     manager: SecretsManager,
     secrets: dict[str, str | bytes],
-    mapping: dict[str, str],
     mask: bool,
     pass_key_env: bool,
+    allowed: tuple[str, ...],
     command: tuple[str, ...],
 ) -> int:
-    drop: tuple[str, ...] = ()
-    if not pass_key_env:
-        configured = manager.settings.key_source_options.get("variable")
-        drop = KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
-    env = child_environment(os.environ, secrets, drop)
+    parent = dict(os.environ) if pass_key_env else inherited_environment(manager, allowed)
+    env = child_environment(parent, secrets)
     mask_values = None
     if mask:
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]

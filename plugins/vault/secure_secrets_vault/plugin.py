@@ -16,6 +16,8 @@ from secrets_core.plugin import (
     Capability,
     Cipher,
     CipherSpec,
+    CommandSpec,
+    DynamicCredentials,
     PluginContext,
     StorageBackend,
 )
@@ -34,11 +36,13 @@ NATIVE_CAPABILITIES = frozenset(
 ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA, Capability.CAS})
 
 
-def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+def _make_backend(
+    options: Mapping[str, Any], context: PluginContext, table: str = "[backends.vault]"
+) -> StorageBackend:
     from secure_secrets_vault.settings import settings_from_options
 
     try:
-        settings = settings_from_options(options)  # config errors before hvac is imported
+        settings = settings_from_options(options, table)  # config errors before hvac import
         envelope = bool(options.get("client_side_encryption"))
     finally:
         del options  # an error's traceback locals must not show the credentials
@@ -48,8 +52,18 @@ def _make_backend(options: Mapping[str, Any], context: PluginContext) -> Storage
 
 
 def _make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on."""
-    return _make_backend({**options, "client_side_encryption": True}, context)
+    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on. It reads its
+    own table, ``[backends.vault-envelope]`` (not ``[backends.vault]``), and says so."""
+    return _make_backend(
+        {**options, "client_side_encryption": True}, context, "[backends.vault-envelope]"
+    )
+
+
+def _make_dynamic(options: Mapping[str, Any], context: PluginContext) -> DynamicCredentials:
+    """``run --dynamic``'s credentials, with the backend's connection settings."""
+    from secure_secrets_vault.dynamic import DynamicSecrets
+
+    return DynamicSecrets.from_resolved(options)
 
 
 @hookimpl
@@ -60,6 +74,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             factory=_make_backend,
             capabilities=NATIVE_CAPABILITIES,
             options=OPTIONS,
+            dynamic=_make_dynamic,
             description="HashiCorp Vault / OpenBao KV, stored natively (readable by other Vault "
             "clients, encrypted at rest by the server); KV v2: versions, metadata, "
             "check-and-set, soft delete; KV v1: read, write, delete, list; "
@@ -70,6 +85,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             factory=_make_envelope_backend,
             capabilities=ENVELOPE_CAPABILITIES,
             options=OPTIONS,
+            dynamic=_make_dynamic,
             description="HashiCorp Vault / OpenBao KV v2 holding client-side envelope "
             "ciphertext (for when the server is not trusted with plaintext); the same as "
             "vault with client_side_encryption = true",
@@ -93,5 +109,16 @@ def secrets_register_ciphers() -> list[CipherSpec]:
             description="Vault/OpenBao Transit (keys never leave the server); the local data "
             "key is bound in as the derivation context. Connection from VAULT_ADDR, "
             "VAULT_TOKEN, VAULT_TRANSIT_KEY... (see docs/vault.md)",
+        )
+    ]
+
+
+@hookimpl
+def secrets_register_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec(
+            name="lease",
+            command="secure_secrets_vault.cli:lease_group",
+            help="Dynamic secrets from Vault/OpenBao: read a leased credential, renew, revoke.",
         )
     ]
