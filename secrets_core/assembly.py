@@ -26,12 +26,17 @@ from secrets_core.errors import (
 from secrets_core.keys import envelope
 from secrets_core.keys._datakeys import KeyManager
 from secrets_core.names import validate_name
+from secrets_core.plugin import _validate as validate
 from secrets_core.plugin._api import (
     AuditSink,
+    AuditSinkSpec,
     BackendSpec,
     Capability,
+    CipherSpec,
     Kdf,
+    KdfSpec,
     KeySource,
+    KeySourceSpec,
     PluginContext,
     StorageBackend,
 )
@@ -112,7 +117,7 @@ class Assembly:
             configured = dict(self.settings.kdf)
             name = str(configured.pop("name", defaults.DEFAULT_KDF))
             params = configured if params is None else params
-        return self.registry.kdf(name).factory(params or {})
+        return self.registry.get(KdfSpec, name).make(params or {})
 
     def audit_key(self) -> bytes | None:
         """The keyring's audit chain key, or None if there is no keyring yet (never creates
@@ -135,11 +140,11 @@ class Assembly:
                         )
                 sinks: list[tuple[str, AuditSink, bool]] = []
                 for sink in self.settings.audit_sinks:
-                    spec = self.registry.audit_sink(sink.name)
+                    spec = self.registry.get(AuditSinkSpec, sink.name)
                     options = resolve_options(
                         spec.options, sink.options, self.where(f"audit.{sink.name}")
                     )
-                    sinks.append((sink.name, spec.factory(options, self.context()), sink.required))
+                    sinks.append((sink.name, spec.make(options, self.context()), sink.required))
                 self._trail = AuditTrail(sinks)
             return self._trail
 
@@ -170,7 +175,7 @@ class Assembly:
         table = next(
             (sink.options for sink in self.settings.audit_sinks if sink.name == "jsonl"), {}
         )
-        schema = self.registry.audit_sink("jsonl").options
+        schema = self.registry.get(AuditSinkSpec, "jsonl").options
         path = resolve_options(schema, table, self.where("audit.jsonl")).get("path")
         return Path(path).expanduser() if path else defaults.audit_log_path(self.settings.log_dir)
 
@@ -195,14 +200,14 @@ class Assembly:
         """Build a backend from its validated ``[backends.NAME]`` table. The options (which
         hold credentials) leave this frame before anything is raised, so no traceback's
         locals show them; a plugin's own exception is reduced to its type."""
-        spec = self.registry.backend(name)
+        spec = self.registry.get(BackendSpec, name)
         where = self.where(f"backends.{name}")
         table = self.settings.backends.get(name, {})
         options: Mapping[str, Any] | None = None
         error: SecretsError | None = None
         try:
             options = resolve_options(spec.options, table, where, BackendConfigurationError)
-            backend = spec.factory(options, self.context())
+            backend = spec.make(options, self.context())
             narrowed = getattr(backend, "capabilities", None)  # may reach the server
         except SecretsError as exc:
             error = exc
@@ -242,15 +247,18 @@ class Assembly:
                     ),
                     source_name=self.settings.key_source,
                     new_key_cipher=self.settings.cipher,
-                    cipher_for_name=self.registry.cipher,
+                    cipher_for_name=self.cipher_spec,
                     may_create=self._no_ciphertext_in_use,
                 )
             return self._keys
 
+    def cipher_spec(self, name: str) -> CipherSpec:
+        return self.registry.get(CipherSpec, name)
+
     def key_source(self, name: str, options: Mapping[str, Any], where: str) -> KeySource:
-        spec = self.registry.key_source(name)
+        spec = self.registry.get(KeySourceSpec, name)
         resolved = resolve_options(spec.options, options, where)
-        source: KeySource = spec.factory(resolved, self.context())
+        source: KeySource = spec.make(resolved, self.context())
         return source
 
     def _no_ciphertext_in_use(self) -> bool:
@@ -315,18 +323,20 @@ class Assembly:
             except SecretsError as exc:
                 problems.append(str(exc))
 
-        def options(lookup: Callable[[str], Any], name: str, table: Any, where: str) -> None:
-            resolve_options(lookup(name).options, table, self.where(where))
+        def options(kind: type, name: str, table: Any, where: str) -> None:
+            spec: Any = registry.get(kind, name)
+            resolved = resolve_options(spec.options, table, self.where(where))
+            validate.bind(spec).factory.validate(resolved)  # the plugin's own offline checks
 
         for name in self.configured_backend_names():
-            check(options, registry.backend, name, settings.backends.get(name, {}),
+            check(options, BackendSpec, name, settings.backends.get(name, {}),
                   f"backends.{name}")  # fmt: skip
-        check(registry.cipher, settings.cipher)
+        check(self.cipher_spec, settings.cipher)
         check(self.kdf, None, None)
-        check(options, registry.key_source, settings.key_source,
+        check(options, KeySourceSpec, settings.key_source,
               settings.key_source_options, "key_source")  # fmt: skip
         for sink in settings.audit_sinks:
-            check(options, registry.audit_sink, sink.name, sink.options, f"audit.{sink.name}")
+            check(options, AuditSinkSpec, sink.name, sink.options, f"audit.{sink.name}")
         installed = set(registry.names("audit sink"))
         for table in sorted(settings.audit_tables - installed):
             problems.append(

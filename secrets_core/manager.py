@@ -265,7 +265,7 @@ class SecretsManager:
                     "change_key_source('passphrase')"
                 )
             options = resolve_options(
-                self.registry.key_source("passphrase").options,
+                self.registry.lookup("key source", "passphrase").options,
                 self.settings.key_source_options,
                 self.assembly.where("key_source"),
             )

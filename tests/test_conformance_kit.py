@@ -177,7 +177,7 @@ class TestPassphraseSourceContract(KeySourceContract):
         kdfs = {spec.name: spec for spec in secrets_register_kdfs()}
 
         def kdf(name, params):
-            return kdfs[name or "pbkdf2-sha256"].factory(params or {})
+            return kdfs[name or "pbkdf2-sha256"].make(params or {})
 
         context = PluginContext(tmp_path, tmp_path, kdf=kdf)
         return PassphraseSource({"variable": "KIT_PASSPHRASE", "prompt": False}, context)

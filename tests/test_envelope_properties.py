@@ -15,7 +15,7 @@ from secrets_core.keys import envelope
 from secrets_core.secret import SecretValue
 
 CIPHERS = {
-    spec.name: spec.factory(os.urandom(spec.key_size)) for spec in secrets_register_ciphers()
+    spec.name: spec.make(os.urandom(spec.key_size)) for spec in secrets_register_ciphers()
 }
 KEY_ID = "0123456789abcdef"
 names = st.from_regex(r"[a-z_][a-z0-9_.\-]{0,20}(/[a-z_][a-z0-9_]{0,10}){0,2}", fullmatch=True)

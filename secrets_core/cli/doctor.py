@@ -160,7 +160,7 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     name = str(params.pop("name", DEFAULT_KDF))
 
     def configured() -> Finding:
-        manager.registry.kdf(name).factory(params)
+        manager.registry.lookup("kdf", name).make(params)
         return Finding("kdf settings", note=f"[kdf] {name} within the floors")
 
     findings = [
@@ -177,7 +177,7 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     if isinstance(stored, dict) and "kdf" in stored:
 
         def keyring_kdf() -> Finding:
-            manager.registry.kdf(str(stored["kdf"])).factory(stored.get("kdf_params") or {})
+            manager.registry.lookup("kdf", str(stored["kdf"])).make(stored.get("kdf_params") or {})
             return Finding("keyring kdf", note=f"{stored['kdf']} within the floors")
 
         findings.append(

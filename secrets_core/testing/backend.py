@@ -63,7 +63,7 @@ class _BackendBasics:
     ) -> Iterator[StorageBackend]:
         options = resolve_options(backend_spec.options, backend_options, "[kit]")
         context = PluginContext(data_dir=tmp_path / "data", log_dir=tmp_path / "log")
-        made = backend_spec.factory(options, context)
+        made = backend_spec.make(options, context)
         yield made
         made.close()
 

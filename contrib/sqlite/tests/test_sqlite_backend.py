@@ -33,7 +33,7 @@ def spec() -> BackendSpec:
 def make(tmp_path: Path, **options: object) -> SqliteBackend:
     resolved = resolve_options(spec().options, options, "[backends.sqlite]")
     context = PluginContext(data_dir=tmp_path / "data", log_dir=tmp_path / "log")
-    backend = spec().factory(resolved, context)
+    backend = spec().make(resolved, context)
     assert isinstance(backend, SqliteBackend)
     return backend
 

@@ -87,7 +87,7 @@ def down_url() -> str:
 def make(**options: object) -> WebhookSink:
     spec = plugin.secrets_register_audit_sinks()[0]
     resolved = resolve_options(spec.options, options, "[audit.webhook]")
-    sink = spec.factory(resolved, PluginContext(Path("."), Path(".")))
+    sink = spec.make(resolved, PluginContext(Path("."), Path(".")))
     assert isinstance(sink, WebhookSink)
     return sink
 

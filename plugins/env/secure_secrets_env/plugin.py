@@ -2,23 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from secrets_core import hookimpl
-from secrets_core.plugin import (
-    BackendSpec,
-    Capability,
-    ConfigOption,
-    PluginContext,
-    StorageBackend,
-)
-
-
-def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    from secure_secrets_env.backend import EnvBackend
-
-    return EnvBackend.from_options(options, context)
+from secrets_core.plugin import BackendSpec, Capability, ConfigOption
 
 
 @hookimpl
@@ -26,7 +11,7 @@ def secrets_register_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             name="env",
-            factory=_make_backend,
+            factory="secure_secrets_env.backend:EnvBackend.from_options",
             capabilities=frozenset({Capability.LIST}),
             options={
                 "prefix": ConfigOption(

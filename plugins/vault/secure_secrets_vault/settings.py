@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from secrets_core.errors import BackendConfigurationError
+from secrets_core.plugin import PluginContext, StorageBackend
 from secure_secrets_vault.options import AUTH_METHODS
 
 DEFAULT_AUTH_MOUNTS = {"approle": "approle", "kubernetes": "kubernetes", "jwt": "jwt"}
@@ -248,3 +249,20 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         max_retries=retries,
         retry_budget=budget,
     )
+
+
+def make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+    """The ``vault`` factory: settings are checked before a client is made."""
+    try:
+        settings = settings_from_options(options)  # config errors before hvac is imported
+        envelope = bool(options.get("client_side_encryption"))
+    finally:
+        del options  # an error's traceback locals must not show the credentials
+    from secure_secrets_vault.backend import VaultBackend  # hvac: only once the settings are good
+
+    return VaultBackend(settings, envelope=envelope)
+
+
+def make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on."""
+    return make_backend({**options, "client_side_encryption": True}, context)
