@@ -48,6 +48,10 @@ class InvalidSecretValueError(SecretsError, TypeError):
     """A secret value is not ``str`` or ``bytes``."""
 
 
+class SecretTooLargeError(InvalidSecretValueError, ValueError):
+    """A value to store is larger than :data:`secrets_core.secret.MAX_VALUE_BYTES` (4 MiB)."""
+
+
 # --- crypto ---------------------------------------------------------------------------------
 
 
@@ -133,5 +137,15 @@ __all__ = [
     "PluginNotFoundError",
     "SecretAccessError",
     "SecretNotFoundError",
+    "SecretTooLargeError",
     "SecretsError",
 ]
+
+
+def install_hint(distribution: str) -> str:
+    """How to install ``distribution``: from an index, and from a source checkout (whose
+    plugin distributions are not on any index until built into the wheelhouse)."""
+    return (
+        f"pip install {distribution} (from a source checkout: scripts/build-wheelhouse, then "
+        f"pip install --find-links dist {distribution})"
+    )

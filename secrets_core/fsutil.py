@@ -7,6 +7,7 @@ temp file in the same directory, fsync, ``os.replace``, fsync of the directory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -29,13 +30,56 @@ def refuse_symlink(path: Path) -> None:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) if needed and make it 0700; refuse a symlink."""
+    """Create ``path`` if needed, and every missing parent, each 0700 whatever the umask (a
+    parent made world-writable would let another user move the directory away); make ``path``
+    itself 0700; refuse a symlink. Existing parents writable by others are logged."""
     refuse_symlink(path)
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    missing = []
+    for directory in (path, *path.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # made concurrently: checked below
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+        if directory != path:
+            os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
     refuse_symlink(path)
     if stat.S_IMODE(path.stat().st_mode) != PRIVATE_DIR_MODE:
-        os.chmod(path, PRIVATE_DIR_MODE)  # mkdir's mode is filtered by the umask
+        os.chmod(path, PRIVATE_DIR_MODE)
+    warn_if_parents_are_shared(path)
     return path
+
+
+def shared_parents(path: Path) -> list[Path]:
+    """Parents of ``path`` that users other than the owner may write to (without the sticky
+    bit, which stops them renaming what they do not own, as on /tmp)."""
+    found = []
+    for directory in path.parents:
+        try:
+            mode = directory.stat().st_mode
+        except OSError:
+            continue
+        if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+            found.append(directory)
+    return found
+
+
+_warned: set[Path] = set()
+
+
+def warn_if_parents_are_shared(path: Path) -> None:
+    for directory in shared_parents(path):
+        if directory not in _warned:
+            _warned.add(directory)
+            from secrets_core.lazylog import get_logger
+
+            get_logger("secrets_core").warning(
+                "%s is writable by other users, who could replace %s: chmod go-w %s",
+                directory,
+                path,
+                directory,
+            )
 
 
 def fsync_dir(path: Path) -> None:
@@ -70,8 +114,37 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None
     fsync_dir(path.parent)
 
 
-def read_private_file(path: Path) -> bytes:
-    """Read a file that must not be a symlink (opened with O_NOFOLLOW)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+#: Files the tool reads (keyring, key file, config, caches) are small; anything larger is
+#: not ours, and reading it whole would only cost memory.
+MAX_READ_BYTES = 16 * 1024 * 1024
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)  # a planted symlink is refused, not followed
+    | getattr(os, "O_NONBLOCK", 0)  # a planted FIFO or device does not block the open
+    | getattr(os, "O_CLOEXEC", 0)
+)
+
+
+def open_regular_file(path: Path | str) -> int:
+    """Open ``path`` for reading as untrusted input: no symlink, no FIFO, device or
+    directory (an ``OSError`` naming the problem), never blocking. Returns the descriptor."""
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_private_file(path: Path | str, limit: int | None = MAX_READ_BYTES) -> bytes:
+    """Read a local file as untrusted input (see :func:`open_regular_file`), at most ``limit``
+    bytes (None: no cap). Every refusal is an ``OSError`` whose ``strerror`` says why, so
+    callers turn it into their typed error as they do for a missing or unreadable file."""
+    fd = open_regular_file(path)
     with os.fdopen(fd, "rb") as handle:
-        return handle.read()
+        data = handle.read() if limit is None else handle.read(limit + 1)
+    if limit is not None and len(data) > limit:
+        raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+    return data

@@ -105,16 +105,16 @@ class SecretsManager:
         secret does not exist), else raises :class:`~secrets_core.errors.ConflictError`.
         Returns the audit event; its ``details["version"]`` is the new version number when
         the backend has versions."""
-        kind = type(value).__name__
+        refused: InvalidSecretValueError | None = None
         try:
-            secret: SecretValue | None = SecretValue(value)
-        except InvalidSecretValueError:
-            secret = None
+            secret = SecretValue.to_store(value)
+        except InvalidSecretValueError as exc:
+            refused = exc  # raised inside the operation below, so the refusal is audited
         finally:
             del value  # keep the raw value out of this frame's traceback locals
         with self.assembly.operation(Operation.STORE, name, backend_type) as op:
-            if secret is None:
-                raise InvalidSecretValueError(f"secret value must be str or bytes, not {kind}")
+            if refused is not None:
+                raise refused
             spec, backend = self.assembly.backend(op.backend)
             if metadata is not None:
                 self.assembly.require(spec, Capability.METADATA)

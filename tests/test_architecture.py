@@ -135,14 +135,15 @@ def test_nothing_below_the_manager_imports_it() -> None:
 
 
 def _cycles() -> list[list[str]]:
-    """Strongly connected components (more than one module) of the module-level import graph
-    among core modules, counting ``a.b._c`` as an edge to that module only."""
+    """Strongly connected components (more than one module) of the import graph among core
+    modules (lazy imports inside functions included), counting ``a.b._c`` as an edge to that
+    module only."""
     modules = _core_modules()
     graph = {
         module: {
             imported
-            for imported, _line, top in _imports(path)
-            if top and imported in modules and imported != module
+            for imported, _line, _top in _imports(path)
+            if imported in modules and imported != module
         }
         for module, path in modules.items()
     }

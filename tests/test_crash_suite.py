@@ -493,7 +493,7 @@ import json, os, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from crash_child import open_manager
-from secrets_core import envelope
+from secrets_core.keys import envelope
 config, flags = json.loads(sys.argv[1]), Path(sys.argv[3])
 real_open = envelope.open_token
 
@@ -612,7 +612,7 @@ import json, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from crash_child import open_manager
-from secrets_core import keyring
+from secrets_core import keys as keyring
 import secure_secrets_env.backend as env_backend
 config, flags, which = json.loads(sys.argv[1]), Path(sys.argv[3]), sys.argv[4]
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core import config, errors
+from secrets_core import config, defaults, errors
+from secrets_core.config import _settings
 from secrets_core.plugin import CORE_DISTRIBUTION, _registry, get_registry, hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -83,7 +84,7 @@ def test_toml_blocks_parse_and_config_examples_load(tmp_path: Path) -> None:
     assert config_examples, "docs/configuration.md shows the config file in ```toml blocks"
     for page in PAGES:
         for block in TOML_BLOCK.findall(read(page)):
-            config.tomllib.loads(block)
+            _settings.tomllib.loads(block)
     for block in config_examples:
         (tmp_path / "config.toml").write_text(block, encoding="utf-8")
         config.load_settings(config_path=tmp_path / "config.toml")
@@ -112,13 +113,13 @@ def test_error_is_documented_with_its_bases(name: str) -> None:
 
 def test_environment_variables_and_top_level_keys_are_documented() -> None:
     text = read("configuration.md")
-    env_vars = [v for k, v in vars(config).items() if k.startswith("ENV_")]
-    assert env_vars, "config.py defines ENV_* constants"
+    env_vars = [v for k, v in vars(defaults).items() if k.startswith("ENV_")]
+    assert env_vars, "secrets_core/defaults.py defines ENV_* constants"
     missing = [v for v in env_vars if f"`{v}`" not in text]
     # Each top-level key appears in a TOML example, as `key = ...` or a `[key...]` table.
     missing += [
         key
-        for key in sorted(config._TOP_LEVEL_KEYS)
+        for key in sorted(_settings._TOP_LEVEL_KEYS)
         if not re.search(rf"^(\[{key}[.\]]|{key} =)", text, re.M)
     ]
     assert not missing, f"docs/configuration.md does not document: {missing}"

@@ -6,37 +6,17 @@ from __future__ import annotations
 
 import logging
 import pickle
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from secrets_core.testing.leaks import all_text_of
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import SecretsError
 
 CANARY = "CANARY-7f3a9-do-not-leak"
 PASSPHRASE = "CANARY-PASSPHRASE-41c2"
-
-
-OUR_CODE = ("/secrets_core/", "/secure_secrets/", "/plugins/", "/contrib/")
-
-
-def all_text_of(exc: BaseException) -> str:
-    """Everything an exception can show: messages, reprs and chained exceptions, and the
-    locals of our frames in every traceback of the chain (as capture_locals would print)."""
-    parts = []
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        parts += [str(current), repr(current)]
-        parts += traceback.format_exception(type(current), current, current.__traceback__)
-        for frame, _ in traceback.walk_tb(current.__traceback__):
-            if any(part in frame.f_code.co_filename for part in OUR_CODE):
-                parts += [f"{name}={value!r}" for name, value in frame.f_locals.items()]
-        current = current.__cause__ or current.__context__
-    return "\n".join(parts)
 
 
 def files_under(root: Path) -> Iterator[Path]:

@@ -52,7 +52,8 @@ def leaks(data: bytes | str) -> list[bytes]:
 
 
 class Cli:
-    """The console script in a new process, with the test's isolated environment, -vv."""
+    """The console script in a new process, with the test's isolated environment, -vv and
+    every library's log records (--log-all-libraries: the widest output there is)."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
@@ -63,7 +64,7 @@ class Cli:
         self, *args: str, input: bytes | None = None, code: int = 0, value_ok: bool = False
     ) -> subprocess.CompletedProcess[bytes]:
         result = subprocess.run(
-            [*self.command, "-vv", *args],
+            [*self.command, "-vv", "--log-all-libraries", *args],
             input=input,
             capture_output=True,
             cwd=self.workdir,

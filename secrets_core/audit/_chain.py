@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from secrets_core.fsutil import read_private_file
+
 GENESIS = "0" * 64
 CHECKPOINT_SIZE = 256
 
@@ -75,13 +77,15 @@ def verify_log(path: Path, key: bytes) -> AuditVerification:
     """Check the chain of every line and the checkpoint; report the first problem."""
     checkpoint_path = path.with_name(path.name + ".checkpoint")
     try:
-        content = path.read_bytes()
+        content = read_private_file(path, limit=None)
     except FileNotFoundError:
         if checkpoint_path.exists():
             return AuditVerification(
                 False, 0, 0, 1, "the audit log is missing but its checkpoint exists"
             )
         return AuditVerification(True, 0, 0)
+    except OSError as exc:
+        return AuditVerification(False, 0, 0, None, f"the audit log cannot be read: {exc.strerror}")
     lines = content.splitlines()
     prev, chained, seq, events = GENESIS, 0, 0, 0
     torn: list[int] = []
@@ -89,7 +93,7 @@ def verify_log(path: Path, key: bytes) -> AuditVerification:
         problem = None
         try:
             record = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             if _is_torn(lines, number, seq, prev, content.endswith(b"\n")):
                 torn.append(number)
                 continue
@@ -144,10 +148,12 @@ def _is_torn(lines: list[bytes], number: int, seq: int, prev: str, terminated: b
 
 def _check_checkpoint(path: Path, key: bytes, last_seq: int, last_mac: str) -> str | None:
     try:
-        state = json.loads(path.read_bytes())
+        state = json.loads(read_private_file(path))
     except FileNotFoundError:
         return "the checkpoint is missing" if last_seq and last_mac != GENESIS else None
-    except ValueError:
+    except OSError as exc:
+        return f"the checkpoint cannot be read: {exc.strerror}"
+    except (ValueError, RecursionError):
         return "the checkpoint is corrupt"
     if state.get("cmac") is not None:
         body = {k: state.get(k) for k in ("seq", "mac", "size")}

@@ -12,6 +12,9 @@ def main() -> None:
     """Console-script entry point."""
     import sys
 
+    from secrets_core.cli.process import harden
+
+    harden()  # before any key or value is in memory
     from secrets_core.cli.fast import try_fast_path
 
     code = try_fast_path(sys.argv[1:])

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from secrets_core.cli import errors
+from secrets_core.cli.exitcodes import EXIT_CODES_HELP
 from secrets_core.cli.state import State
 from secrets_core.errors import SecretsError
 
@@ -32,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "config": "secrets_core.cli.config:config_group",
     "audit": "secrets_core.cli.audit:audit_group",
     "doctor": "secrets_core.cli.doctor:doctor_cmd",
+    "completion": "secrets_core.cli.completion:completion_cmd",
 }
 
 
@@ -78,9 +80,12 @@ class LazyGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:
-            click.echo("Aborted!", err=True)
-            sys.exit(1)
+        except click.Abort as exc:  # click wraps Ctrl-C (KeyboardInterrupt) in an Abort
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                click.echo(errors.error_line("interrupted"), err=True)
+                sys.exit(errors.INTERRUPTED)
+            click.echo(errors.error_line("aborted"), err=True)
+            sys.exit(errors.FAILURE)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -90,8 +95,8 @@ class LazyGroup(click.Group):
             raise
         except SecretsError as exc:
             raise errors.from_library(exc, _verbose(ctx)) from None
-        except (KeyboardInterrupt, EOFError):
-            raise click.Abort() from None
+        except EOFError:
+            raise errors.CliError("no input: stdin was closed", errors.USAGE) from None
         except Exception as exc:
             raise errors.unexpected(exc, _verbose(ctx)) from None
 
@@ -101,7 +106,11 @@ def _verbose(ctx: click.Context) -> bool:
     return bool(state and state.verbose)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=EXIT_CODES_HELP,
+)
 @click.option(
     "--backend",
     metavar="NAME",
@@ -119,6 +128,11 @@ def _verbose(ctx: click.Context) -> bool:
     help="Config profile to use, e.g. prod (default: $SECURE_SECRETS_PROFILE, else none).",
 )
 @click.option("-v", "--verbose", count=True, help="Log what happens; tracebacks on errors.")
+@click.option(
+    "--log-all-libraries",
+    is_flag=True,
+    help="With -v/-vv, also show third-party libraries' debug logs (may show secrets).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only data and errors.")
 @click.version_option(package_name="secure-secrets", prog_name="secure-secrets")
 @click.pass_context
@@ -128,12 +142,14 @@ def cli(
     config_path: Path | None,
     profile: str | None,
     verbose: int,
+    log_all_libraries: bool,
     quiet: bool,
 ) -> None:
     """Store, read and inject secrets from the shell.
 
     Values never need to appear on the command line: `set` reads a hidden prompt, stdin or a
-    file. See docs/cli.md for every verb, the exit codes and shell completion.
+    file. `secure-secrets VERB --help` describes a verb; `secure-secrets completion SHELL`
+    prints the shell completion script. Most verbs take --json for scripts.
     """
     state = ctx.ensure_object(State)
     state.backend = backend or None
@@ -142,10 +158,7 @@ def cli(
     state.verbose = verbose
     state.quiet = quiet and not verbose
     if verbose:
-        import logging
+        from secrets_core.cli import logs
 
-        logging.basicConfig(
-            level=logging.DEBUG if verbose > 1 else logging.INFO,
-            format="%(levelname)s %(name)s: %(message)s",
-        )
+        logs.configure(verbose, log_all_libraries)
     ctx.call_on_close(state.close)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from secrets_core.cli.errors import CONFIG, CliError
-from secrets_core.cli.state import get_state, json_dumps
+from secrets_core.cli.state import echo_json, get_state, json_dumps, json_option
 
 if TYPE_CHECKING:
     from secrets_core.config import Settings
@@ -130,10 +130,14 @@ def config_group() -> None:
 
 
 @config_group.command("path")
-def path_cmd() -> None:
+@json_option('Print {"path", "exists"} as JSON.')
+def path_cmd(as_json: bool) -> None:
     """Print the path of the config file (it may not exist yet)."""
     state = get_state()
     path = state.config_path()
+    if as_json:
+        echo_json({"path": str(path), "exists": path.exists()})
+        return
     click.echo(str(path))
     if not path.exists():
         state.info("(does not exist yet: the defaults apply; create it with secure-secrets init)")
@@ -151,20 +155,39 @@ def show_cmd(as_json: bool) -> None:
     doc = effective_config(settings, get_registry(settings.plugins))
     if as_json:
         click.echo(json_dumps(doc))
-    else:
-        click.echo("\n".join(to_toml(doc)))
+        return
+    source = doc.pop("config_file") or "none (defaults and environment)"
+    click.echo(f"# effective configuration; config file: {source}")
+    click.echo(f"# loadable with --config; fill in each {REDACTED} credential first")
+    click.echo("\n".join(to_toml(doc)))
 
 
 @config_group.command("validate")
-def validate_cmd() -> None:
+@json_option('Print {"config_file", "ok", "problems": [...]} as JSON (exit 5 if not ok).')
+def validate_cmd(as_json: bool) -> None:
     """Check the config: known keys, installed plugins, option types, credential references
     that resolve, KDF parameters within floors and ceilings. Connects to nothing."""
     from secrets_core.assembly import Assembly
+    from secrets_core.errors import ConfigError
 
     state = get_state()
-    settings = state.settings()  # a syntax or unknown-key error raises here (exit 5)
-    problems = Assembly(settings).validation_problems()
-    where = str(settings.config_file) if settings.config_file else "defaults (no config file)"
+    try:
+        settings = state.settings()
+    except ConfigError as exc:  # a syntax or unknown-key error: the file cannot be read
+        if not as_json:
+            raise CliError(str(exc), CONFIG) from None
+        settings = None
+        problems = [str(exc)]
+    if settings is not None:
+        problems = Assembly(settings).validation_problems()
+    config_file = settings.config_file if settings is not None else state.config_path()
+    where = str(config_file) if config_file else "defaults (no config file)"
+    if as_json:
+        echo_json({"config_file": str(config_file) if config_file else None,
+                   "ok": not problems, "problems": problems})  # fmt: skip
+        if problems:
+            click.get_current_context().exit(CONFIG)
+        return
     if problems:
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)

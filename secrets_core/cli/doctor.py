@@ -6,14 +6,15 @@ import json
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from secrets_core.cli.state import get_state
+from secrets_core.cli.state import echo_json, get_state, json_option
 from secrets_core.defaults import audit_log_path, key_file_path, keyring_path
+from secrets_core.fsutil import read_private_file
 
 if TYPE_CHECKING:
     from secrets_core.config import Settings
@@ -83,10 +84,15 @@ def _permission_checks(settings: Settings) -> list[Finding]:
 
 
 def _guard(check: str, action: Callable[[], Finding], fix: str) -> Finding:
-    from secrets_core.errors import SecretsError
+    """The finding of ``action``; a library error is a problem with ``fix``, except a missing
+    plugin, whose fix is installing the distribution its message names."""
+    from secrets_core.errors import PluginNotFoundError, SecretsError
 
     try:
         return action()
+    except PluginNotFoundError as exc:
+        problem, _, install = str(exc).partition("; install it with: ")
+        return Finding(check, problem, install or "install the plugin that provides it")
     except SecretsError as exc:
         return Finding(check, str(exc), fix)
 
@@ -170,9 +176,9 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     if not path.exists():
         return findings
     try:
-        source = json.loads(path.read_bytes()).get("key_source", {})
+        source = json.loads(read_private_file(path)).get("key_source", {})
         stored = source.get("params", {})
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return findings  # the key source check reports a corrupt keyring
     if isinstance(stored, dict) and "kdf" in stored:
 
@@ -213,7 +219,7 @@ def _configuration_notes(settings: Settings) -> list[Finding]:
             "dynamic secrets",
             note="available through [backends.vault] (secure-secrets lease read PATH)"
             if "vault" in settings.backends
-            else "need a [backends.vault] table (see docs/dynamic-secrets.md)",
+            else "need a [backends.vault] table (see: secure-secrets lease --help)",
         ),
     ]
 
@@ -232,7 +238,10 @@ def _profile_checks(config: Path | None) -> list[Finding]:
 
 
 @click.command("doctor")
-def doctor_cmd() -> None:
+@json_option(
+    'Print {"ok", "problems", "checks": [{"check", "ok", "problem", "fix", "note"}]} as JSON.'
+)
+def doctor_cmd(as_json: bool) -> None:
     """Check permissions, the key source, the backend, plugins and KDF settings.
 
     Prints each problem with what to do; exits 1 if there is any, 0 when all is well.
@@ -245,7 +254,7 @@ def doctor_cmd() -> None:
         manager = state.manager()
         settings = manager.settings
     except SecretsError as exc:
-        findings.append(Finding("config", str(exc), "see: secure-secrets config validate"))
+        findings.append(Finding("config", str(exc), "correct the config where the message says"))
         manager = None
     if manager is not None:
         findings += _permission_checks(settings)
@@ -256,6 +265,10 @@ def doctor_cmd() -> None:
         findings += _profile_checks(state.config)
         findings += _configuration_notes(settings)
     problems = [f for f in findings if f.problem]
+    if as_json:
+        checks = [{**asdict(f), "ok": not f.problem} for f in findings]
+        echo_json({"ok": not problems, "problems": len(problems), "checks": checks})
+        click.get_current_context().exit(1 if problems else 0)
     for finding in findings:
         if finding.problem:
             click.echo(f"FAIL  {finding.check}: {finding.problem}")

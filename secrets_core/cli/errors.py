@@ -17,6 +17,7 @@ from secrets_core.cli.exitcodes import (
     CONFIG,
     FAILURE,
     INTEGRITY,
+    INTERRUPTED,
     NOT_FOUND,
     OK,
     UNAVAILABLE,
@@ -27,8 +28,8 @@ from secrets_core.cli.exitcodes import (
 )
 
 __all__ = [
-    "ACCESS_DENIED", "CONFIG", "FAILURE", "INTEGRITY", "NOT_FOUND", "OK", "UNAVAILABLE",
-    "USAGE", "CliError", "classify", "error_line", "from_library", "unexpected",
+    "ACCESS_DENIED", "CONFIG", "FAILURE", "INTEGRITY", "INTERRUPTED", "NOT_FOUND", "OK",
+    "UNAVAILABLE", "USAGE", "CliError", "classify", "error_line", "from_library", "unexpected",
 ]  # fmt: skip
 
 

@@ -11,6 +11,21 @@ ACCESS_DENIED = 4
 CONFIG = 5
 INTEGRITY = 6
 UNAVAILABLE = 7
+INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports it: 128 + 2
+
+#: The exit-code table at the end of ``secure-secrets --help`` (the one in docs/cli.md).
+EXIT_CODES_HELP = """\b
+Exit codes:
+  0    success
+  1    other error; doctor found a problem
+  2    usage error (bad option or argument, invalid name or value)
+  3    not found (secret, version, nothing to restore)
+  4    access denied
+  5    configuration error (config, plugin missing or failing)
+  6    integrity or key error (tampered data, wrong or missing key)
+  7    unavailable (server down or sealed, lock timeout)
+  130  interrupted (Ctrl-C)
+  run: the command's own status; 126 not executable, 127 not found, 128+N killed by signal N"""
 
 #: (error class name, exit code, what to do next), most specific first. Names, not classes,
 #: so that this module does not import the library.
@@ -19,7 +34,11 @@ _TABLE: tuple[tuple[str, int, str], ...] = (
     ("AccessDeniedError", ACCESS_DENIED, "check the backend's credentials and policy"),
     ("BackendUnavailableError", UNAVAILABLE, "retry later; see: secure-secrets doctor"),
     ("InvalidSecretNameError", USAGE, ""),
+    ("InvalidSecretValueError", USAGE, ""),
+    ("SecretTooLargeError", USAGE, ""),
     ("EncryptionError", INTEGRITY, "see: secure-secrets doctor"),
+    ("EnvFileError", CONFIG, ""),  # a malformed .env line: the message says which to fix
+    ("PluginNotFoundError", CONFIG, ""),  # the message names the distribution to install
     ("ConfigError", CONFIG, "see: secure-secrets config validate"),
     ("PluginError", CONFIG, "see: secure-secrets plugins"),
 )

@@ -63,7 +63,7 @@ def export_cmd(fmt: str, prefix: str, ciphertext: bool, yes: bool) -> None:
     manager = state.manager()
     names = manager.list_secrets(prefix)
     if ciphertext:
-        _export_ciphertext(state.backend_name(), names, fmt)
+        _export_ciphertext(state.backend_name(), names, fmt, prefix)
         return
     values = {name: manager.retrieve_secret(name) for name in names}
     if fmt == "json":
@@ -78,7 +78,7 @@ def export_cmd(fmt: str, prefix: str, ciphertext: bool, yes: bool) -> None:
         click.echo(f"{variable}={dotenv_quote(_text(name, values[name]))}")
 
 
-def _export_ciphertext(backend: str, names: list[str], fmt: str) -> None:
+def _export_ciphertext(backend: str, names: list[str], fmt: str, prefix: str) -> None:
     from secrets_core.plugin._api import Capability
 
     state = get_state()
@@ -102,6 +102,6 @@ def _export_ciphertext(backend: str, names: list[str], fmt: str) -> None:
         )
         return
     click.echo(f"# secure-secrets ciphertext export of backend '{backend}' (base64 tokens)")
-    for variable, name in variable_map(names).items():
+    for variable, name in variable_map(names, prefix).items():
         click.echo(f"# secret: {name}")
         click.echo(f"{variable}={dotenv_quote(tokens[name])}")

@@ -38,7 +38,13 @@ def parse_get(argv: list[str]) -> tuple[str | None, str | None, str | None, str]
 
 
 def run_get(backend: str | None, config: str | None, profile: str | None, name: str) -> int:
-    from secrets_core.cli.exitcodes import FAILURE, classify, describe_unexpected, error_line
+    from secrets_core.cli.exitcodes import (
+        FAILURE,
+        INTERRUPTED,
+        classify,
+        describe_unexpected,
+        error_line,
+    )
     from secrets_core.cli.output import emit_value
     from secrets_core.errors import SecretsError
 
@@ -55,8 +61,8 @@ def run_get(backend: str | None, config: str | None, profile: str | None, name: 
         print(error_line(str(exc) or type(exc).__name__, hint), file=sys.stderr)
         return code
     except KeyboardInterrupt:
-        print("Aborted!", file=sys.stderr)
-        return FAILURE
+        print(error_line("interrupted"), file=sys.stderr)
+        return INTERRUPTED
     except Exception as exc:
         print(error_line(describe_unexpected(exc)), file=sys.stderr)
         return FAILURE

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from secrets_core.cli.state import get_state
+from secrets_core.cli.state import echo_json, get_state, json_option
 
 
 @click.command("import-env")
@@ -14,7 +14,11 @@ from secrets_core.cli.state import get_state
 @click.option("--apply", is_flag=True, help="Import for real (the default is a dry run).")
 @click.option("--rewrite", is_flag=True, help="With --apply: replace the plaintext in PATH.")
 @click.option("--overwrite", is_flag=True, help="Replace secrets that already exist.")
-def import_env_cmd(path: Path, apply: bool, rewrite: bool, overwrite: bool) -> None:
+@json_option(
+    'Print {"path", "backend", "dry_run", "rewritten", "backup", "entries": [{"line", "key", '
+    '"name", "exists", "status", "reason"}]} as JSON.'
+)
+def import_env_cmd(path: Path, apply: bool, rewrite: bool, overwrite: bool, as_json: bool) -> None:
     """Import the entries of a plaintext .env file. Prints names, never values."""
     from secrets_core.environment import import_dotenv
 
@@ -29,4 +33,20 @@ def import_env_cmd(path: Path, apply: bool, rewrite: bool, overwrite: bool) -> N
         rewrite=rewrite,
         overwrite=overwrite,
     )
-    click.echo(str(report))
+    if not as_json:
+        click.echo(str(report))
+        return
+    entries = [
+        {
+            "line": e.line,
+            "key": e.key,
+            "name": e.name,
+            "exists": e.exists,
+            "status": e.status,
+            "reason": e.reason,
+        }  # fmt: skip
+        for e in report.entries
+    ]
+    echo_json({"path": str(report.path), "backend": report.backend, "dry_run": report.dry_run,
+               "rewritten": report.rewritten, "entries": entries,
+               "backup": str(report.backup) if report.backup else None})  # fmt: skip

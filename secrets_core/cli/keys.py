@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import click
 
 from secrets_core.cli.errors import CONFIG, CliError
-from secrets_core.cli.state import get_state, stdin_is_tty
+from secrets_core.cli.state import echo_json, get_state, json_option, stdin_is_tty
 from secrets_core.defaults import ENV_PASSPHRASE
 
 KEY_SOURCES = {
@@ -22,7 +23,7 @@ def render_config(backend: str, key_source: str) -> str:
     """The TOML that ``init`` writes."""
     return (
         "# secure-secrets configuration, written by `secure-secrets init`.\n"
-        "# Every key is described in docs/configuration.md.\n"
+        "# `secure-secrets config show` prints every key in effect, defaults included.\n"
         f'default_backend = "{backend}"\n'
         "\n"
         "[key_source]\n"
@@ -31,13 +32,12 @@ def render_config(backend: str, key_source: str) -> str:
 
 
 def _choose_key_source() -> str:
+    from secrets_core.cli.prompting import choose
+
     click.echo("Where should the key that protects your secrets come from?", err=True)
     for name, description in KEY_SOURCES.items():
         click.echo(f"  {name:<11} {description}", err=True)
-    choice: str = click.prompt(
-        "Key source", type=click.Choice(list(KEY_SOURCES)), default="keyfile", err=True
-    )
-    return choice
+    return choose("Key source", list(KEY_SOURCES), default="keyfile")
 
 
 @click.command("init")
@@ -53,7 +53,8 @@ def _choose_key_source() -> str:
     help="Default backend to write into the config (default: the global --backend, or file).",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing config file.")
-def init_cmd(key_source: str | None, init_backend: str | None, force: bool) -> None:
+@json_option("Print {config_file, keyring, key_id, key_source, created} as JSON.")
+def init_cmd(key_source: str | None, init_backend: str | None, force: bool, as_json: bool) -> None:
     """Write a config file and create the key.
 
     An existing keyring is kept (never replaced): init then checks that it unlocks with the
@@ -89,6 +90,10 @@ def init_cmd(key_source: str | None, init_backend: str | None, force: bool) -> N
         else:
             atomic_write(path, previous)
         raise
+    if as_json:
+        echo_json({"config_file": str(path), "keyring": str(keyring), "key_id": key_id,
+                   "key_source": key_source, "created": not existed})  # fmt: skip
+        return
     click.echo(f"config written to {path}")
     if existed:
         click.echo(f"existing keyring {keyring} unlocks with key source '{key_source}'")
@@ -102,14 +107,25 @@ def init_cmd(key_source: str | None, init_backend: str | None, force: bool) -> N
 
 
 class _Progress:
-    """Progress bars for rotation, one per backend, on a terminal only."""
+    """Rotation progress on stderr: a bar per backend on a terminal; otherwise (a log, CI) a
+    line ``rotate-key: <backend> <done>/<total>`` every ``every`` seconds and at the end of
+    each backend."""
 
-    def __init__(self, enabled: bool) -> None:
+    def __init__(self, terminal: bool, every: float, enabled: bool = True) -> None:
+        self.terminal = terminal
+        self.every = every
         self.enabled = enabled
         self.bars: dict[str, Any] = {}
+        self.last_line = time.monotonic()
 
     def __call__(self, backend: str, done: int, total: int) -> None:
         if not self.enabled:
+            return
+        if not self.terminal:
+            now = time.monotonic()
+            if done == total or now - self.last_line >= self.every:
+                self.last_line = now
+                click.echo(f"rotate-key: {backend} {done}/{total} re-encrypted", err=True)
             return
         bar = self.bars.get(backend)
         if bar is None:
@@ -132,14 +148,26 @@ class _Progress:
     show_default=True,
     help="How many older data keys to keep (to read old backups).",
 )
-def rotate_key_cmd(keep_old_keys: int) -> None:
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Off a terminal: a progress line on stderr this often (0: after every secret).",
+)
+@json_option(
+    "Print {new_key_id, retired_key_ids, resumed, backends: {NAME: {rotated, skipped, "
+    "failed}}, event_id} as JSON."
+)
+def rotate_key_cmd(keep_old_keys: int, progress_every: float, as_json: bool) -> None:
     """Make a new data key and re-encrypt every secret under it.
 
     Safe to interrupt: old keys are retired only once every secret decrypts under the new
     one, and running rotate-key again resumes an unfinished rotation.
     """
     state = get_state()
-    progress = _Progress(sys.stderr.isatty() and not state.quiet)
+    progress = _Progress(sys.stderr.isatty(), progress_every, enabled=not state.quiet)
     try:
         event = state.manager().rotate_encryption_key(
             progress=progress, keep_old_keys=keep_old_keys
@@ -147,14 +175,20 @@ def rotate_key_cmd(keep_old_keys: int) -> None:
     finally:
         progress.close()
     details = event.details
+    backends = details.get("backends", {})
+    retired = details.get("retired_key_ids", [])
+    if as_json:
+        echo_json({"new_key_id": details.get("new_key_id"), "retired_key_ids": retired,
+                   "resumed": bool(details.get("resumed")), "backends": backends,
+                   "event_id": event.event_id})  # fmt: skip
+        return
     if details.get("resumed"):
         state.info("resumed an unfinished rotation")
-    for backend, counts in sorted(details.get("backends", {}).items()):
+    for backend, counts in sorted(backends.items()):
         click.echo(
             f"{backend}: {counts['rotated']} re-encrypted, {counts['skipped']} unchanged, "
             f"{counts['failed']} failed"
         )
-    retired = details.get("retired_key_ids", [])
     click.echo(f"primary key {details.get('new_key_id')}; {len(retired)} old key(s) retired")
 
 
@@ -177,7 +211,9 @@ def change_passphrase_cmd() -> None:
         )
 
     manager.key_ids()  # the current passphrase first, so a typo fails before asking the new one
-    new: str = click.prompt("New passphrase", hide_input=True, confirmation_prompt=True, err=True)
+    from secrets_core.cli.prompting import ask_twice
+
+    new = ask_twice("New passphrase")
     manager.change_passphrase(new)
     del new
     variable = manager.settings.key_source_options.get("variable") or ENV_PASSPHRASE

@@ -10,7 +10,7 @@ import click
 
 from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import CONFIG, USAGE, CliError
-from secrets_core.cli.state import State, get_state, json_dumps
+from secrets_core.cli.state import State, echo_json, get_state, json_dumps, json_option
 
 # The vault plugin's DynamicSecrets / DynamicCredential; the core does not import the plugin
 # (not even for type checking), so they are typed Any here.
@@ -25,8 +25,10 @@ def dynamic_secrets(state: State) -> DynamicSecrets:
     try:  # the plugin is optional: found at run time, not imported by the core's modules
         dynamic = importlib.import_module("secure_secrets_vault.dynamic")
     except ImportError:
+        from secrets_core.errors import install_hint
+
         raise CliError(
-            "dynamic secrets need the vault plugin", CONFIG, "pip install secure-secrets-vault"
+            "dynamic secrets need the vault plugin", CONFIG, install_hint("secure-secrets-vault")
         ) from None
     return dynamic.DynamicSecrets.from_manager(state.manager(), state.backend or "vault")
 
@@ -83,7 +85,8 @@ def _text(value: Any) -> str:
 def lease_group() -> None:
     """Dynamic secrets from Vault/OpenBao: read a leased credential, renew it, revoke it.
 
-    Uses the [backends.vault] settings (or those of --backend). See docs/dynamic-secrets.md.
+    Uses the [backends.vault] settings (address, auth, TLS; or the table named by --backend).
+    A lease is renewed until it ends; revoke it when the credential is no longer needed.
     """
 
 
@@ -140,7 +143,8 @@ def read_cmd(
 @click.argument("lease_id")
 @click.option("--increment", type=click.IntRange(min=1), metavar="SECONDS",
               help="The TTL to ask for (the server may grant less).")  # fmt: skip
-def renew_cmd(lease_id: str, increment: int | None) -> None:
+@json_option('Print {"lease_id", "lease_duration", "renewable"} as JSON.')
+def renew_cmd(lease_id: str, increment: int | None, as_json: bool) -> None:
     """Renew the lease LEASE_ID; prints the TTL granted."""
     state = get_state()
     dynamic = dynamic_secrets(state)
@@ -148,6 +152,10 @@ def renew_cmd(lease_id: str, increment: int | None) -> None:
         lease = dynamic.renew(lease_id, increment)
     finally:
         dynamic.close()
+    if as_json:
+        echo_json({"lease_id": lease.lease_id, "lease_duration": lease.duration,
+                   "renewable": lease.renewable})  # fmt: skip
+        return
     click.echo(f"lease_id        {lease.lease_id}")
     click.echo(f"lease_duration  {lease.duration}s")
     click.echo(f"renewable       {str(lease.renewable).lower()}")
@@ -155,7 +163,8 @@ def renew_cmd(lease_id: str, increment: int | None) -> None:
 
 @lease_group.command("revoke")
 @click.argument("lease_id")
-def revoke_cmd(lease_id: str) -> None:
+@json_option('Print {"lease_id", "revoked": true} as JSON.')
+def revoke_cmd(lease_id: str, as_json: bool) -> None:
     """Revoke the lease LEASE_ID now (the credential stops working)."""
     state = get_state()
     dynamic = dynamic_secrets(state)
@@ -163,4 +172,7 @@ def revoke_cmd(lease_id: str) -> None:
         dynamic.revoke(lease_id)
     finally:
         dynamic.close()
-    state.info(f"revoked {lease_id}")
+    if as_json:
+        echo_json({"lease_id": lease_id, "revoked": True})
+    else:
+        state.info(f"revoked {lease_id}")

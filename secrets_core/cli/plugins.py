@@ -9,7 +9,10 @@ from secrets_core.cli.state import get_state, json_dumps
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plugins_cmd(as_json: bool) -> None:
+@click.option(
+    "-v", "--verbose", "verbose", is_flag=True, help="Also list what each plugin provides."
+)
+def plugins_cmd(as_json: bool, verbose: bool) -> None:
     """List installed plugins: name, distribution, version, status, hooks and errors."""
     from secrets_core.plugin._registry import get_registry
 
@@ -30,5 +33,5 @@ def plugins_cmd(as_json: bool) -> None:
             click.echo(f"    error: {info_row.error}")
         if info_row is not None and info_row.shadowed:
             click.echo(f"    shadowed (another plugin's wins): {', '.join(info_row.shadowed)}")
-        if info_row is not None and state.verbose and info_row.provides:
+        if info_row is not None and (verbose or state.verbose) and info_row.provides:
             click.echo(f"    provides: {', '.join(info_row.provides)}")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from secrets_core.config import Settings
@@ -88,3 +91,12 @@ def json_dumps(data: Any) -> str:
     import json
 
     return json.dumps(data, indent=2, sort_keys=True)
+
+
+def json_option(help: str) -> Callable[[FC], FC]:
+    """The ``--json`` flag of a verb (its shape is documented per verb in docs/cli.md)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json_dumps(data))

@@ -8,24 +8,42 @@ from typing import Any
 
 import click
 
-from secrets_core.cli.errors import CONFIG, CliError
+from secrets_core.cli.errors import CONFIG, USAGE, CliError
 from secrets_core.cli.output import emit_value
-from secrets_core.cli.state import get_state, json_dumps, stdin_is_tty
+from secrets_core.cli.state import echo_json, get_state, json_dumps, json_option, stdin_is_tty
 
 
 def complete_names(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[click.shell_completion.CompletionItem]:
-    """Shell completion of secret names (silent when the store cannot be read)."""
+    """Shell completion of secret names: silent (nothing on stderr, no audit event, no
+    prompt), and empty when the store cannot be read."""
+    import contextlib
+    import io
+    import logging
+
     from click.shell_completion import CompletionItem
 
+    from secrets_core.manager import SecretsManager
+
+    state = get_state(ctx.find_root())
+    logging.disable(logging.CRITICAL)
     try:
-        root = ctx.find_root()
-        state = get_state(root)
-        names = state.manager().list_secrets()
+        with (
+            contextlib.redirect_stderr(io.StringIO()),
+            SecretsManager(
+                default_backend=state.backend,
+                config_path=state.config,
+                profile=state.profile,
+                audit_sinks=[],  # listing names for a shell is not an access worth recording
+            ) as manager,
+        ):
+            names = manager.list_secrets(incomplete)
     except Exception:
         return []
-    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+    finally:
+        logging.disable(logging.NOTSET)
+    return [CompletionItem(name) for name in names]
 
 
 def _decode_input(raw: bytes, binary: bool, strip_newline: bool) -> str | bytes:
@@ -57,6 +75,32 @@ def _parse_meta(items: tuple[str, ...]) -> dict[str, str] | None:
     return metadata
 
 
+#: Backends that keep a value only in this process's environment unless the option is set:
+#: ``set`` then prints the line to keep, since the value is gone when the process exits.
+PROCESS_ONLY_UNLESS = {"env": "env_file"}
+
+
+def _read_limited(from_file: Path | None) -> bytes:
+    """stdin or the file, at most one byte more than a secret may hold (the manager then
+    refuses it with SecretTooLargeError), so a huge input is never read whole."""
+    from secrets_core.secret import MAX_VALUE_BYTES
+
+    if from_file is None:
+        return sys.stdin.buffer.read(MAX_VALUE_BYTES + 1)
+    with open(from_file, "rb") as handle:
+        return handle.read(MAX_VALUE_BYTES + 1)
+
+
+def _line_to_keep(state: Any, name: str, backend: str) -> str | None:
+    option = PROCESS_ONLY_UNLESS.get(backend)
+    manager = state.manager()
+    if option is None or manager.settings.backends.get(backend, {}).get(option):
+        return None
+    from secrets_core.environment import export_lines
+
+    return export_lines(manager, [name], backend)[0]
+
+
 @click.command("set")
 @click.argument("name", shell_complete=complete_names)
 @click.option(
@@ -72,7 +116,7 @@ def _parse_meta(items: tuple[str, ...]) -> dict[str, str] | None:
 )
 @click.option("--binary", is_flag=True, help="Store stdin/file bytes exactly, as bytes.")
 @click.option("--keep-newline", is_flag=True, help="Keep a trailing newline read from stdin/file.")
-@click.option("--allow-empty", is_flag=True, help="Store an empty value from stdin/file.")
+@click.option("--allow-empty", is_flag=True, help="Store an empty value.")
 @click.option(
     "-m",
     "--meta",
@@ -80,6 +124,7 @@ def _parse_meta(items: tuple[str, ...]) -> dict[str, str] | None:
     metavar="KEY=VALUE",
     help="Custom metadata (stored in clear; backends with metadata). Repeatable.",
 )
+@json_option("Print {name, backend, version, event_id} as JSON.")
 def set_cmd(
     name: str,
     from_file: Path | None,
@@ -88,44 +133,76 @@ def set_cmd(
     keep_newline: bool,
     allow_empty: bool,
     meta: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Store a secret under NAME.
 
     The value comes from --from-file, else stdin when it is not a terminal, else a hidden
-    prompt (typed twice). Text is stored as text, other bytes as bytes.
+    prompt (typed twice). Text is stored as text, other bytes as bytes. A value may hold at
+    most 4 MiB; an empty one is refused unless --allow-empty.
     """
     from secrets_core.names import validate_name
 
     state = get_state()
     validate_name(name)  # before asking for a value that would then be thrown away
     metadata = _parse_meta(meta)
+    if metadata is not None:
+        from secrets_core.plugin._api import Capability
+
+        require(state.manager(), Capability.METADATA, "metadata (--meta)")
     value: str | bytes
     if value_arg is not None:
         if from_file is not None:
             raise click.UsageError("give either --value or --from-file, not both")
         state.warn("--value puts the secret in argv, visible to other users in `ps`")
         value = value_arg
+        source = "--value"
     elif from_file is not None or not stdin_is_tty():
-        raw = from_file.read_bytes() if from_file is not None else sys.stdin.buffer.read()
+        raw = _read_limited(from_file)
         value = _decode_input(raw, binary, not keep_newline)
         del raw
-        if not value and not allow_empty:
-            source = "the file" if from_file is not None else "stdin"
-            raise click.UsageError(
-                f"{source} gave an empty value; nothing was stored (--allow-empty stores it)"
-            )
+        source = "the file" if from_file is not None else "stdin"
     else:
-        value = click.prompt(
-            f"Value for {name}",
-            hide_input=True,
-            confirmation_prompt=True,
-            err=True,
+        from secrets_core.cli.prompting import ask_twice
+
+        value = ask_twice(f"Value for {name}", allow_empty=allow_empty)
+        source = "the prompt"
+    if not value and not allow_empty:
+        raise CliError(
+            f"{source} gave an empty value; nothing was stored", USAGE, "--allow-empty stores it"
         )
     event = state.manager().store_secret(name, value, metadata=metadata)
     del value
     version = event.details.get("version")
-    suffix = f" (version {version})" if version is not None else ""
-    state.info(f"stored {name} in {event.backend}{suffix}")
+    keep = _line_to_keep(state, name, event.backend or "")
+    if as_json:
+        doc = {"name": name, "backend": event.backend, "version": version,
+               "event_id": event.event_id}  # fmt: skip
+        echo_json(doc if keep is None else {**doc, "keep": keep})
+    elif keep is not None:
+        click.echo(keep)
+    if keep is not None:
+        option = f"[backends.{event.backend}] {PROCESS_ONLY_UNLESS[event.backend or '']}"
+        state.warn(
+            f"without {option}, backend '{event.backend}' kept the value only in the "
+            "environment of this process, which ends now; keep the line printed on stdout "
+            "(ciphertext; 'keep' with --json) in the environment of the program that reads it, "
+            f"or set {option}"
+        )
+    elif not as_json:
+        suffix = f" (version {version})" if version is not None else ""
+        state.info(f"stored {name} in {event.backend}{suffix}")
+
+
+def require(manager: Any, capability: Any, what: str) -> None:
+    """A usage the backend cannot serve (``history``, ``--version``, ``restore``, ``--meta``
+    on a backend without that capability) stops here with a hint that helps."""
+    if capability not in manager.backend_capabilities():
+        raise CliError(
+            f"backend '{manager.default_backend}' keeps no {what}",
+            CONFIG,
+            "use a backend that does, e.g. --backend file",
+        )
 
 
 def _metadata_dict(meta: Any) -> dict[str, Any]:
@@ -156,6 +233,10 @@ def get_cmd(name: str, version: int | None, as_json: bool) -> None:
     """Print the value of NAME (the exact bytes when piped)."""
     state = get_state()
     manager = state.manager()
+    if version is not None:
+        from secrets_core.plugin._api import Capability
+
+        require(manager, Capability.VERSIONS, "older versions")
     value = manager.retrieve_secret(name, version=version)
     if not as_json:
         emit_value(value)
@@ -176,18 +257,21 @@ def get_cmd(name: str, version: int | None, as_json: bool) -> None:
 @click.option(
     "--purge", is_flag=True, help="Destroy it and every version now (no restore possible)."
 )
-def delete_cmd(name: str, purge: bool) -> None:
+@json_option("Print {name, backend, purged, restorable, event_id} as JSON.")
+def delete_cmd(name: str, purge: bool, as_json: bool) -> None:
     """Delete NAME (a soft delete, undone by `restore`, where the backend supports it)."""
-    state = get_state()
-    manager = state.manager()
-    if purge:
-        event = manager.purge_secret(name)
-        state.info(f"purged {name} from {event.backend}")
-        return
-    event = manager.delete_secret(name)
     from secrets_core.plugin._api import Capability
 
-    if Capability.SOFT_DELETE in manager.backend_capabilities():
+    state = get_state()
+    manager = state.manager()
+    event = manager.purge_secret(name) if purge else manager.delete_secret(name)
+    restorable = not purge and Capability.SOFT_DELETE in manager.backend_capabilities()
+    if as_json:
+        echo_json({"name": name, "backend": event.backend, "purged": purge,
+                   "restorable": restorable, "event_id": event.event_id})  # fmt: skip
+    elif purge:
+        state.info(f"purged {name} from {event.backend}")
+    elif restorable:
         state.info(f"deleted {name} from {event.backend} (undo: secure-secrets restore {name})")
     else:
         state.info(f"deleted {name} from {event.backend}")
@@ -195,11 +279,19 @@ def delete_cmd(name: str, purge: bool) -> None:
 
 @click.command("restore")
 @click.argument("name")
-def restore_cmd(name: str) -> None:
+@json_option("Print {name, backend, event_id} as JSON.")
+def restore_cmd(name: str, as_json: bool) -> None:
     """Undo a soft delete of NAME."""
+    from secrets_core.plugin._api import Capability
+
     state = get_state()
-    event = state.manager().restore_secret(name)
-    state.info(f"restored {name} in {event.backend}")
+    manager = state.manager()
+    require(manager, Capability.SOFT_DELETE, "deleted secrets, so nothing can be restored")
+    event = manager.restore_secret(name)
+    if as_json:
+        echo_json({"name": name, "backend": event.backend, "event_id": event.event_id})
+    else:
+        state.info(f"restored {name} in {event.backend}")
 
 
 @click.command("list")
@@ -225,12 +317,7 @@ def history_cmd(name: str, as_json: bool) -> None:
     from secrets_core.plugin._api import Capability
 
     backend = manager.default_backend
-    if Capability.METADATA not in manager.backend_capabilities():
-        raise CliError(
-            f"backend '{backend}' keeps no versions or metadata, so it has no history; "
-            "use a backend that does, e.g. --backend file",
-            CONFIG,
-        )
+    require(manager, Capability.METADATA, "versions or metadata, so it has no history")
     meta = manager.secret_metadata(name)
     if as_json:
         click.echo(json_dumps({"name": name, "backend": backend, **_metadata_dict(meta)}))

@@ -17,10 +17,12 @@ from secrets_core.config._settings import (
     plugin_name,
     read_config_file,
 )
+from secrets_core.plugin._registry import PluginPolicy  # the [plugins] table
 
 __all__ = [
     "AccessPolicy",
     "AuditSinkConfig",
+    "PluginPolicy",
     "BackendType",
     "Settings",
     "default_config_path",

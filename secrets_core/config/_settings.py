@@ -8,6 +8,7 @@ the key and never echo a value. See docs/configuration.md for every key.
 
 import enum
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +34,7 @@ from secrets_core.defaults import (
     ENV_PROFILE,
 )
 from secrets_core.errors import ConfigError
+from secrets_core.fsutil import MAX_READ_BYTES, open_regular_file
 from secrets_core.plugin._api import PluginContext
 from secrets_core.plugin._registry import PluginPolicy
 
@@ -118,10 +120,10 @@ def default_config_path() -> Path:
 
 
 def read_config_file(path: Path, *, must_exist: bool) -> dict[str, Any]:
-    """Parse the TOML file; a missing default file is an empty config."""
+    """Parse the TOML file; a missing default file is an empty config. The file can name
+    commands to run and key sources, so, like ssh, it is refused when others may write it."""
     try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
+        fd = open_regular_file(path)
     except FileNotFoundError:
         if must_exist:
             raise ConfigError(
@@ -129,11 +131,36 @@ def read_config_file(path: Path, *, must_exist: bool) -> dict[str, Any]:
                 "create it or unset the override"
             ) from None
         return {}
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        _check_trusted(path, os.fstat(handle.fileno()))
+        raw = handle.read(MAX_READ_BYTES + 1)
+    if len(raw) > MAX_READ_BYTES:
+        raise ConfigError(f"config file {path} is larger than {MAX_READ_BYTES} bytes")
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message has a line/column and no document content.
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise ConfigError(
+            f"config file {path} is not valid TOML (not UTF-8, or nested too deeply)"
+        ) from None
+
+
+def _check_trusted(path: Path, info: os.stat_result) -> None:
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(
+            f"config file {path} is writable by other users, who could make it run commands "
+            f"or change key sources; run: chmod go-w {path}"
+        )
+    owner = os.geteuid() if hasattr(os, "geteuid") else info.st_uid
+    if info.st_uid not in (owner, 0):
+        raise ConfigError(
+            f"config file {path} is owned by uid {info.st_uid}, not by you; use a config file "
+            "you own (chown it, or copy it)"
+        )
 
 
 def _env_list(var: str) -> list[str] | None:

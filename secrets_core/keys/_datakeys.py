@@ -133,8 +133,7 @@ class KeyManager:
         try:
             fd = os.open(str(self.path) + ".lock", flags, 0o600)
         except OSError as exc:
-            reason = "it is a symlink" if exc.errno == errno.ELOOP else exc.strerror
-            raise KeyNotAvailableError(f"the keyring lock {self.path}.lock: {reason}") from None
+            raise self._lock_error(exc) from None
         deadline = time.monotonic() + LOCK_TIMEOUT_SECONDS
         pause = 0.0005
         while True:
@@ -150,6 +149,13 @@ class KeyManager:
         raise LockTimeoutError(
             f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the keyring lock "
             f"{self.path}.lock; a key rotation in another process holds it"
+        )
+
+    def _lock_error(self, exc: OSError) -> KeyNotAvailableError:
+        reason = "it is a symlink, which is refused" if exc.errno == errno.ELOOP else exc.strerror
+        return KeyNotAvailableError(
+            f"the keyring lock {self.path}.lock cannot be opened: {reason}; remove it (it is "
+            "re-created) and check who else can write that directory"
         )
 
     def cipher_for(self, key_id: str, secret_name: str) -> Cipher:
@@ -280,6 +286,8 @@ class KeyManager:
                 f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the keyring lock "
                 f"{self._file_lock.lock_file}; another process holds it"
             ) from None
+        except OSError as exc:  # a planted symlink or an unwritable directory
+            raise self._lock_error(exc) from None
         try:
             self._sweep_temp_files()
             yield
@@ -428,7 +436,7 @@ class KeyManager:
             }
             primary = doc["primary"]
             source = doc["key_source"]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
             raise IntegrityError(
                 f"keyring {self.path} is corrupt; restore it from backup"
             ) from None

@@ -18,7 +18,13 @@ from typing import Any
 
 from secrets_core.defaults import ENV_KEK, ENV_PASSPHRASE, key_file_path
 from secrets_core.errors import ConfigError, IntegrityError, KeyNotAvailableError
-from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, fsync_dir, refuse_symlink
+from secrets_core.fsutil import (
+    PRIVATE_FILE_MODE,
+    ensure_private_dir,
+    fsync_dir,
+    open_regular_file,
+    refuse_symlink,
+)
 from secrets_core.plugin._api import ConfigOption, PluginContext
 from secrets_core.secret import SecretValue
 
@@ -80,7 +86,7 @@ class KeyfileSource:
     def load_kek(self, params: Mapping[str, Any], length: int) -> bytes:
         refuse_symlink(self.path)
         try:
-            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            fd = open_regular_file(self.path)
         except FileNotFoundError:
             raise KeyNotAvailableError(
                 f"key file {self.path} is missing but a keyring exists; restore the key file "
@@ -97,7 +103,7 @@ class KeyfileSource:
                     f"key file {self.path} has mode {mode:04o}, readable by others; "
                     f"run: chmod 600 {self.path}"
                 )
-            return _decode_key(handle.read(), length, f"key file {self.path}")
+            return _decode_key(handle.read(4096), length, f"key file {self.path}")
 
 
 class EnvKeySource:
@@ -107,15 +113,21 @@ class EnvKeySource:
         self.variable = str(options["variable"])
 
     def create_kek(self, length: int) -> tuple[bytes, dict[str, Any]]:
-        return self.load_kek({}, length), {}
+        return self._read(
+            length,
+            f'set it to a new base64 {length}-byte key (for example: python -c "import os,'
+            f'base64;print(base64.b64encode(os.urandom({length})).decode())")',
+        ), {}
 
     def load_kek(self, params: Mapping[str, Any], length: int) -> bytes:
+        # An existing keyring opens only with the key it was made with: never suggest a new one.
+        return self._read(length, "set it to the key this keyring was created with")
+
+    def _read(self, length: int, what_to_do: str) -> bytes:
         encoded = os.environ.get(self.variable)
         if not encoded:
             raise KeyNotAvailableError(
-                f"environment variable {self.variable} is not set; set it to a base64 "
-                f'{length}-byte key (for example: python -c "import os,base64;'
-                f'print(base64.b64encode(os.urandom({length})).decode())")'
+                f"environment variable {self.variable} is not set; {what_to_do}"
             )
         return _decode_key(encoded, length, f"environment variable {self.variable}")
 

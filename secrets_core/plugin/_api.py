@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
+from secrets_core.plugin._factory import bind
+
 if TYPE_CHECKING:
     from secrets_core.audit._events import AuditEvent
 
@@ -246,11 +248,9 @@ class AuditSink(Protocol):
 
 
 def _build(spec: Any, *args: Any) -> Any:
-    """``spec.make(*args)`` through :class:`secrets_core.plugin._validate.Factory`: a string
+    """``spec.make(*args)`` through :class:`secrets_core.plugin._factory.Factory`: a string
     factory is imported, and a result that is not the family's interface raises
     :class:`~secrets_core.errors.PluginContractError` naming the plugin."""
-    from secrets_core.plugin._validate import bind
-
     return bind(spec).factory(*args)
 
 

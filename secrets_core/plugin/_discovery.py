@@ -14,6 +14,16 @@ import os
 import sys
 from typing import Any, NamedTuple
 
+#: The core's own plugins, loaded by module name like entry points (they live above the
+#: plugin package: they implement key sources and audit sinks). One table, like pytest's
+#: ``default_plugins``.
+INTERNAL_PLUGINS: dict[str, str] = {"core": "secrets_core.builtin"}
+
+
+def load_internal(name: str) -> Any:
+    """Import one of :data:`INTERNAL_PLUGINS` by name."""
+    return importlib.import_module(INTERNAL_PLUGINS[name])
+
 
 class Distribution(NamedTuple):
     name: str
@@ -129,4 +139,11 @@ def _section(text: str, group: str) -> list[tuple[str, str]]:
     return pairs
 
 
-__all__ = ["Distribution", "EntryPoint", "entry_points", "version"]
+__all__ = [
+    "INTERNAL_PLUGINS",
+    "Distribution",
+    "EntryPoint",
+    "entry_points",
+    "load_internal",
+    "version",
+]

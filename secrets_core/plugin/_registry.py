@@ -28,6 +28,7 @@ from secrets_core.errors import (
     PluginConflictError,
     PluginLoadError,
     PluginNotFoundError,
+    install_hint,
 )
 from secrets_core.plugin import _discovery as entrypoints
 from secrets_core.plugin import _index as plugin_index
@@ -40,16 +41,6 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
-#: The core's own plugins, loaded by module name like entry points (they live above this
-#: package: they implement key sources and audit sinks).
-INTERNAL_PLUGINS: dict[str, str] = {"core": "secrets_core.builtin"}
-
-
-def load_internal(name: str) -> ModuleType:
-    """Import one of :data:`INTERNAL_PLUGINS` by name."""
-    import importlib
-
-    return importlib.import_module(INTERNAL_PLUGINS[name])
 
 
 Status = Literal["active", "blocked", "failed"]
@@ -192,7 +183,9 @@ class PluginRegistry:
                     found.pm.set_blocked(name)
             internal = self._internal
             if internal is None:
-                internal = [(name, load_internal(name)) for name in INTERNAL_PLUGINS]
+                internal = [
+                    (name, entrypoints.load_internal(name)) for name in entrypoints.INTERNAL_PLUGINS
+                ]
             core_version = entrypoints.version(CORE_DISTRIBUTION)
             for name, module in internal:
                 self._register(found, name, module, CORE_DISTRIBUTION, core_version)
@@ -303,7 +296,7 @@ class PluginRegistry:
         hook = _FAMILIES[family][0]
         plugin, module, dist = CORE_PLUGIN, None, CORE_DISTRIBUTION
         try:
-            core = load_internal(CORE_PLUGIN)
+            core = entrypoints.load_internal(CORE_PLUGIN)
             if any(spec.name == name for _family, spec in _collect(_marked(core, hook))):
                 module = core
             else:
@@ -359,7 +352,7 @@ class PluginRegistry:
         dist = KNOWN_DISTRIBUTIONS.get((family, name))
         installed = ", ".join(sorted(found.families[family].items)) or "none"
         hint = (
-            f"install it with: pip install {dist}"
+            f"install it with: {install_hint(dist)}"
             if dist
             else "install the distribution that provides it, or check the spelling"
         )

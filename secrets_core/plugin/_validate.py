@@ -1,5 +1,5 @@
-"""What the registry checks before it accepts a plugin's descriptors, and the factory wrapper
-that imports ``"module:attr"`` factories on first use and checks what they return.
+"""What the registry checks before it accepts a plugin's descriptors (the factory wrapper that
+imports ``"module:attr"`` factories and checks their results is in ``_factory``).
 
 Nothing a plugin hands the core is trusted to have the right shape: a descriptor with
 ``name=None``, a capability the core does not know or a factory that returns ``None`` is a
@@ -10,15 +10,13 @@ plugin and the field, never a ``TypeError`` from deep inside the core.
 
 from __future__ import annotations
 
-import importlib
 import re
-import typing
-from collections.abc import Callable, Mapping
-from collections.abc import Callable as CallableABC
+from collections.abc import Mapping
 from typing import Any
 
-from secrets_core.errors import PluginContractError, PluginLoadError, SecretsError
+from secrets_core.errors import PluginLoadError
 from secrets_core.plugin._api import Capability, CipherSpec, ConfigOption
+from secrets_core.plugin._factory import Factory, bind, describe, product, shown
 
 #: Implementation names: what a config file says (``default_backend = "file"``).
 NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62})")
@@ -26,30 +24,6 @@ NAME_RULE = "1 to 63 characters: lower-case letters, digits, '-' and '_', not st
 #: ``"package.module:attr.path"``, imported on first use (as fsspec's known_implementations).
 FACTORY_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
 OPTION_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
-MAX_SHOWN = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
-
-
-def shown(text: object) -> str:
-    """Plugin-supplied text as it may be shown to a user: control characters (terminal
-    escapes, newlines that fake log lines) replaced, and capped in length."""
-    try:
-        value = text if isinstance(text, str) else repr(text)
-    except BaseException as exc:  # noqa: BLE001  # a hostile __repr__
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        value = f"<{type(text).__name__}>"
-    value = _CONTROL.sub("?", value)
-    return value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 3] + "..."
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: message`` of a plugin's exception, made safe to show (see :func:`shown`)."""
-    try:
-        message = str(exc)
-    except BaseException:  # noqa: BLE001  # a hostile __str__
-        message = ""
-    return shown(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
 
 
 def descriptors(hook: str, spec_type: type, result: object) -> list[Any]:
@@ -151,104 +125,4 @@ def duplicates(family: str, specs: list[Any]) -> None:
         seen.add(spec.name)
 
 
-def product(spec_type: type) -> type | None:
-    """What a descriptor type's factory returns, read from its ``factory`` annotation
-    (``Callable[..., StorageBackend] | str`` -> ``StorageBackend``); None if not a class."""
-    if spec_type not in _PRODUCTS:
-        _PRODUCTS[spec_type] = _annotated_product(spec_type)
-    return _PRODUCTS[spec_type]
-
-
-_PRODUCTS: dict[type, type | None] = {}
-
-
-def _annotated_product(spec_type: type) -> type | None:
-    hint = typing.get_type_hints(spec_type).get("factory")
-    for candidate in (hint, *typing.get_args(hint)):
-        args = typing.get_args(candidate)
-        if typing.get_origin(candidate) is CallableABC and isinstance(args[-1], type):
-            return args[-1]
-    return None
-
-
-class Factory:
-    """A descriptor's factory as the core calls it: a ``"module:attr"`` string is imported on
-    the first call; the result must be an instance of the family's interface, else a
-    :class:`PluginContractError` names the plugin that broke the contract."""
-
-    __slots__ = ("_target", "_product", "_owner", "_check")
-
-    def __init__(
-        self,
-        target: Callable[..., Any] | str,
-        expected: type | None,
-        owner: str,
-        check: Callable[..., Any] | str | None = None,
-    ):
-        self._target = target
-        self._product = expected
-        self._owner = owner
-        self._check = check
-
-    def __repr__(self) -> str:
-        return f"<factory of {self._owner}>"
-
-    def load(self) -> Callable[..., Any]:
-        self._target = _imported(self._target, self._owner)
-        return self._target
-
-    def validate(self, options: Mapping[str, Any]) -> None:
-        """Run the descriptor's offline ``validate(options)``, if it has one."""
-        if self._check is None:
-            return
-        self._check = check = _imported(self._check, self._owner)
-        try:
-            check(options)
-        except SecretsError:
-            raise
-        except Exception as exc:
-            raise PluginContractError(
-                f"{self._owner}: validate() raised {describe(exc)}; it must raise ConfigError"
-            ) from None
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._check is not None and args:
-            self.validate(args[0])
-        made = self.load()(*args, **kwargs)
-        expected = self._product
-        if expected is not None and not isinstance(made, expected):
-            raise PluginContractError(
-                f"{self._owner}: factory returned {type(made).__name__}, not a "
-                f"{expected.__name__}; report this to the plugin's authors, or block the "
-                "plugin (plugins.block)"
-            )
-        return made
-
-
-def _imported(target: Callable[..., Any] | str, owner: str) -> Callable[..., Any]:
-    """``target`` itself, or the callable a ``"module:attr"`` string names."""
-    if not isinstance(target, str):
-        return target
-    module, _, attrs = target.partition(":")
-    try:
-        loaded: Any = importlib.import_module(module)
-        for attr in attrs.split("."):
-            loaded = getattr(loaded, attr)
-    except (ImportError, AttributeError) as exc:
-        raise PluginContractError(
-            f"{owner}: '{target}' cannot be imported ({describe(exc)}); "
-            "reinstall the plugin's distribution"
-        ) from None
-    if not callable(loaded):
-        raise PluginContractError(f"{owner}: '{target}' is not callable")
-    return loaded  # type: ignore[no-any-return]
-
-
-def bind(spec: Any, owner: str = "") -> Any:
-    """``spec`` with its factory wrapped in :class:`Factory` (use before calling a factory
-    that may be a ``"module:attr"`` string; the conformance kit does)."""
-    if isinstance(spec.factory, Factory):
-        return spec
-    owner = owner or f"{type(spec).__name__} '{spec.name}'"
-    check = getattr(spec, "validate", None)
-    return spec._replace(factory=Factory(spec.factory, product(type(spec)), owner, check))
+__all__ = ["Factory", "bind", "describe", "descriptors", "duplicates", "product", "shown"]
