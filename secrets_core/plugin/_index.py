@@ -57,6 +57,13 @@ class Installed:
         wanted = declaration(family, name)
         return any(ep.name == wanted and ep.dist.name == distribution for ep in self.declarations)
 
+    def declares_plugin(self, plugin: _discovery.EntryPoint) -> bool:
+        """Whether ``plugin``'s distribution declares anything it provides."""
+        return any(
+            ep.dist.name == plugin.dist.name and ep.value == plugin.value
+            for ep in self.declarations
+        )
+
     def provider(
         self, family: str, name: str, admitted: Callable[[_discovery.EntryPoint], bool]
     ) -> _discovery.EntryPoint | None:

@@ -189,7 +189,13 @@ class PluginRegistry:
             core_version = entrypoints.version(CORE_DISTRIBUTION)
             for name, module in internal:
                 self._register(found, name, module, CORE_DISTRIBUTION, core_version)
-            for entry_point in sorted(found.installed.plugins, key=lambda ep: ep.name):
+            # By name; of two distributions with one entry-point name, the one that declares
+            # what the plugin provides loads (a built-in never loses to an undeclared clash).
+            order = sorted(
+                found.installed.plugins,
+                key=lambda ep: (ep.name, not found.installed.declares_plugin(ep)),
+            )
+            for entry_point in order:
                 self._load_entry_point(found, entry_point)
             for plugin, names in found.shadowed.items():
                 info = found.infos[plugin]
@@ -213,7 +219,8 @@ class PluginRegistry:
     def _load_entry_point(self, found: _Discovery, ep: entrypoints.EntryPoint) -> None:
         dist, version = ep.dist.name, ep.dist.version
         if found.pm.is_blocked(ep.name) or not self.policy.admits(ep.name, dist):
-            found.infos.setdefault(ep.name, PluginInfo(ep.name, dist, version, "blocked"))
+            key = ep.name if ep.name not in found.infos else f"{ep.name} ({dist})"
+            found.infos[key] = PluginInfo(ep.name, dist, version, "blocked")
             return
         if ep.name in found.infos:
             other = found.infos[ep.name].distribution

@@ -49,13 +49,15 @@ def descriptors(hook: str, spec_type: type, result: object) -> list[Any]:
 def _descriptor(where: str, spec: Any) -> Any:
     name = spec.name
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise PluginLoadError(f"{where}: field 'name' is {shown(name)}; a name is {NAME_RULE}")
+        raise PluginLoadError(
+            f"{where}: field 'name' is {shown(repr(name))}; a name is {NAME_RULE}"
+        )
     where = f"{where} '{name}'"
     factory = spec.factory
     if isinstance(factory, str):
         if not FACTORY_RE.fullmatch(factory):
             raise PluginLoadError(
-                f"{where}: field 'factory' is {shown(factory)}; a string factory is "
+                f"{where}: field 'factory' is {shown(repr(factory))}; a string factory is "
                 "'package.module:attribute'"
             )
     elif not callable(factory):
@@ -110,7 +112,7 @@ def _capabilities(where: str, capabilities: object) -> frozenset[Capability]:
     for capability in capabilities:
         if capability not in known:
             raise PluginLoadError(
-                f"{where}: unknown capability {shown(capability)}; known: "
+                f"{where}: unknown capability {shown(repr(capability))}; known: "
                 + ", ".join(sorted(known))
             )
     return frozenset(Capability(c) for c in capabilities)
