@@ -225,6 +225,7 @@ def test_backend_errors_are_converted_without_their_details(tmp_path: Path) -> N
 
 
 class TestOsKeyringContract(KeySourceContract):
+    CREATES_NEW_KEYS = False  # reuses a key already in the OS keyring
     """The kit's key-source contract against the real keyrings.alt file backend."""
 
     @pytest.fixture

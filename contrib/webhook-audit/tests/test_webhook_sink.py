@@ -120,6 +120,13 @@ class TestWebhookSinkContract(AuditSinkContract):
     def recorded(self, receiver: Receiver) -> Callable[[], str]:
         return lambda: "\n".join(body.decode() for body in receiver.bodies)
 
+    @pytest.fixture
+    def unreachable_sink(self) -> WebhookSink:
+        with socket.socket() as probe:  # a loopback port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return make(url=f"http://127.0.0.1:{port}/audit", timeout=2)
+
 
 def test_events_reach_the_receiver_as_json_without_values(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
