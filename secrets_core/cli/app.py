@@ -138,7 +138,8 @@ class LazyGroup(click.Group):
         from secrets_core.plugin._registry import KNOWN_DISTRIBUTIONS
 
         try:
-            return _registry(ctx).lookup("command", cmd_name)
+            spec: CommandSpec = _registry(ctx).lookup("command", cmd_name)
+            return spec
         except PluginNotFoundError as exc:
             if ("command", cmd_name) in KNOWN_DISTRIBUTIONS and not ctx.resilient_parsing:
                 raise click.UsageError(str(exc), ctx) from None
