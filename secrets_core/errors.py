@@ -82,12 +82,49 @@ class PluginNotFoundError(BackendConfigurationError):
     """No installed plugin provides the requested backend, cipher, KDF, key source or sink."""
 
 
+class InvalidReferenceError(ConfigError, ValueError):
+    """A value starts with ``ss:`` but is not a valid secret reference (see
+    docs/references.md). The message names the variable, never the value."""
+
+
 class BackendUnavailableError(SecretAccessError):
     """The backend cannot be reached or is not usable right now (down, sealed, locked)."""
 
 
 class LockTimeoutError(BackendUnavailableError):
     """A lock on the store could not be acquired in time."""
+
+
+class RotationIncompleteError(BackendUnavailableError):
+    """A key rotation could not cover every store sealed with the keyring (one is down, not
+    configured as recorded, or its plugin is not installed), so no key was retired. The
+    message names each blocking store; run the rotation again to resume once it is back."""
+
+
+class KeyringRollbackError(KeyNotAvailableError):
+    """The keyring is older than the store it is used with: the store holds ciphertext under
+    a data key this keyring does not know, or has seen a newer keyring generation. Writing
+    would seal values under a key the current keyring may have retired, so nothing is
+    written; put the newest keyring back."""
+
+
+class UnresolvedReferencesError(SecretAccessError):
+    """One or more secret references could not be resolved. ``failures`` maps each variable
+    (or key) to its own error; the message lists the variables and the reasons, never a
+    value."""
+
+    def __init__(self, failures: dict[str, SecretsError]) -> None:
+        self.failures = failures
+        listed = "; ".join(
+            f"${key}: {type(error).__name__}: {error}" for key, error in sorted(failures.items())
+        )
+        count = len(failures)
+        super().__init__(
+            f"{count} secret reference{'s' if count > 1 else ''} could not be resolved: {listed}"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, SecretsError]]]:
+        return type(self), (self.failures,)
 
 
 # --- plugins --------------------------------------------------------------------------------
@@ -121,18 +158,22 @@ __all__ = [
     "ConflictError",
     "EncryptionError",
     "IntegrityError",
+    "InvalidReferenceError",
     "InvalidSecretNameError",
     "InvalidSecretValueError",
     "KeyNotAvailableError",
+    "KeyringRollbackError",
     "LockTimeoutError",
     "PluginConflictError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "RotationIncompleteError",
     "SecretAccessError",
     "SecretNotFoundError",
     "SecretTooLargeError",
     "SecretsError",
+    "UnresolvedReferencesError",
 ]
 
 
