@@ -241,6 +241,8 @@ def settings_from_options(
     budget = float(options.get("retry_budget", 15.0))
     if retries < 0 or budget < 0:
         raise BackendConfigurationError("vault: max_retries and retry_budget must be >= 0")
+    if budget == 0:
+        retries = 0  # no budget: one attempt of at most `timeout`
 
     return VaultSettings(
         addresses=addresses,
