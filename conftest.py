@@ -6,7 +6,10 @@ Every test runs against its own config, data and log directories.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,3 +34,23 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     for variable, value in before.items():
         if os.environ.get(variable) != value:
             os.environ[variable] = value
+
+
+@pytest.fixture
+def kill_once_flagged() -> Callable[[subprocess.Popen[bytes], Path], None]:
+    """``kill_once_flagged(child, flag)`` waits until ``child`` creates ``flag`` (it has taken a
+    lock, say), then kills it with SIGKILL and reaps it; the test fails if the child exits
+    first or the flag has not appeared within 60 seconds."""
+
+    def kill(child: subprocess.Popen[bytes], flag: Path) -> None:
+        try:
+            deadline = time.monotonic() + 60
+            while not flag.exists():
+                assert child.poll() is None, f"the child exited ({child.returncode}) first"
+                assert time.monotonic() < deadline, f"the child never made {flag.name}"
+                time.sleep(0.01)
+        finally:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait()
+
+    return kill

@@ -30,6 +30,7 @@ from secrets_core.plugin._api import (
     AuditSink,
     BackendSpec,
     Capability,
+    DynamicCredentials,
     Kdf,
     KeySource,
     PluginContext,
@@ -192,30 +193,71 @@ class Assembly:
             return self.backends[name]
 
     def _make_backend(self, name: str) -> tuple[BackendSpec, StorageBackend]:
-        """Build a backend from its validated ``[backends.NAME]`` table. The options (which
-        hold credentials) leave this frame before anything is raised, so no traceback's
-        locals show them; a plugin's own exception is reduced to its type."""
+        """Build a backend from its validated ``[backends.NAME]`` table."""
         spec = self.registry.backend(name)
+
+        def make(options: Mapping[str, Any], context: PluginContext) -> Any:
+            backend = spec.factory(options, context)
+            return backend, getattr(backend, "capabilities", None)  # may reach the server
+
+        backend, narrowed = self._from_table(name, spec, make, "could not be created")
+        if narrowed is not None:  # what this instance can do (see StorageBackend)
+            spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
+        return spec, cast(StorageBackend, GuardedBackend(backend, name))
+
+    def dynamic_credentials(self, name: str | None = None) -> DynamicCredentials:
+        """The :class:`~secrets_core.plugin.DynamicCredentials` of backend ``name`` (None:
+        the first configured backend whose plugin provides them), built from its table."""
+        names = [name] if name else self.configured_backend_names()
+        for candidate in names:
+            spec = self.registry.backend(candidate)
+            if spec.dynamic is not None:
+                return cast(
+                    DynamicCredentials,
+                    self._from_table(candidate, spec, spec.dynamic, "gave no dynamic credentials"),
+                )
+        which = f"backend '{name}' does" if name else "no configured backend does"
+        raise BackendConfigurationError(
+            f"{which} not issue dynamic credentials; configure a backend whose plugin does "
+            "(e.g. [backends.vault] of secure-secrets-vault, see docs/dynamic-secrets.md) and "
+            "name it with --backend"
+        )
+
+    def backend_paths(self, name: str) -> Mapping[str, Path]:
+        """The private paths backend ``name`` declares (its descriptor's ``paths``), by label."""
+        spec = self.registry.backend(name)
+        if spec.paths is None:
+            return {}
+        paths: Mapping[str, Path] = self._from_table(name, spec, spec.paths, "has no paths")
+        return paths
+
+    def _from_table(
+        self,
+        name: str,
+        spec: BackendSpec,
+        make: Callable[[Mapping[str, Any], PluginContext], Any],
+        failed: str,
+    ) -> Any:
+        """``make(options, context)`` with the validated ``[backends.NAME]`` table. The
+        options (which hold credentials) leave this frame before anything is raised, so no
+        traceback's locals show them; a plugin's own exception is reduced to its type."""
         where = self.where(f"backends.{name}")
         table = self.settings.backends.get(name, {})
         options: Mapping[str, Any] | None = None
         error: SecretsError | None = None
         try:
             options = resolve_options(spec.options, table, where, BackendConfigurationError)
-            backend = spec.factory(options, self.context())
-            narrowed = getattr(backend, "capabilities", None)  # may reach the server
+            made = make(options, self.context())
         except SecretsError as exc:
             error = exc
         except Exception as exc:  # a plugin's own exception may carry credentials
             error = BackendConfigurationError(
-                f"backend '{name}' could not be created ({type(exc).__name__}); check {where}"
+                f"backend '{name}' {failed} ({type(exc).__name__}); check {where}"
             )
         del options, table
         if error is not None:
             raise error
-        if narrowed is not None:  # what this instance can do (see StorageBackend)
-            spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
-        return spec, cast(StorageBackend, GuardedBackend(backend, name))
+        return made
 
     @staticmethod
     def require(spec: BackendSpec, capability: Capability) -> None:

@@ -117,6 +117,7 @@ def test_webhook_channel_posts_to_a_real_receiver(isolated_home) -> None:
     assert received[0]["event_ids"] and "prod/db" in received[0]["message"]
 
 
+@pytest.mark.slow
 def test_command_channel_gets_the_alert_on_stdin(isolated_home, tmp_path) -> None:
     out = tmp_path / "alert.json"
     script = f"import sys; open({str(out)!r}, 'w').write(sys.stdin.read())"

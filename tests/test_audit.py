@@ -10,10 +10,10 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
 
 from secrets_core.errors import (
     AuditError,
@@ -150,10 +150,12 @@ def test_invalid_name_event_has_no_secret_name(isolated_home: Path) -> None:
     assert CANARY not in audit_file(isolated_home).read_text()
 
 
-def test_failed_rotation_is_audited(isolated_home: Path) -> None:
+def test_failed_rotation_is_audited(
+    isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("broken", "v")
-    path = isolated_home / "data" / "secure-secrets" / "store" / file_name("broken")
+    path = isolated_home / "data" / "secure-secrets" / "store" / secret_file_name("broken")
     path.write_bytes(path.read_bytes()[:-4])
     with pytest.raises(IntegrityError):
         manager.rotate_encryption_key()
@@ -195,6 +197,7 @@ def test_configured_path_and_log_dir_override(
     assert len(read_events(isolated_home / "logs" / "audit.jsonl")) == 1
 
 
+@pytest.mark.slow
 def test_events_from_several_processes_land_in_one_file(isolated_home: Path) -> None:
     SecureSecretsManager().store_secret("parent", "v")
     code = "from secure_secrets import SecureSecretsManager as M; M().store_secret('child', 'v')"

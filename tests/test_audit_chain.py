@@ -55,6 +55,7 @@ def test_the_first_failed_operation_before_any_keyring_is_recorded_unchained(iso
     assert manager.verify_audit_log().ok
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "tamper, bad_line",
     [
@@ -114,6 +115,7 @@ for i in range(40):
 """
 
 
+@pytest.mark.slow
 def test_concurrent_processes_keep_one_valid_chain(manager, isolated_home) -> None:
     workers = [subprocess.Popen([sys.executable, "-c", APPEND_EVENTS]) for _ in range(3)]
     assert [worker.wait(timeout=60) for worker in workers] == [0, 0, 0]

@@ -1,7 +1,7 @@
-"""The performance report's harness works: tests/bench_report.py, at its smallest (tiny counts,
-no Vault, no CLI, no peers), runs each section in a subprocess and prints one table whose every
-row has a figure, a floor, a ratio consistent with the two and a verdict consistent with its
-target. The figures themselves are not judged here (machines are noisy; see
+"""The performance report's harness works: benchmarks/bench_report.py, at its smallest (tiny
+counts, no Vault, no CLI, no peers), runs each section in a subprocess and prints one table whose
+every row has a figure, a floor, a ratio consistent with the two and a verdict consistent with
+its target. The figures themselves are not judged here (machines are noisy; see
 docs/performance.md)."""
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
-REPORT = TESTS / "bench_report.py"
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+REPORT = BENCHMARKS / "bench_report.py"
 HEADER = ["section", "measurement", "ours", "floor / peer", "ratio", "target", "result"]
 RATIO = re.compile(r"^(\d+(\.\d+)?(e-\d+)?x|-)$")
 TARGET = re.compile(r"^(<=|>=) (\d+(\.\d+)?)x$")
@@ -24,7 +28,7 @@ def load_common():  # type: ignore[no-untyped-def]
     name = "_bench_common_under_test"
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, TESTS / "bench_common.py")
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / "bench_common.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while building the class

@@ -252,6 +252,7 @@ def test_uninstalled_backend_exits_5_naming_what_to_install(initialised: Cli) ->
     assert "nosuch" in result.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_backend_exits_7_without_its_token(run: Cli, isolated_home: Path) -> None:
     import socket
 
@@ -576,6 +577,25 @@ def test_doctor_reports_an_open_data_dir(initialised: Cli, isolated_home: Path) 
     assert "chmod 700" in initialised("doctor", code=1).stdout
 
 
+def test_doctor_checks_the_paths_every_configured_backend_declares(
+    initialised: Cli, isolated_home: Path, tmp_path: Path
+) -> None:
+    """Backends tell doctor their paths (BackendSpec.paths): the file store where
+    [backends.file] path puts it, and the env backend's env_file."""
+    store, env_file = tmp_path / "elsewhere", tmp_path / "app.env"
+    with config_file(isolated_home).open("a") as handle:
+        handle.write(f'\n[backends.file]\npath = "{store}"\n')
+        handle.write(f'[backends.env]\nenv_file = "{env_file}"\n')
+    initialised("set", "d", input="v")
+    initialised("--backend", "env", "set", "e", input="v")
+    assert "ok    file store: " + str(store) in initialised("doctor").stdout
+    store.chmod(0o755)
+    env_file.chmod(0o644)
+    result = initialised("doctor", code=1).stdout
+    assert f"chmod 700 {store}" in result and f"chmod 600 {env_file}" in result
+    assert "FAIL  env file" in result
+
+
 def test_doctor_reports_weak_kdf_settings(initialised: Cli, isolated_home: Path) -> None:
     with config_file(isolated_home).open("a") as handle:
         handle.write('\n[kdf]\nname = "pbkdf2-sha256"\niterations = 1000\n')
@@ -771,7 +791,7 @@ def test_doctor_reports_how_the_optional_features_are_configured(
     before = initialised("doctor").output
     assert "access policies: none defined" in before
     assert "alerts: off; audit sinks: jsonl" in before
-    assert "dynamic secrets: need a [backends.vault] table" in before
+    assert "dynamic secrets: no configured backend issues them" in before
     path = config_file(isolated_home)
     path.write_text(
         path.read_text()
@@ -781,3 +801,18 @@ def test_doctor_reports_how_the_optional_features_are_configured(
     after = initialised("doctor").output
     assert "access policies: billing (read 1, write 1)" in after
     assert "alerts: on (failures_count=3); audit sinks: jsonl, alerts" in after
+
+
+def test_set_on_a_dotenv_backend_without_a_file_prints_the_line_to_keep(initialised: Cli) -> None:
+    """The env backend without env_file keeps the value in this process only: `set` prints
+    the backend's own line (DotenvBackend.dotenv_line), which a later process reads."""
+    result = initialised("--backend", "env", "set", "api", input=CANARY)
+    line = result.stdout.strip()
+    variable, _, token = line.partition("=")
+    assert variable.endswith("api") and token.startswith("sse1:") and CANARY not in line
+    assert "writes no file" in result.stderr
+    keep = json.loads(initialised("--backend", "env", "set", "api", "--json", input="v2").stdout)
+    assert keep["keep"].startswith(variable + "=")
+    os.environ[variable] = token
+    assert initialised("--backend", "env", "get", "api").stdout == CANARY
+    assert "keep" not in json.loads(initialised("set", "f", "--json", input="v").stdout)

@@ -47,6 +47,7 @@ def test_the_page_has_examples_for_every_verb() -> None:
         assert re.search(rf"secure-secrets (\S+ )*{verb}\b", commands), verb
 
 
+@pytest.mark.slow
 def test_console_examples_run(tmp_path: Path) -> None:
     bindir = Path(sys.executable).parent
     assert (bindir / "secure-secrets").exists(), "the console script is not installed"

@@ -326,7 +326,10 @@ DOCS = ROOT / "docs"
 
 
 def _distributions() -> list[str]:
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
 
     projects = [ROOT, *sorted((ROOT / "plugins").iterdir()), *sorted((ROOT / "contrib").iterdir())]
     return [

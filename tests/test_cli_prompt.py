@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 pexpect = pytest.importorskip("pexpect")
 
 CANARY = "canary-tty-93b2-do-not-echo"

@@ -49,6 +49,7 @@ def child_env(*run_args: str, env: dict[str, str] | None = None) -> dict[str, st
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_child_gets_every_secret_under_its_variable(store: None) -> None:
     env = child_env()
     assert env["DB_PASSWORD"] == CANARY
@@ -57,6 +58,7 @@ def test_child_gets_every_secret_under_its_variable(store: None) -> None:
     assert env["PATH"] == os.environ["PATH"]  # the rest of the environment is inherited
 
 
+@pytest.mark.slow
 def test_only_and_prefix_select_secrets(store: None) -> None:
     env = child_env("--only", "api-key")
     assert env["API_KEY"] == "k-123" and "DB_PASSWORD" not in env
@@ -64,33 +66,39 @@ def test_only_and_prefix_select_secrets(store: None) -> None:
     assert env["TOKEN"] == "t-456" and "API_KEY" not in env and "APP_TOKEN" not in env
 
 
+@pytest.mark.slow
 def test_missing_only_secret_exits_3(store: None) -> None:
     result = secure_secrets("run", "--only", "nope", "--", "true")
     assert result.returncode == 3 and result.stderr.startswith(b"error: ")
 
 
+@pytest.mark.slow
 def test_exit_code_propagates(store: None) -> None:
     result = secure_secrets("run", "--", sys.executable, "-c", "import sys; sys.exit(42)")
     assert result.returncode == 42
     assert secure_secrets("run", "--", "true").returncode == 0
 
 
+@pytest.mark.slow
 def test_killed_child_gives_128_plus_signal(store: None) -> None:
     code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
     assert secure_secrets("run", "--", sys.executable, "-c", code).returncode == 128 + 9
 
 
+@pytest.mark.slow
 def test_command_not_found_exits_127(store: None) -> None:
     result = secure_secrets("run", "--", "/nonexistent/command-xyz")
     assert result.returncode == 127 and b"command not found" in result.stderr
 
 
+@pytest.mark.slow
 def test_child_arguments_are_passed_untouched(store: None) -> None:
     code = "import sys, json; print(json.dumps(sys.argv[1:]))"
     result = secure_secrets("run", "--", sys.executable, "-c", code, "--only", "-v", "x y")
     assert json.loads(result.stdout) == ["--only", "-v", "x y"]
 
 
+@pytest.mark.slow
 def test_key_material_is_not_passed_unless_asked(store: None) -> None:
     env = dict(os.environ, SECURE_SECRETS_KEK="a2V5", SECURE_SECRETS_PASSPHRASE="pass")
     child = child_env(env=env)
@@ -99,6 +107,7 @@ def test_key_material_is_not_passed_unless_asked(store: None) -> None:
     assert child["SECURE_SECRETS_KEK"] == "a2V5" and child["SECURE_SECRETS_PASSPHRASE"] == "pass"
 
 
+@pytest.mark.slow
 def test_a_custom_passphrase_variable_is_not_passed(isolated_home: Path) -> None:
     config = isolated_home / "config" / "secure-secrets" / "config.toml"
     config.parent.mkdir(parents=True)
@@ -109,6 +118,7 @@ def test_a_custom_passphrase_variable_is_not_passed(isolated_home: Path) -> None
     assert child["X"] == "v" and "MY_APP_PASS" not in child
 
 
+@pytest.mark.slow
 def test_parent_environment_is_unchanged(store: None) -> None:
     before = dict(os.environ)
     result = CliRunner().invoke(cli, ["run", "--", sys.executable, "-c", "pass"])
@@ -119,6 +129,7 @@ def test_parent_environment_is_unchanged(store: None) -> None:
     assert "DB_PASSWORD" not in os.environ
 
 
+@pytest.mark.slow
 def test_mask_replaces_values_in_stdout_and_stderr(store: None) -> None:
     code = (
         "import os, sys\n"
@@ -135,6 +146,7 @@ def test_mask_replaces_values_in_stdout_and_stderr(store: None) -> None:
     assert CANARY.encode() in unmasked.stdout  # without --mask the child's output is its own
 
 
+@pytest.mark.slow
 def test_collision_is_an_error_before_anything_runs(store: None, tmp_path: Path) -> None:
     assert secure_secrets("set", "api_key", input=b"other").returncode == 0
     marker = tmp_path / "ran"
@@ -167,6 +179,7 @@ def _start_waiting_child(tmp_path: Path, signum: int) -> tuple[subprocess.Popen[
     return proc, got
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signals_are_forwarded_to_the_child(store: None, tmp_path: Path, signum: int) -> None:
     proc, got = _start_waiting_child(tmp_path, signum)
@@ -179,6 +192,7 @@ def test_signals_are_forwarded_to_the_child(store: None, tmp_path: Path, signum:
 # --- the console script -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bash_completion_script_and_name_completion(store: None) -> None:
     env = dict(os.environ, _SECURE_SECRETS_COMPLETE="bash_source")
     script = secure_secrets(env=env)
@@ -193,6 +207,7 @@ def test_bash_completion_script_and_name_completion(store: None) -> None:
     assert completed.stdout.decode().split() == ["plain,api-key", "plain,app/token"]
 
 
+@pytest.mark.slow
 def test_get_imports_no_unused_plugin_dependency(store: None) -> None:
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", MAIN, "get", "api-key"],
@@ -220,18 +235,21 @@ def loaded_modules(*args: str) -> set[str]:
     return set(json.loads(result.stderr[result.stderr.index("[") :]))
 
 
+@pytest.mark.slow
 def test_plain_get_does_not_import_click(store: None) -> None:
     loaded = loaded_modules("get", "api-key")
     assert "click" not in loaded and "secrets_core.cli.app" not in loaded
     assert not loaded & {"hvac", "requests", "urllib3"}
 
 
+@pytest.mark.slow
 def test_other_verbs_import_only_their_own_module(store: None) -> None:
     loaded = loaded_modules("get", "--json", "api-key")
     assert {"click", "secrets_core.cli.values"} <= loaded
     assert not loaded & {"secrets_core.cli.run", "secrets_core.cli.doctor", "hvac", "requests"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
@@ -257,12 +275,14 @@ def test_fast_get_behaves_exactly_like_the_click_verb(store: None, args: tuple[s
     )
 
 
+@pytest.mark.slow
 def test_value_never_on_stderr_of_failing_run(store: None) -> None:
     result = secure_secrets("-v", "run", "--only", "db/password", "--", "/nonexistent/x")
     assert result.returncode == 127
     assert CANARY.encode() not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_get_loads_neither_pluggy_nor_dataclasses_once_the_plugin_index_exists(
     store: None,
 ) -> None:
@@ -273,6 +293,7 @@ def test_get_loads_neither_pluggy_nor_dataclasses_once_the_plugin_index_exists(
     assert "secure_secrets_vault.plugin" not in loaded, "only the plugins get uses are loaded"
 
 
+@pytest.mark.slow
 def test_run_with_a_policy_passes_only_what_it_grants(store: None, isolated_home: Path) -> None:
     config = isolated_home / "config" / "secure-secrets" / "config.toml"
     config.write_text(config.read_text() + '\n[policies.app]\nread = ["app/", "api-key"]\n')

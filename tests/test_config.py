@@ -4,10 +4,10 @@ references, BackendType and directory overrides."""
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
 
 from secrets_core.config import load_settings
 from secrets_core.errors import (
@@ -81,7 +81,9 @@ def test_default_backend_precedence(isolated_home: Path, monkeypatch: pytest.Mon
     assert SecureSecretsManager(default_backend="file").default_backend == "file"
 
 
-def test_data_dir_precedence(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_data_dir_precedence(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, secret_file_name: Callable[[str], str]
+) -> None:
     dirs = {label: isolated_home / label for label in ("file", "env", "arg")}
     default = isolated_home / "data" / "secure-secrets"
 
@@ -93,15 +95,17 @@ def test_data_dir_precedence(isolated_home: Path, monkeypatch: pytest.MonkeyPatc
 
     for label, name in (("file", "from_file"), ("env", "from_env"), ("arg", "from_arg")):
         root = dirs[label]
-        assert (root / "store" / file_name(name)).is_file()
+        assert (root / "store" / secret_file_name(name)).is_file()
         assert (root / "keyring.json").is_file() and (root / "master.key").is_file()
-        assert sorted(p.name for p in (root / "store").glob("*.secret")) == [file_name(name)]
+        assert sorted(p.name for p in (root / "store").glob("*.secret")) == [secret_file_name(name)]
     assert not default.exists()
     assert SecureSecretsManager(data_dir=dirs["file"]).retrieve_secret("from_file") == "1"
     assert SecureSecretsManager().retrieve_secret("from_env") == "2"
 
 
-def test_constructor_backend_options_override_the_file(isolated_home: Path) -> None:
+def test_constructor_backend_options_override_the_file(
+    isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> None:
     write_config(
         config_file(isolated_home),
         f"""
@@ -113,9 +117,9 @@ def test_constructor_backend_options_override_the_file(isolated_home: Path) -> N
     SecureSecretsManager(
         backends={BackendType.FILE: {"path": str(isolated_home / "from-arg")}}
     ).store_secret("b", "2")
-    assert (isolated_home / "from-file" / file_name("a")).is_file()
-    assert (isolated_home / "from-arg" / file_name("b")).is_file()
-    assert not (isolated_home / "from-file" / file_name("b")).exists()
+    assert (isolated_home / "from-file" / secret_file_name("a")).is_file()
+    assert (isolated_home / "from-arg" / secret_file_name("b")).is_file()
+    assert not (isolated_home / "from-file" / secret_file_name("b")).exists()
 
 
 # --- where the file is -----------------------------------------------------------------------
@@ -247,31 +251,35 @@ def test_invalid_env_bool_names_the_variable(monkeypatch: pytest.MonkeyPatch) ->
 # --- credential references -------------------------------------------------------------------
 
 
-def test_env_reference_resolves(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_reference_resolves(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, secret_file_name: Callable[[str], str]
+) -> None:
     store = isolated_home / "store-from-env"
     monkeypatch.setenv("MY_STORE_DIR", str(store))
     write_config(config_file(isolated_home), '[backends.file]\npath = { env = "MY_STORE_DIR" }\n')
     SecureSecretsManager().store_secret("k", "v")
-    assert (store / file_name("k")).is_file()
+    assert (store / secret_file_name("k")).is_file()
 
 
-def test_file_reference_resolves(isolated_home: Path) -> None:
+def test_file_reference_resolves(
+    isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> None:
     store = isolated_home / "store-from-file"
     ref = isolated_home / "store-path.txt"
     ref.parent.mkdir(parents=True, exist_ok=True)
     ref.write_text(f"{store}\n")  # trailing newline, as editors write it
     write_config(config_file(isolated_home), f'[backends.file]\npath = {{ file = "{ref}" }}\n')
     SecureSecretsManager().store_secret("k", "v")
-    assert (store / file_name("k")).is_file()
+    assert (store / secret_file_name("k")).is_file()
 
 
 def test_reference_from_the_constructor(
-    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, secret_file_name: Callable[[str], str]
 ) -> None:
     store = isolated_home / "store-arg"
     monkeypatch.setenv("ARG_STORE", str(store))
     SecureSecretsManager(backends={"file": {"path": {"env": "ARG_STORE"}}}).store_secret("k", "v")
-    assert (store / file_name("k")).is_file()
+    assert (store / secret_file_name("k")).is_file()
 
 
 def test_missing_env_reference_names_the_variable_not_values(isolated_home: Path) -> None:

@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from secure_secrets_fernet.plugin import secrets_register_kdfs
 
 from secrets_core.audit import JsonlSink, LoggingSink
 from secrets_core.errors import ConfigError
 from secrets_core.keys import EnvKeySource, KeyfileSource, PassphraseSource
-from secrets_core.plugin import AuditSink, KdfSpec, PluginContext
+from secrets_core.plugin import AuditSink, KdfSpec, PluginContext, get_registry
 from secrets_core.testing import AuditSinkContract, KdfContract, KeySourceContract
 
 
@@ -77,6 +76,7 @@ class _Pbkdf2:
         return hashlib.pbkdf2_hmac("sha256", passphrase, salt, self.params["iterations"], length)
 
 
+@pytest.mark.slow  # KDFs at their OWASP floors: seconds each
 class TestKdfContractOnAMinimalKdf(KdfContract):
     @pytest.fixture
     def kdf_spec(self) -> KdfSpec:
@@ -119,6 +119,7 @@ class TestLossy(BackendContract):
 '''
 
 
+@pytest.mark.slow
 def test_the_kit_fails_a_broken_backend_with_messages_that_explain(tmp_path: Path) -> None:
     (tmp_path / "test_broken.py").write_text(textwrap.dedent(BROKEN_BACKEND))
     result = subprocess.run(
@@ -144,6 +145,7 @@ def test_home_is_isolated(secrets_home):
 """
 
 
+@pytest.mark.slow
 def test_the_kit_is_a_pytest_plugin_enabled_with_one_line(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "test_user.py").write_text(PLUGIN_USER)
     monkeypatch.setenv("SECURE_SECRETS_DATA_DIR", "/should/be/cleared")
@@ -174,10 +176,9 @@ class TestPassphraseSourceContract(KeySourceContract):
     @pytest.fixture
     def key_source(self, tmp_path: Path, monkeypatch) -> PassphraseSource:
         monkeypatch.setenv("KIT_PASSPHRASE", "kit passphrase")
-        kdfs = {spec.name: spec for spec in secrets_register_kdfs()}
 
         def kdf(name, params):
-            return kdfs[name or "pbkdf2-sha256"].factory(params or {})
+            return get_registry().kdf(name or "pbkdf2-sha256").factory(params or {})
 
         context = PluginContext(tmp_path, tmp_path, kdf=kdf)
         return PassphraseSource({"variable": "KIT_PASSPHRASE", "prompt": False}, context)

@@ -110,6 +110,7 @@ def test_broken_contrib_plugin_is_failed_and_the_others_keep_working(
     manager.close()
 
 
+@pytest.mark.slow
 def test_cli_reports_the_broken_plugin_and_the_contrib_ones(broken_site: Path) -> None:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(broken_site), *sys.path]))
     result = subprocess.run(

@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,8 @@ import pytest
 from secrets_core.errors import SecretNotFoundError
 from secrets_core.keys import envelope
 from secure_secrets import SecureSecretsManager
+
+pytestmark = pytest.mark.slow
 
 HERE = Path(__file__).parent
 CHILD = HERE / "helpers" / "crash_child.py"
@@ -613,61 +615,36 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 from crash_child import open_manager
 from secrets_core import keys as keyring
-import secure_secrets_env.backend as env_backend
-config, flags, which = json.loads(sys.argv[1]), Path(sys.argv[3]), sys.argv[4]
+config, flags = json.loads(sys.argv[1]), Path(sys.argv[3])
 
 def stall(*args, **kwargs):  # called with the lock held: mark it, then wait to be killed
     (flags / "holding").touch()
     time.sleep(120)
 
-if which == "keyring":
-    keyring.KeyManager._save = stall
-    open_manager(config).rotate_encryption_key()
-else:
-    env_backend.write_env_file = stall
-    open_manager(config).store_secret("held", "v")
+keyring.KeyManager._save = stall
+open_manager(config).rotate_encryption_key()
 """
 
 
-@pytest.mark.parametrize("lock", ["keyring", "env-file"])
-def test_killing_the_lock_holder_frees_the_lock(lock: str, data_dir: Path, tmp_path: Path) -> None:
-    """The keyring lock (rotation) and the env file's lock (a write) are released by the
-    kernel when their holder dies: the next writer gets them at once. (The file backend's
-    per-secret lock: plugins/file/tests/test_file_concurrency.py.)"""
+def test_killing_the_lock_holder_frees_the_lock(
+    data_dir: Path,
+    tmp_path: Path,
+    kill_once_flagged: Callable[[subprocess.Popen[bytes], Path], None],
+) -> None:
+    """The keyring lock (rotation) is released by the kernel when its holder dies: the next
+    writer gets it at once. (The file backend's per-secret lock:
+    plugins/file/tests/test_file_concurrency.py; the env file's lock:
+    plugins/env/tests/test_env_crash.py.)"""
     config: dict = {"backend": "file", "data_dir": str(data_dir)}
-    if lock == "env-file":
-        config = {
-            "backend": "env",
-            "backends": {"env": {"env_file": str(tmp_path / "secrets.env")}},
-            "data_dir": str(data_dir),
-        }
     crash_child.open_manager(config).store_secret("before", "v")
-    for variable in [v for v in os.environ if v.startswith("SECURE_SECRET_")]:
-        del os.environ[variable]
     holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            HOLD_LOCK,
-            json.dumps(config),
-            str(CHILD.parent),
-            str(tmp_path),
-            lock,
-        ],
+        [sys.executable, "-c", HOLD_LOCK, json.dumps(config), str(CHILD.parent), str(tmp_path)],
         env=child_env(),
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "holding").exists():
-            assert holder.poll() is None and time.monotonic() < deadline, "never took the lock"
-            time.sleep(0.01)
-    finally:
-        os.kill(holder.pid, signal.SIGKILL)
-        holder.wait()
+    kill_once_flagged(holder, tmp_path / "holding")
     started = time.monotonic()
     manager = crash_child.open_manager(config)
-    if lock == "keyring":
-        manager.rotate_encryption_key()  # takes the keyring lock twice (begin, finish)
+    manager.rotate_encryption_key()  # takes the keyring lock twice (begin, finish)
     manager.store_secret("after", "w")
     assert time.monotonic() - started < 5, "the dead holder's lock was not released"
     assert manager.retrieve_secret("before") == "v" and manager.retrieve_secret("after") == "w"

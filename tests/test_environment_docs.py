@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from secrets_core.environment import kubernetes_secret, secret_name_of
+from secure_secrets_env.export import kubernetes_secret
+from secure_secrets_env.format import secret_name_of
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
@@ -29,6 +29,7 @@ def as_script(text: str) -> str:
     return "\n".join(lines)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("page", ["containers.md", "migration.md"])
 def test_python_blocks_run(page: str, tmp_path: Path) -> None:
     text = (DOCS / page).read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Migration from a plaintext .env (secrets_core.environment.import_dotenv): dry run, import
+"""Migration from a plaintext .env (secrets_core.dotenv_import.import_dotenv): dry run, import
 into any backend, rewrite with a 0600 backup, nothing lost on a failure partway, and no value
 in any report, log or exception."""
 
@@ -8,19 +8,14 @@ import logging
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
-from secure_secrets_file.backend import _stem
-from secure_secrets_file.locking import LockDirectory
+from secure_secrets_env.format import variable_name
 
-from secrets_core.environment import (
-    DotenvImportError,
-    EnvFileError,
-    ImportReport,
-    import_dotenv,
-    variable_name,
-)
-from secrets_core.errors import ConfigError, SecretNotFoundError
+from secrets_core.dotenv_import import DotenvImportError, ImportReport, import_dotenv
+from secrets_core.envfile import EnvFileError
+from secrets_core.errors import ConfigError, LockTimeoutError, SecretNotFoundError
 from secure_secrets import SecureSecretsManager
 
 C1 = "CANARY-dotenv-1-a81f"
@@ -139,16 +134,19 @@ def test_dry_run_with_rewrite_changes_nothing(dotenv: Path) -> None:
 
 
 def test_a_failure_partway_leaves_the_file_untouched_and_reports_progress(
-    dotenv: Path, caplog: pytest.LogCaptureFixture
+    dotenv: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    manager = SecureSecretsManager(backends={"file": {"lock_timeout": 0.05}})
-    manager.store_secret("seed", "x")  # creates the store
-    store = manager.settings.data_dir / "store"
-    with (
-        LockDirectory(store, 0).hold(_stem("STRIPE_KEY"), "STRIPE_KEY"),
-        caplog.at_level(logging.DEBUG),
-        pytest.raises(DotenvImportError) as info,
-    ):
+    manager = SecureSecretsManager()
+    write = manager.backend().write
+    held = {"STRIPE_KEY"}  # another writer holds this secret's lock for now
+
+    def busy(name: str, value: bytes | str, **kwargs: Any) -> int:
+        if name in held:
+            raise LockTimeoutError(f"secret '{name}' is locked by another process; retry")
+        return write(name, value, **kwargs)
+
+    monkeypatch.setattr(manager.backend(), "write", busy)
+    with caplog.at_level(logging.DEBUG), pytest.raises(DotenvImportError) as info:
         import_dotenv(manager, dotenv, dry_run=False, rewrite=True)
     report = info.value.report
     assert isinstance(report, ImportReport)
@@ -163,6 +161,7 @@ def test_a_failure_partway_leaves_the_file_untouched_and_reports_progress(
     with pytest.raises(SecretNotFoundError):
         manager.retrieve_secret("API_TOKEN")
     # running it again once the problem is gone completes the migration
+    held.clear()
     report = import_dotenv(manager, dotenv, dry_run=False, rewrite=True)
     assert report.imported == ["STRIPE_KEY", "API_TOKEN"] and report.rewritten
     statuses = {e.key: e.status for e in report.entries}
@@ -195,7 +194,7 @@ def test_missing_file_and_importing_into_the_env_backends_own_file(tmp_path: Pat
     path = tmp_path / ".env"
     path.write_text("A=1\n")
     manager = SecureSecretsManager(backends={"env": {"env_file": str(path)}})
-    with pytest.raises(ConfigError, match="env_file"):
+    with pytest.raises(ConfigError, match="keeps its secrets in"):
         import_dotenv(manager, path, backend_type="env", dry_run=False)
     assert path.read_text() == "A=1\n"
 

@@ -215,6 +215,7 @@ def faulty_manager() -> Iterator[tuple[SecureSecretsManager, FaultyPlugin]]:
     manager.close()
 
 
+@pytest.mark.slow
 def test_random_backend_faults_lose_nothing_and_rotation_completes(faulty_manager) -> None:  # type: ignore[no-untyped-def]
     manager, plugin = faulty_manager
     model = Model()
@@ -237,6 +238,7 @@ def test_random_backend_faults_lose_nothing_and_rotation_completes(faulty_manage
             assert reopened.retrieve_secret(name) == expected
 
 
+@pytest.mark.slow
 def test_a_rotation_failing_at_every_backend_call_resumes_until_done(faulty_manager) -> None:  # type: ignore[no-untyped-def]
     """Half the calls fail: the rotation is rerun until it completes, each time resuming the
     same target key, and no value changes on the way."""
@@ -327,6 +329,7 @@ class FailingDisk:
         return call
 
 
+@pytest.mark.slow
 def test_random_eio_and_enospc_from_the_os_are_typed_and_lose_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -394,6 +397,7 @@ def make_read_only(path: Path) -> Callable[[], None]:
     return lambda: subprocess.run([chattr, "-i", str(path)], check=True)
 
 
+@pytest.mark.slow
 def test_a_read_only_store_directory(isolated_home: Path) -> None:
     manager = SecureSecretsManager()
     values = {name: value_of(i) for i, name in enumerate(NAMES)}

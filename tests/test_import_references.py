@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from secrets_core.cli.app import cli
-from secrets_core.environment import import_dotenv, read_dotenv_values
+from secrets_core.dotenv_import import import_dotenv
+from secrets_core.envfile import read_dotenv_values
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import ConfigError
 
@@ -65,6 +66,6 @@ def test_references_need_rewrite_and_are_refused_for_the_env_backend(tmp_path: P
     env_file.write_text(DOTENV)
     result = CliRunner().invoke(cli, ["import-env", str(env_file), "--apply", "--references"])
     assert result.exit_code == 2 and "--references needs --rewrite" in result.output
-    with pytest.raises(ConfigError, match="env backend"):
+    with pytest.raises(ConfigError, match="keeps its secrets in the environment file"):
         import_dotenv(SecureSecretsManager(), env_file, "env", dry_run=False, rewrite="references")
     assert env_file.read_text() == DOTENV

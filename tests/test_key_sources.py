@@ -8,12 +8,17 @@ import os
 from pathlib import Path
 
 import pytest
-from secure_secrets_fernet import kdfs
 
+from secrets_core.plugin import get_registry
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import ConfigError, IntegrityError, KeyNotAvailableError
 
 PASSPHRASE_VAR = "SECURE_SECRETS_PASSPHRASE"
+
+
+def kdf_class(name: str = "argon2id") -> type:
+    """The class of the KDF the registry builds for ``name``, to count its derivations."""
+    return type(get_registry().kdf(name).factory({}))
 
 
 def data_dir(home: Path) -> Path:
@@ -34,6 +39,7 @@ def passphrase_manager(monkeypatch: pytest.MonkeyPatch) -> SecureSecretsManager:
     return SecureSecretsManager(key_source="passphrase")
 
 
+@pytest.mark.slow
 def test_passphrase_round_trip_and_stored_params(passphrase_manager, isolated_home) -> None:
     passphrase_manager.store_secret("db", "v1")
     assert passphrase_manager.retrieve_secret("db") == "v1"
@@ -45,6 +51,7 @@ def test_passphrase_round_trip_and_stored_params(passphrase_manager, isolated_ho
     assert not (data_dir(isolated_home) / "master.key").exists()
 
 
+@pytest.mark.slow
 def test_each_keyring_gets_its_own_salt(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv(PASSPHRASE_VAR, "same passphrase")
     salts = set()
@@ -59,6 +66,7 @@ def test_each_keyring_gets_its_own_salt(monkeypatch, tmp_path) -> None:
     assert len(salts) == 2
 
 
+@pytest.mark.slow
 def test_wrong_passphrase_is_a_typed_error_and_changes_nothing(
     passphrase_manager, monkeypatch, isolated_home
 ) -> None:
@@ -75,6 +83,7 @@ def test_wrong_passphrase_is_a_typed_error_and_changes_nothing(
     assert snapshot(isolated_home) == before
 
 
+@pytest.mark.slow
 def test_passphrases_are_nfc_normalised(monkeypatch) -> None:
     monkeypatch.setenv(PASSPHRASE_VAR, "caf\u00e9")  # precomposed é
     SecureSecretsManager(key_source="passphrase").store_secret("x", "v")
@@ -92,12 +101,12 @@ def test_empty_or_missing_passphrase_is_refused(monkeypatch, isolated_home) -> N
     assert not (data_dir(isolated_home) / "keyring.json").exists()
 
 
+@pytest.mark.slow
 def test_the_kdf_runs_once_per_process_per_key_source(passphrase_manager, monkeypatch) -> None:
     calls = []
-    real = kdfs.Argon2idKdf.derive
-    monkeypatch.setattr(
-        kdfs.Argon2idKdf, "derive", lambda self, *a: calls.append(1) or real(self, *a)
-    )
+    argon2id = kdf_class()
+    real = argon2id.derive
+    monkeypatch.setattr(argon2id, "derive", lambda self, *a: calls.append(1) or real(self, *a))
     passphrase_manager.store_secret("a", "1")
     for _ in range(20):
         passphrase_manager.retrieve_secret("a")
@@ -107,6 +116,7 @@ def test_the_kdf_runs_once_per_process_per_key_source(passphrase_manager, monkey
     assert len(calls) == 1
 
 
+@pytest.mark.slow
 def test_change_passphrase_rewraps_without_reencrypting(
     passphrase_manager, monkeypatch, isolated_home
 ) -> None:
@@ -174,12 +184,13 @@ def test_hostile_kdf_params_in_the_keyring_are_refused_before_deriving(
     path.write_text(json.dumps(doc))
     before = snapshot(isolated_home)
     derived = []
-    monkeypatch.setattr(kdfs.Argon2idKdf, "derive", lambda *a: derived.append(1))
+    monkeypatch.setattr(kdf_class(), "derive", lambda *a: derived.append(1))
     with pytest.raises(ConfigError, match=error):
         SecureSecretsManager(key_source="passphrase").retrieve_secret("db")
     assert derived == [] and snapshot(isolated_home) == before
 
 
+@pytest.mark.slow
 def test_a_corrupt_salt_is_an_integrity_error(passphrase_manager, isolated_home) -> None:
     passphrase_manager.store_secret("db", "v1")
     path = data_dir(isolated_home) / "keyring.json"
@@ -190,6 +201,7 @@ def test_a_corrupt_salt_is_an_integrity_error(passphrase_manager, isolated_home)
         SecureSecretsManager(key_source="passphrase").retrieve_secret("db")
 
 
+@pytest.mark.slow
 def test_a_passphrase_keyring_opened_with_the_keyfile_source_says_what_to_configure(
     passphrase_manager,
 ) -> None:

@@ -11,10 +11,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
 
 from secrets_core.errors import (
     BackendConfigurationError,
@@ -47,7 +47,10 @@ def write_config(home: Path, text: str) -> None:
 # --- modes -----------------------------------------------------------------------------------
 
 
-def test_private_modes_under_umask_000(isolated_home: Path) -> None:
+@pytest.mark.slow
+def test_private_modes_under_umask_000(
+    isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> None:
     result = run_python(
         """
         import os
@@ -68,8 +71,8 @@ def test_private_modes_under_umask_000(isolated_home: Path) -> None:
     private_files = [
         root / "keyring.json",
         root / "master.key",
-        root / "store" / file_name("k"),
-        root / "store" / file_name("k2"),
+        root / "store" / secret_file_name("k"),
+        root / "store" / secret_file_name("k2"),
         log_dir / "audit.jsonl",
     ]
     for path in private_files:
@@ -240,6 +243,7 @@ print(manager.retrieve_secret(f"proc/{index}"))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("round_", range(3))
 def test_concurrent_first_keyring_creation(
     isolated_home: Path, tmp_path: Path, round_: int

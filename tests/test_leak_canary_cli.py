@@ -18,13 +18,15 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
 
 from secrets_core.cli.exitcodes import CONFIG, FAILURE, INTEGRITY, NOT_FOUND, USAGE
 from secrets_core.cli.masking import MASK
+
+pytestmark = pytest.mark.slow
 
 CANARY = f"CANARY-cli-{uuid.uuid4().hex[:16]}"
 IMPORTED = f"CANARY-import-{uuid.uuid4().hex[:16]}"
@@ -91,7 +93,7 @@ def cli(isolated_home: Path, tmp_path: Path) -> Cli:
 
 
 def test_the_canary_goes_through_every_verb_and_leaks_nowhere(
-    cli: Cli, isolated_home: Path, tmp_path: Path
+    cli: Cli, isolated_home: Path, tmp_path: Path, secret_file_name: Callable[[str], str]
 ) -> None:
     data_dir = isolated_home / "data" / "secure-secrets"
 
@@ -170,7 +172,7 @@ def test_the_canary_goes_through_every_verb_and_leaks_nowhere(
     cli("get", f"{CANARY} pasted", code=USAGE)
     cli("set", "bad/../name", "--value", CANARY, code=USAGE)
     cli("--backend", "nope", "get", "canary/value", code=CONFIG)
-    record = data_dir / "store" / file_name("canary/value")
+    record = data_dir / "store" / secret_file_name("canary/value")
     data = bytearray(record.read_bytes())
     data[-30] ^= 0x01
     record.write_bytes(bytes(data))

@@ -24,6 +24,7 @@ def manager() -> SecureSecretsManager:
     return manager
 
 
+@pytest.mark.slow
 def test_read_only_prefix_handle(manager, isolated_home) -> None:
     billing = manager.scoped("billing/", read_only=True)
     assert billing.retrieve_secret("billing/stripe") == "value of billing/stripe"
@@ -44,6 +45,7 @@ def test_read_only_prefix_handle(manager, isolated_home) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_exact_names_and_write_access(manager) -> None:
     handle = manager.scoped("shared")
     handle.store_secret("shared", "new")
@@ -54,6 +56,7 @@ def test_exact_names_and_write_access(manager) -> None:
         handle.retrieve_secret("billing/stripe")
 
 
+@pytest.mark.slow
 def test_named_policies_from_config(isolated_home) -> None:
     config = isolated_home / "config.toml"
     config.parent.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,10 @@ import subprocess
 import sys
 import textwrap
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
 
 from secrets_core.errors import (
     BackendConfigurationError,
@@ -55,8 +55,13 @@ def store_dir(home: Path) -> Path:
     return data_dir(home) / "store"
 
 
-def secret_path(home: Path, name: str) -> Path:
-    return store_dir(home) / file_name(name)
+SecretPath = Callable[[Path, str], Path]
+
+
+@pytest.fixture
+def secret_path(secret_file_name: Callable[[str], str]) -> SecretPath:
+    """The record file of ``name`` in the default store under ``home``."""
+    return lambda home, name: store_dir(home) / secret_file_name(name)
 
 
 def keyring_doc(home: Path) -> dict:
@@ -165,6 +170,7 @@ def test_issue_contract_verbatim(isolated_home: Path) -> None:
         secrets_manager.retrieve_secret("trading_credentials", backend_type=BackendType.VAULT)
 
 
+@pytest.mark.slow
 def test_vault_manager_constructs_and_fails_without_touching_the_network() -> None:
     code = f"""
         import sys
@@ -226,6 +232,7 @@ ROUND_TRIP_VALUES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ROUND_TRIP_VALUES)
 def test_values_round_trip_with_their_type(value: str | bytes) -> None:
     manager = SecureSecretsManager()
@@ -291,6 +298,7 @@ BAD_NAMES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", BAD_NAMES)
 @pytest.mark.parametrize("operation", ["store", "retrieve", "delete"])
 def test_bad_names_raise_and_touch_nothing(
@@ -348,7 +356,9 @@ def test_missing_secret_raises_not_found_which_is_a_key_error() -> None:
         manager.delete_secret("nope")
 
 
-def test_delete_removes_the_secret_and_its_file(isolated_home: Path) -> None:
+def test_delete_removes_the_secret_and_its_file(
+    isolated_home: Path, secret_path: SecretPath
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("gone", "v")
     assert secret_path(isolated_home, "gone").exists()
@@ -363,7 +373,7 @@ def test_delete_removes_the_secret_and_its_file(isolated_home: Path) -> None:
 # --- integrity -------------------------------------------------------------------------------
 
 
-def test_swapped_files_are_detected(isolated_home: Path) -> None:
+def test_swapped_files_are_detected(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("alpha", "alpha-" + CANARY)
     manager.store_secret("beta", "beta-" + CANARY)
@@ -381,7 +391,7 @@ def test_swapped_files_are_detected(isolated_home: Path) -> None:
         SecureSecretsManager().retrieve_secret("alpha")
 
 
-def test_copied_file_is_detected(isolated_home: Path) -> None:
+def test_copied_file_is_detected(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("alpha", "a")
     manager.store_secret("beta", "b")
@@ -391,7 +401,9 @@ def test_copied_file_is_detected(isolated_home: Path) -> None:
     assert manager.retrieve_secret("alpha") == "a"
 
 
-def test_swapped_files_leave_no_plaintext_in_traceback_locals(isolated_home: Path) -> None:
+def test_swapped_files_leave_no_plaintext_in_traceback_locals(
+    isolated_home: Path, secret_path: SecretPath
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("alpha", "alpha-" + CANARY)
     manager.store_secret("beta", "beta-" + CANARY)
@@ -402,7 +414,8 @@ def test_swapped_files_leave_no_plaintext_in_traceback_locals(isolated_home: Pat
         assert CANARY not in shown
 
 
-def test_every_flipped_byte_is_detected(isolated_home: Path) -> None:
+@pytest.mark.slow
+def test_every_flipped_byte_is_detected(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("t", "tamper-me")
     path = secret_path(isolated_home, "t")
@@ -421,8 +434,11 @@ def test_every_flipped_byte_is_detected(isolated_home: Path) -> None:
     assert manager.retrieve_secret("t") == "tamper-me"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep", [0, 5, 20, -1], ids=["empty", "header", "prefix", "minus-one"])
-def test_truncated_file_raises_and_is_never_read_as_empty(isolated_home: Path, keep: int) -> None:
+def test_truncated_file_raises_and_is_never_read_as_empty(
+    isolated_home: Path, keep: int, secret_path: SecretPath
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("t", "value")
     path = secret_path(isolated_home, "t")
@@ -431,7 +447,9 @@ def test_truncated_file_raises_and_is_never_read_as_empty(isolated_home: Path, k
         manager.retrieve_secret("t")
 
 
-def test_symlinked_secret_file_is_not_followed(isolated_home: Path) -> None:
+def test_symlinked_secret_file_is_not_followed(
+    isolated_home: Path, secret_path: SecretPath
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("real", "r")
     manager.store_secret("link", "l")
@@ -467,7 +485,8 @@ def test_unknown_backend_name_raises_plugin_not_found() -> None:
 # --- rotation --------------------------------------------------------------------------------
 
 
-def test_rotate_reencrypts_every_secret(isolated_home: Path) -> None:
+@pytest.mark.slow
+def test_rotate_reencrypts_every_secret(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     values = {"a": "one", "b": b"two", "billing/c": "three ✓"}
     for name, value in values.items():
@@ -507,6 +526,7 @@ def test_rotate_reencrypts_every_secret(isolated_home: Path) -> None:
     assert result.stdout.strip() == repr(["one", b"two", "three ✓", "four"])
 
 
+@pytest.mark.slow
 def test_rotate_twice_counts_again_and_keeps_one_old_key_by_default(isolated_home: Path) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("a", "1")
@@ -526,7 +546,8 @@ def test_rotate_on_an_empty_store() -> None:
     assert event.details["backends"]["file"] == {"rotated": 0, "skipped": 0, "failed": 0}
 
 
-def test_keep_old_keys_zero_retires_old_keys(isolated_home: Path) -> None:
+@pytest.mark.slow
+def test_keep_old_keys_zero_retires_old_keys(isolated_home: Path, secret_path: SecretPath) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("a", "value-a")
     old_id = keyring_doc(isolated_home)["primary"]
@@ -546,7 +567,9 @@ def test_keep_old_keys_zero_retires_old_keys(isolated_home: Path) -> None:
         SecureSecretsManager().retrieve_secret("a")
 
 
-def test_corrupt_secret_aborts_rotation_and_keeps_old_keys(isolated_home: Path) -> None:
+def test_corrupt_secret_aborts_rotation_and_keeps_old_keys(
+    isolated_home: Path, secret_path: SecretPath
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("aaa_good", "good")
     manager.store_secret("zzz_corrupt", "bad")
@@ -566,7 +589,9 @@ def test_corrupt_secret_aborts_rotation_and_keeps_old_keys(isolated_home: Path) 
 # --- keys on disk ----------------------------------------------------------------------------
 
 
-def test_deleted_master_key_raises_and_never_creates_a_new_key(isolated_home: Path) -> None:
+def test_deleted_master_key_raises_and_never_creates_a_new_key(
+    isolated_home: Path, secret_path: SecretPath
+) -> None:
     SecureSecretsManager().store_secret("a", "v")
     keyring = data_dir(isolated_home) / "keyring.json"
     keyring_bytes = keyring.read_bytes()
@@ -597,7 +622,9 @@ def test_world_readable_master_key_is_refused(isolated_home: Path) -> None:
     assert SecureSecretsManager().retrieve_secret("a") == "v"
 
 
-def test_deleted_keyring_with_stored_secrets_raises_on_store(isolated_home: Path) -> None:
+def test_deleted_keyring_with_stored_secrets_raises_on_store(
+    isolated_home: Path, secret_path: SecretPath
+) -> None:
     manager = SecureSecretsManager()
     manager.store_secret("a", "v")
     keyring = data_dir(isolated_home) / "keyring.json"
@@ -632,6 +659,7 @@ def test_corrupt_keyring_raises_integrity_error(isolated_home: Path) -> None:
 # --- processes -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_another_process_reads_what_this_one_stored() -> None:
     SecureSecretsManager().store_secret("shared/text", "from parent ✓")
     SecureSecretsManager().store_secret("shared/bin", b"\x00\x01parent")
@@ -652,6 +680,7 @@ def test_another_process_reads_what_this_one_stored() -> None:
 # --- listing ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_list_secrets_with_prefix() -> None:
     manager = SecureSecretsManager()
     assert manager.list_secrets() == []

@@ -64,6 +64,7 @@ def test_a_full_discovery_writes_a_private_index() -> None:
     assert "fernet" in provides["cipher"] and "keyfile" in provides["key source"]
 
 
+@pytest.mark.slow
 def test_a_later_process_loads_only_the_plugins_it_uses() -> None:
     SecureSecretsManager().store_secret("indexed", "v1")
     first = run_python(READ_IN_A_NEW_PROCESS)  # its sys.path differs from pytest's
@@ -72,6 +73,7 @@ def test_a_later_process_loads_only_the_plugins_it_uses() -> None:
     assert report == {"value": "v1", "pluggy": False, "vault": False, "env": False}
 
 
+@pytest.mark.slow
 def test_without_an_index_the_full_discovery_runs() -> None:
     SecureSecretsManager().store_secret("indexed", "v1")
     index_file().unlink()
@@ -80,6 +82,7 @@ def test_without_an_index_the_full_discovery_runs() -> None:
     assert index_file().exists()  # and it wrote the index again
 
 
+@pytest.mark.slow
 def test_a_changed_installation_invalidates_the_index(tmp_path: Path) -> None:
     get_registry().plugins()
     site = tmp_path / "site"
@@ -99,6 +102,7 @@ def test_a_changed_installation_invalidates_the_index(tmp_path: Path) -> None:
 FOREIGN_INFO = "/tmp/secure-secrets-test-foreign/fake-1.0.dist-info"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "tamper",
     [
@@ -126,6 +130,7 @@ def test_an_edited_index_is_not_trusted(tamper: object) -> None:
     assert report["pluggy"], "the edited entry was refused and the full discovery ran"
 
 
+@pytest.mark.slow
 def test_a_name_the_plugin_no_longer_provides_falls_back(tmp_path: Path) -> None:
     get_registry().plugins()
     document = json.loads(index_file().read_text())
@@ -183,6 +188,7 @@ def test_the_marker_carries_pluggys_options_and_pluggys_own_marker_works_too() -
     assert {"ours-mem", "theirs-mem"} <= set(registry.names("backend"))
 
 
+@pytest.mark.slow
 def test_two_installations_keep_their_own_entries(tmp_path: Path) -> None:
     """A console script and ``python -c`` differ in sys.path[0]: alternating between them
     must not make each one rebuild the index."""

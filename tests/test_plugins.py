@@ -275,6 +275,7 @@ def test_allow_list_without_the_cipher_names_its_distribution() -> None:
 # --- clashes ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_two_distributions_registering_one_backend_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -362,6 +363,7 @@ def test_registry_is_cached_without_reset(tmp_path: Path, monkeypatch: pytest.Mo
     assert "unseen" not in by_name(list_plugins(PluginPolicy()))
 
 
+@pytest.mark.slow
 def test_constructing_a_manager_loads_no_plugin_and_no_heavy_dependency() -> None:
     result = run_python(
         """
@@ -405,6 +407,7 @@ def _package_dir(module: str) -> Path:
     return origin.parent if origin.name == "__init__.py" else origin
 
 
+@pytest.mark.slow
 def test_core_alone_names_the_distribution_to_install(tmp_path: Path) -> None:
     site = tmp_path / "core-only"
     site.mkdir()

@@ -16,11 +16,11 @@ import time
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import FileBackend, secret_name
 
 from secrets_core.keys import envelope
-from secrets_core.plugin import PluginContext
 from secure_secrets import SecureSecretsManager
+
+pytestmark = pytest.mark.slow
 
 CHILD = Path(__file__).parent / "helpers" / "rotation_child.py"
 COUNT = 60
@@ -60,10 +60,9 @@ def assert_all_readable(values: dict[str, str | bytes]) -> None:
         assert manager.retrieve_secret(name) == value, name
 
 
-def stored_key_ids(home: Path) -> set[str]:
+def stored_key_ids() -> set[str]:
     """The data key id of every stored secret, read through the backend (format-agnostic)."""
-    context = PluginContext(home / "data" / "secure-secrets", home / "log")
-    backend = FileBackend.from_options({}, context)
+    backend = SecureSecretsManager().backend()
     return {envelope.key_id_of(backend.read(name), name) for name in backend.list_names()}
 
 
@@ -75,7 +74,7 @@ def resume_and_check(values: dict[str, str | bytes], home: Path, target: str | N
     doc = keyring_doc(home)
     assert "rotation" not in doc, "a completed rotation closes its journal"
     assert [k["id"] for k in doc["keys"]] == [doc["primary"]], "old keys are retired"
-    assert stored_key_ids(home) == {doc["primary"]}, "every secret is under the new key"
+    assert stored_key_ids() == {doc["primary"]}, "every secret is under the new key"
     assert_all_readable(values)
     assert not list((home / "data" / "secure-secrets" / "store").glob(".*.tmp"))
 
@@ -123,9 +122,11 @@ def test_sigkill_at_random_times(populated, isolated_home) -> None:
     resume_and_check(populated, isolated_home, None)
 
 
-def test_a_corrupt_secret_aborts_before_any_key_is_retired(populated, isolated_home) -> None:
-    store = isolated_home / "data" / "secure-secrets" / "store"
-    victim = sorted(store.glob("*.secret"))[COUNT // 2]
+def test_a_corrupt_secret_aborts_before_any_key_is_retired(
+    populated, isolated_home, secret_file_name
+) -> None:
+    name = sorted(populated)[COUNT // 2]
+    victim = isolated_home / "data" / "secure-secrets" / "store" / secret_file_name(name)
     data = bytearray(victim.read_bytes())
     data[-5] ^= 0xFF
     victim.write_bytes(bytes(data))
@@ -133,7 +134,7 @@ def test_a_corrupt_secret_aborts_before_any_key_is_retired(populated, isolated_h
     with pytest.raises(Exception) as info:
         SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
     assert type(info.value).__name__ == "IntegrityError"
-    assert f"'{secret_name(victim.name)}'" in str(info.value)
+    assert f"'{name}'" in str(info.value)
     assert keys_before <= {k["id"] for k in keyring_doc(isolated_home)["keys"]}, "nothing retired"
 
 

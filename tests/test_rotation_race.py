@@ -14,6 +14,8 @@ import pytest
 
 from secure_secrets import SecureSecretsManager
 
+pytestmark = pytest.mark.slow
+
 HELPERS = Path(__file__).parent / "helpers"
 PAUSED_WRITER = """
 import sys

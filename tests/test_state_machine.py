@@ -20,6 +20,8 @@ from secrets_core.plugin import get_registry
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import SecretNotFoundError
 
+pytestmark = pytest.mark.slow
+
 BACKENDS = ["file", "sqlite", "memory"]  # memory: process-local, so "reopen" keeps the instance
 NAMES = st.sampled_from(["a", "b", "dir/c", "dir/sub/d", "E"])
 VALUES = st.one_of(st.binary(max_size=64), st.text(max_size=32))

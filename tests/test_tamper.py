@@ -21,12 +21,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from secure_secrets_file.backend import file_name
+from secure_secrets_env.format import variable_name
 
-from secrets_core.environment import variable_name
 from secrets_core.errors import (
     EncryptionError,
     IntegrityError,
@@ -44,8 +44,9 @@ NOT_FOUND, TYPED, SAME = "not found", "typed error", "original value"
 class Store:
     """A secure-secrets store on one backend, read back as a fresh process would."""
 
-    def __init__(self, backend: str, home: Path) -> None:
+    def __init__(self, backend: str, home: Path, file_name: Callable[[str], str]) -> None:
         self.backend = backend
+        self.file_name = file_name
         self.data_dir = home / "data" / "secure-secrets"
         self.env_file = home / "app" / "secrets.env"
         self.backends = {"env": {"env_file": str(self.env_file)}} if backend == "env" else None
@@ -61,7 +62,7 @@ class Store:
     def path(self, name: str) -> Path:
         """The file holding ``name``'s record."""
         if self.backend == "file":
-            return self.data_dir / "store" / file_name(name)
+            return self.data_dir / "store" / self.file_name(name)
         return self.env_file
 
     def span(self, name: str) -> tuple[int, int]:
@@ -94,8 +95,10 @@ def forget_process_environment() -> None:
 
 
 @pytest.fixture(params=["file", "env"])
-def store(request: pytest.FixtureRequest, isolated_home: Path) -> Store:
-    return Store(request.param, isolated_home)
+def store(
+    request: pytest.FixtureRequest, isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> Store:
+    return Store(request.param, isolated_home, secret_file_name)
 
 
 def byte_class(store: Store, data: bytes, index: int) -> str:
@@ -115,6 +118,7 @@ def byte_class(store: Store, data: bytes, index: int) -> str:
 # --- the record ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_flipped_bit_is_a_typed_error_never_a_wrong_value(store: Store) -> None:
     path, (start, end) = store.path(VICTIM), store.span(VICTIM)
     original = path.read_bytes()
@@ -145,6 +149,7 @@ def test_every_flipped_bit_is_a_typed_error_never_a_wrong_value(store: Store) ->
         assert outcomes["variable name", SAME] == 0, outcomes
 
 
+@pytest.mark.slow
 def test_every_truncation_is_a_typed_error_never_a_wrong_value(store: Store) -> None:
     path, (start, end) = store.path(VICTIM), store.span(VICTIM)
     original = path.read_bytes()
@@ -229,6 +234,7 @@ def test_another_stores_key_file_is_a_typed_error(store: Store, tmp_path: Path) 
             manager.retrieve_secret(name)
 
 
+@pytest.mark.slow
 def test_another_stores_keyring_is_a_typed_error(store: Store, tmp_path: Path) -> None:
     other = another_store(tmp_path)
     for files in (["keyring.json"], ["keyring.json", "master.key"]):
@@ -239,8 +245,12 @@ def test_another_stores_keyring_is_a_typed_error(store: Store, tmp_path: Path) -
             assert store.outcome(manager, name) == TYPED, files
 
 
-def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(isolated_home: Path) -> None:
-    store = Store("file", isolated_home)  # the keyring is the same whatever the backend
+@pytest.mark.slow
+def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(
+    isolated_home: Path, secret_file_name: Callable[[str], str]
+) -> None:
+    # the keyring is the same whatever the backend
+    store = Store("file", isolated_home, secret_file_name)
     path = store.data_dir / "keyring.json"
     original = path.read_bytes()
     seen: Counter[str] = Counter()
@@ -258,6 +268,7 @@ def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(isolated_home: P
     assert set(seen) <= {TYPED, SAME}, seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_old_keys", [0, 1])
 def test_a_keyring_rolled_back_past_a_rotation_is_a_typed_error(
     store: Store, keep_old_keys: int
@@ -301,6 +312,7 @@ def test_not_detected_a_deleted_record(store: Store) -> None:
     assert manager.list_secrets() == [OTHER]
 
 
+@pytest.mark.slow
 def test_not_detected_the_whole_store_and_keyring_rolled_back_together(
     store: Store, tmp_path: Path
 ) -> None:
@@ -351,3 +363,14 @@ def test_every_test_the_security_page_cites_exists() -> None:
         if not (root / path).exists() or f"def {test}(" not in (root / path).read_text()
     ]
     assert not missing, f"docs/security.md cites tests that do not exist: {missing}"
+
+
+def test_the_record_file_fixture_follows_the_documented_layout(
+    secret_file_name: Callable[[str], str],
+) -> None:
+    """tests/conftest.py's ``secret_file_name`` is what docs/file-backend.md documents (the
+    plugin's own tests pin its code to the same example)."""
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "file-backend.md").read_text()
+    example = secret_file_name("billing/stripe_key")
+    assert example == "mjuwy3djnzts643uojuxazk7nnsxs.secret"
+    assert f"`billing/stripe_key` is stored\nas `{example}`" in docs

@@ -34,6 +34,7 @@ def _store_and_check(manager: SecureSecretsManager, value: str | bytes) -> None:
     assert manager.retrieve_secret("prop/value") == value
 
 
+@pytest.mark.slow
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -42,6 +43,7 @@ def test_any_str_round_trips_or_is_refused_without_the_value(manager, text: str)
     _store_and_check(manager, CANARY + text + CANARY)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

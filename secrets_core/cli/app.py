@@ -5,16 +5,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from secrets_core.cli import errors
 from secrets_core.cli.exitcodes import EXIT_CODES_HELP
 from secrets_core.cli.state import State
-from secrets_core.errors import SecretsError
+from secrets_core.errors import PluginLoadError, PluginNotFoundError, SecretsError
 
-#: verb -> "module:attribute", imported only when the verb runs (or help lists it).
+if TYPE_CHECKING:
+    from secrets_core.plugin import CommandSpec, PluginRegistry
+
+#: The core's verbs: verb -> "module:attribute", imported only when the verb runs (or help
+#: lists it). Plugins add theirs through ``secrets_register_commands`` (a core verb wins).
 COMMANDS: dict[str, str] = {
     "init": "secrets_core.cli.keys:init_cmd",
     "set": "secrets_core.cli.values:set_cmd",
@@ -26,7 +30,6 @@ COMMANDS: dict[str, str] = {
     "rotate-key": "secrets_core.cli.keys:rotate_key_cmd",
     "change-passphrase": "secrets_core.cli.keys:change_passphrase_cmd",
     "run": "secrets_core.cli.run:run_cmd",
-    "lease": "secrets_core.cli.lease:lease_group",
     "export": "secrets_core.cli.export:export_cmd",
     "import-env": "secrets_core.cli.importenv:import_env_cmd",
     "plugins": "secrets_core.cli.plugins:plugins_cmd",
@@ -37,23 +40,128 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def plugin_verbs(registry: PluginRegistry) -> tuple[dict[str, CommandSpec], list[str]]:
+    """The verbs plugins add (each with its distribution), and one message per clash: a
+    plugin verb named like a core verb (the core verb runs), or one verb from two plugins."""
+    shipped = {
+        provided.partition(":")[2]: info.distribution
+        for info in registry.plugins()
+        if info.status == "active"
+        for provided in info.provides
+        if provided.startswith("command:")
+    }
+    verbs: dict[str, CommandSpec] = {}
+    clashes: list[str] = []
+    for name in registry.names("command"):
+        try:
+            spec = registry.command(name)
+        except SecretsError as exc:  # two plugins: the registry's message names both
+            clashes.append(str(exc))
+            continue
+        spec = spec._replace(distribution=spec.distribution or shipped.get(name, "unknown"))
+        if name in COMMANDS:
+            clashes.append(
+                f"plugin verb '{name}' of {spec.distribution} has the name of the core verb "
+                f"'{name}' of secure-secrets; the core verb runs (rename the plugin's verb, or "
+                "block the plugin with plugins.block / SECURE_SECRETS_PLUGINS_BLOCK)"
+            )
+        else:
+            verbs[name] = spec
+    return verbs, clashes
+
+
+def _registry(ctx: click.Context) -> PluginRegistry:
+    """The registry under the plugin policy of the config the global options name."""
+    from secrets_core.config import load_settings
+    from secrets_core.plugin import get_registry
+
+    params = ctx.find_root().params
+    settings = load_settings(config_path=params.get("config_path"), profile=params.get("profile"))
+    return get_registry(settings.plugins)
+
+
 class LazyGroup(click.Group):
     """A group that imports a verb's module only when the verb is used, and turns library
-    errors into one line on stderr with the documented exit code."""
+    errors into one line on stderr with the documented exit code.
+
+    Core verbs come from :data:`COMMANDS` and never load a plugin. Plugin verbs are looked
+    up only for a name that is not a core verb (through the plugin index: just the plugin
+    that provides it loads) and for listings (``--help``, completion: a full discovery)."""
+
+    def _plugin_verbs(self, ctx: click.Context) -> dict[str, CommandSpec]:
+        root = ctx.find_root()
+        if "plugin_verbs" not in root.meta:
+            verbs: dict[str, CommandSpec] = {}
+            try:
+                verbs, clashes = plugin_verbs(_registry(ctx))
+            except SecretsError as exc:
+                clashes = [f"plugin verbs not listed: {exc}"]
+            if not ctx.resilient_parsing:  # not during shell completion
+                for clash in clashes:
+                    click.echo(f"warning: {clash}", err=True)
+            root.meta["plugin_verbs"] = verbs
+        found: dict[str, CommandSpec] = root.meta["plugin_verbs"]
+        return found
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *self._plugin_verbs(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
+        where = "secure-secrets"
         if target is None:
-            return None
-        module_name, attribute = target.split(":")
-        # __import__ rather than importlib.import_module: the same, but visible to
-        # `python -X importtime`, which the cold-start check reads.
-        command = getattr(__import__(module_name, fromlist=[attribute]), attribute)
-        assert isinstance(command, click.Command)
+            spec = self._plugin_command(ctx, cmd_name)
+            if spec is None:
+                return None
+            target, where = spec.command, f"plugin verb '{cmd_name}'"
+        module_name, _, attribute = target.partition(":")
+        try:
+            # __import__ rather than importlib.import_module: the same, but visible to
+            # `python -X importtime`, which the cold-start check reads.
+            command = getattr(__import__(module_name, fromlist=[attribute]), attribute)
+        except (ImportError, AttributeError) as exc:
+            if target in COMMANDS.values():
+                raise
+            raise PluginLoadError(
+                f"{where} cannot be loaded from {target} ({type(exc).__name__}); reinstall "
+                "or upgrade the plugin that provides it (see: secure-secrets plugins)"
+            ) from None
+        if not isinstance(command, click.Command):
+            raise PluginLoadError(f"{where}: {target} is not a click command")
         return command
+
+    def _plugin_command(self, ctx: click.Context, cmd_name: str) -> CommandSpec | None:
+        """The plugin verb ``cmd_name``, None if no plugin provides it (click then says "No
+        such command"), or a usage error naming the distribution that would."""
+        from secrets_core.plugin._registry import KNOWN_DISTRIBUTIONS
+
+        try:
+            return _registry(ctx).command(cmd_name)
+        except PluginNotFoundError as exc:
+            if ("command", cmd_name) in KNOWN_DISTRIBUTIONS and not ctx.resilient_parsing:
+                raise click.UsageError(str(exc), ctx) from None
+            return None
+        except SecretsError:
+            if ctx.resilient_parsing:
+                return None
+            raise
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing, except that a plugin verb shows its descriptor's help line and
+        distribution without importing the verb."""
+        verbs = self._plugin_verbs(ctx)
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows: list[tuple[str, str]] = []
+        for name in names:
+            if name in verbs:
+                rows.append((name, f"{verbs[name].help} ({verbs[name].distribution})"))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(
         self,

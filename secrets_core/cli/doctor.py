@@ -17,7 +17,6 @@ from secrets_core.defaults import audit_log_path, key_file_path, keyring_path
 from secrets_core.fsutil import read_private_file
 
 if TYPE_CHECKING:
-    from secrets_core.config import Settings
     from secrets_core.manager import SecretsManager
 
 
@@ -49,7 +48,8 @@ def _mode_finding(check: str, path: Path, private: int) -> Finding:
     return Finding(check, note=f"{path} ({mode:04o})")
 
 
-def _permission_checks(settings: Settings) -> list[Finding]:
+def _permission_checks(manager: SecretsManager) -> list[Finding]:
+    settings = manager.settings
     data = settings.data_dir
     findings = [_mode_finding("data directory", data, 0o700)]
     if settings.key_source == "keyfile":
@@ -57,9 +57,7 @@ def _permission_checks(settings: Settings) -> list[Finding]:
         if isinstance(settings.key_source_options.get("path"), (str, type(None))):
             findings.append(_mode_finding("key file", key, 0o600))
     findings.append(_mode_finding("keyring", keyring_path(data), 0o600))
-    store = settings.backends.get("file", {}).get("path")
-    store_path = Path(store).expanduser() if isinstance(store, str) else data / "store"
-    findings.append(_mode_finding("file store", store_path, 0o700))
+    findings += _backend_path_checks(manager)
     for sink in settings.audit_sinks:
         if sink.name == "jsonl":
             path = sink.options.get("path")
@@ -80,6 +78,22 @@ def _permission_checks(settings: Settings) -> list[Finding]:
             )
         else:
             findings.append(Finding("config file", note=f"{config} ({mode:04o})"))
+    return findings
+
+
+def _backend_path_checks(manager: SecretsManager) -> list[Finding]:
+    """The paths each configured backend declares (its descriptor's ``paths``) are private.
+    A backend that cannot be looked up is left to the backend check."""
+    from secrets_core.errors import SecretsError
+
+    findings = []
+    for name in manager.assembly.configured_backend_names():
+        try:
+            paths = manager.assembly.backend_paths(name)
+        except SecretsError:
+            continue
+        for label, path in paths.items():
+            findings.append(_mode_finding(label, path, 0o700 if path.is_dir() else 0o600))
     return findings
 
 
@@ -196,9 +210,10 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     return findings
 
 
-def _configuration_notes(settings: Settings) -> list[Finding]:
+def _configuration_notes(manager: SecretsManager) -> list[Finding]:
     """How the least-privilege, alerting, profile and dynamic-secret features are set up:
     notes, not problems (each is optional)."""
+    settings = manager.settings
     policies = settings.policies
     grants = ", ".join(
         f"{name} (read {len(p.read)}, write {len(p.write)})" for name, p in sorted(policies.items())
@@ -215,12 +230,37 @@ def _configuration_notes(settings: Settings) -> list[Finding]:
             + f"; audit sinks: {', '.join(sinks) or 'none'}",
         ),
         Finding("profile", note=f"{settings.profile or 'none'} (profiles: {profiles})"),
-        Finding(
-            "dynamic secrets",
-            note="available through [backends.vault] (secure-secrets lease read PATH)"
-            if "vault" in settings.backends
-            else "need a [backends.vault] table (see: secure-secrets lease --help)",
-        ),
+        Finding("dynamic secrets", note=_dynamic_note(manager)),
+        *_verb_checks(manager),
+    ]
+
+
+def _dynamic_note(manager: SecretsManager) -> str:
+    """Which configured backends issue dynamic credentials (their descriptor's ``dynamic``)."""
+    from secrets_core.errors import SecretsError
+
+    issuing = []
+    for name in manager.assembly.configured_backend_names():
+        try:
+            if manager.registry.backend(name).dynamic is not None:
+                issuing.append(f"[backends.{name}]")
+        except SecretsError:
+            continue
+    if issuing:
+        return f"available through {', '.join(issuing)} (run --dynamic VAR=PATH)"
+    return "no configured backend issues them (see docs/dynamic-secrets.md)"
+
+
+def _verb_checks(manager: SecretsManager) -> list[Finding]:
+    """Plugin verbs: a clash with a core verb (or between plugins) is a problem."""
+    from secrets_core.cli.app import plugin_verbs
+
+    verbs, clashes = plugin_verbs(manager.registry)
+    if not clashes:
+        return [Finding("plugin verbs", note=", ".join(sorted(verbs)) or "none")]
+    return [
+        Finding("plugin verbs", clash, "rename or block one of the plugins (plugins.block)")
+        for clash in clashes
     ]
 
 
@@ -252,18 +292,17 @@ def doctor_cmd(as_json: bool) -> None:
     findings: list[Finding] = []
     try:
         manager = state.manager()
-        settings = manager.settings
     except SecretsError as exc:
         findings.append(Finding("config", str(exc), "correct the config where the message says"))
         manager = None
     if manager is not None:
-        findings += _permission_checks(settings)
+        findings += _permission_checks(manager)
         findings += _plugin_checks(manager)
         findings += _key_check(manager)
         findings.append(_backend_check(manager))
         findings += _kdf_checks(manager)
         findings += _profile_checks(state.config)
-        findings += _configuration_notes(settings)
+        findings += _configuration_notes(manager)
     problems = [f for f in findings if f.problem]
     if as_json:
         checks = [{**asdict(f), "ok": not f.problem} for f in findings]

@@ -15,8 +15,8 @@ from secrets_core.cli.errors import USAGE, CliError
 
 def variable_name(name: str, prefix: str = "") -> str:
     """The environment variable for secret ``name``: the library's rule
-    (:func:`secrets_core.environment.child_variable_name`), with its error as a usage error."""
-    from secrets_core.environment import child_variable_name
+    (:func:`secrets_core.child_env.child_variable_name`), with its error as a usage error."""
+    from secrets_core.child_env import child_variable_name
     from secrets_core.errors import ConfigError
 
     try:

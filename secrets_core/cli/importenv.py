@@ -28,7 +28,7 @@ def import_env_cmd(
     path: Path, apply: bool, rewrite: bool, references: bool, overwrite: bool, as_json: bool
 ) -> None:
     """Import the entries of a plaintext .env file. Prints names, never values."""
-    from secrets_core.environment import import_dotenv
+    from secrets_core.dotenv_import import import_dotenv
 
     if rewrite and not apply:
         raise click.UsageError("--rewrite needs --apply")

@@ -15,27 +15,24 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from secrets_core.child_env import credential_variables, refuse_steering
 from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import USAGE, CliError
 from secrets_core.cli.masking import Masker
 from secrets_core.cli.state import State, get_state
-from secrets_core.defaults import KEY_VARIABLES
 
 if TYPE_CHECKING:
     from secrets_core.manager import SecretsManager
 
-#: Variables that hold key material; not passed to the child unless --pass-key-env.
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def child_environment(
-    parent: Mapping[str, str],
-    secrets: Mapping[str, str | bytes],
-    drop: tuple[str, ...],
+    parent: Mapping[str, str], secrets: Mapping[str, str | bytes]
 ) -> dict[str, str]:
-    """A copy of ``parent`` without the ``drop`` variables, plus ``secrets`` (which win over
-    variables of the same name). ``parent`` itself is not modified."""
-    env = {key: value for key, value in parent.items() if key not in drop}
+    """A copy of ``parent`` plus ``secrets`` (which win over variables of the same name).
+    ``parent`` itself is not modified."""
+    env = dict(parent)
     for variable, value in secrets.items():
         text = value if isinstance(value, str) else os.fsdecode(value)
         if "\0" in text:
@@ -107,15 +104,25 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
 @click.option(
     "--pass-key-env",
     is_flag=True,
-    help="Also pass $SECURE_SECRETS_PASSPHRASE / $SECURE_SECRETS_KEK to the command.",
+    help="Also pass the key and credential variables (passphrase, KEK, VAULT_TOKEN, every "
+    '{ env = "VAR" } of the config) to the command.',
+)
+@click.option(
+    "--allow-variable",
+    "allowed",
+    multiple=True,
+    metavar="VAR",
+    help="Let a secret set VAR although it steers a loader, shell or interpreter (PATH, "
+    "LD_PRELOAD, BASH_ENV, PYTHON*...), or keep the credential variable VAR (repeatable).",
 )
 @click.option(
     "--dynamic",
     "dynamic_specs",
     multiple=True,
     metavar="VAR=PATH",
-    help="Also pass a Vault dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD]; "
-    "renewed while COMMAND runs, revoked when it exits.",
+    help="Also pass a dynamic credential (repeatable): VAR=PATH[?KEY=VALUE&...][#FIELD], from "
+    "--backend or the first configured backend that issues them (Vault/OpenBao with "
+    "secure-secrets-vault); renewed while COMMAND runs, revoked when it exits.",
 )
 @click.option(
     "--env-file",
@@ -141,6 +148,7 @@ def run_cmd(
     prefix: str,
     mask: bool,
     pass_key_env: bool,
+    allowed: tuple[str, ...],
     dynamic_specs: tuple[str, ...],
     env_files: tuple[Path, ...],
     allow_profiles: tuple[str, ...],
@@ -157,43 +165,55 @@ def run_cmd(
     state = get_state()
     manager = state.manager()
     source = manager.scoped(policy=policy) if policy else manager
-    base, secrets = _resolve_references(manager, env_files, allow_profiles, policy)
+    credentials = credential_variables(manager)
+    drop = set() if pass_key_env else credentials - set(allowed)
+    base, secrets = _resolve_references(
+        manager, env_files, credentials, drop, allow_profiles, allowed, policy
+    )
     if only or prefix or not (secrets or env_files):
         names = list(only) if only else source.list_secrets(prefix)
         if prefix:
             names = [name for name in names if name.startswith(prefix)]
         mapping = variable_map(names, prefix)
+        refuse_steering(mapping, allowed)  # before anything is decrypted
         secrets.update(
             {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
         )
     with contextlib.ExitStack() as leases:
         if dynamic_specs:
-            secrets.update(_dynamic_credentials(state, dynamic_specs, set(secrets), leases))
-        code = _run_with(state, manager, base, secrets, mask, pass_key_env, command)
+            from secrets_core.cli.dynamic import dynamic_variables
+
+            secrets.update(dynamic_variables(state, dynamic_specs, set(secrets), leases))
+        code = _run_with(state, base, secrets, mask, command)
     click.get_current_context().exit(code)
 
 
 def _resolve_references(
     manager: SecretsManager,
     env_files: tuple[Path, ...],
+    credentials: set[str],
+    drop: set[str],
     allow_profiles: tuple[str, ...],
+    allowed: tuple[str, ...],
     policy: str | None,
 ) -> tuple[dict[str, str], dict[str, str | bytes]]:
-    """The parent environment plus the ``env_files``' variables, and the values of the
-    references among them (all resolved before any child starts, or an
-    ``UnresolvedReferencesError`` listing the variables)."""
+    """The parent environment plus the ``env_files``' variables, without ``drop``, and the
+    values of the references among them (``credentials`` are never read as references nor
+    unescaped): all resolved before any child starts, or an ``UnresolvedReferencesError``
+    listing the variables."""
     from secrets_core.references import ReferenceResolver, find_references, unescape
 
     base = dict(os.environ)
     if env_files:
-        from secrets_core.environment import read_dotenv_values
+        from secrets_core.envfile import read_dotenv_values
 
         for path in env_files:
             base.update(read_dotenv_values(path))
-    keys = set(_key_variables(manager))  # key material is never a reference, never altered
-    references = find_references({k: v for k, v in base.items() if k not in keys})
+    base = {k: v for k, v in base.items() if k not in drop}
+    references = find_references({k: v for k, v in base.items() if k not in credentials})
+    refuse_steering({v: r.name for v, r in references.items()}, allowed)
     for variable, value in base.items():
-        if variable not in references and variable not in keys:
+        if variable not in references and variable not in credentials:
             base[variable] = unescape(value)
     if not references:
         return base, {}
@@ -203,44 +223,14 @@ def _resolve_references(
     return base, secrets
 
 
-def _key_variables(manager: SecretsManager) -> tuple[str, ...]:
-    """The variables that hold this manager's key material."""
-    configured = manager.settings.key_source_options.get("variable")
-    return KEY_VARIABLES + ((configured,) if isinstance(configured, str) else ())
-
-
-def _dynamic_credentials(
-    state: State, specs: tuple[str, ...], taken: set[str], leases: contextlib.ExitStack
-) -> dict[str, str]:
-    """Read each ``--dynamic`` credential; its lease is kept renewed (and revoked at the end
-    of ``leases``)."""
-    from secrets_core.cli.lease import credential_variables, dynamic_secrets, parse_dynamic
-
-    dynamic = dynamic_secrets(state)
-    leases.callback(dynamic.close)
-    added: dict[str, str] = {}
-    for spec in specs:
-        variable, path, params, field = parse_dynamic(spec)
-        credential = dynamic.read(path, params or None)
-        leases.enter_context(dynamic.keep(credential))
-        for name, value in credential_variables(variable, credential, field).items():
-            if name in taken or name in added:
-                raise CliError(f"--dynamic {variable}: ${name} is already set by a secret", USAGE)
-            added[name] = value
-    return added
-
-
 def _run_with(
     state: State,
-    manager: SecretsManager,
     base: Mapping[str, str],
     secrets: dict[str, str | bytes],
     mask: bool,
-    pass_key_env: bool,
     command: tuple[str, ...],
 ) -> int:
-    drop = () if pass_key_env else _key_variables(manager)
-    env = child_environment(base, secrets, drop)
+    env = child_environment(base, secrets)
     mask_values = None
     if mask:
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]

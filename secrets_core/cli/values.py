@@ -75,11 +75,6 @@ def _parse_meta(items: tuple[str, ...]) -> dict[str, str] | None:
     return metadata
 
 
-#: Backends that keep a value only in this process's environment unless the option is set:
-#: ``set`` then prints the line to keep, since the value is gone when the process exits.
-PROCESS_ONLY_UNLESS = {"env": "env_file"}
-
-
 def _read_limited(from_file: Path | None) -> bytes:
     """stdin or the file, at most one byte more than a secret may hold (the manager then
     refuses it with SecretTooLargeError), so a huge input is never read whole."""
@@ -92,13 +87,14 @@ def _read_limited(from_file: Path | None) -> bytes:
 
 
 def _line_to_keep(state: Any, name: str, backend: str) -> str | None:
-    option = PROCESS_ONLY_UNLESS.get(backend)
-    manager = state.manager()
-    if option is None or manager.settings.backends.get(backend, {}).get(option):
-        return None
-    from secrets_core.environment import export_lines
+    """For a dotenv backend that writes no file (the env backend without ``env_file``), the
+    line that holds the value: it lives only in this process's environment, which ends now."""
+    from secrets_core.dotenv_import import dotenv_backend
 
-    return export_lines(manager, [name], backend)[0]
+    target = dotenv_backend(state.manager(), backend)
+    if target is None or target.dotenv_file() is not None:
+        return None
+    return target.dotenv_line(name)
 
 
 @click.command("set")
@@ -182,12 +178,11 @@ def set_cmd(
     elif keep is not None:
         click.echo(keep)
     if keep is not None:
-        option = f"[backends.{event.backend}] {PROCESS_ONLY_UNLESS[event.backend or '']}"
         state.warn(
-            f"without {option}, backend '{event.backend}' kept the value only in the "
+            f"backend '{event.backend}' writes no file, so it kept the value only in the "
             "environment of this process, which ends now; keep the line printed on stdout "
             "(ciphertext; 'keep' with --json) in the environment of the program that reads it, "
-            f"or set {option}"
+            f"or configure the file it can keep values in ([backends.{event.backend}])"
         )
     elif not as_json:
         suffix = f" (version {version})" if version is not None else ""

@@ -9,6 +9,7 @@ dependency (hvac, boto3, ...) inside its body, so that registering stays cheap.
 
 import enum
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
@@ -46,7 +47,9 @@ class ConfigOption(NamedTuple):
 
     ``secret`` marks a credential: it is redacted wherever config is shown, and may be given
     as ``{ env = "VAR" }`` or ``{ file = "/path" }`` instead of its value (any string option
-    may, but credentials should).
+    may, but credentials should). ``env`` names the environment variable the plugin reads
+    when the option is unset (``VAULT_TOKEN``, say): for a ``secret`` option, ``run`` keeps
+    that variable out of the child's environment.
     """
 
     type: type | tuple[type, ...] = str
@@ -54,6 +57,7 @@ class ConfigOption(NamedTuple):
     required: bool = False
     secret: bool = False
     help: str = ""
+    env: str | None = None
 
 
 class PluginContext(NamedTuple):
@@ -238,17 +242,70 @@ class AuditSink(Protocol):
     def close(self) -> None: ...
 
 
+@runtime_checkable
+class DynamicCredentials(Protocol):
+    """Optional, from a backend descriptor's ``dynamic`` factory: credentials the backend's
+    server issues on demand under a lease (Vault/OpenBao database, RabbitMQ, PKI engines).
+    ``run --dynamic VAR=PATH`` uses it; the CLI knows nothing else about the server.
+
+    ``leased(path, params)`` reads one credential (params: request parameters, None for a
+    plain read) and is a context manager: the lease is kept renewed while the block runs and
+    revoked when it ends. The credential it yields gives its field names by iteration and
+    each field's value by ``credential[field]``; its ``repr`` must not show the values.
+    """
+
+    def leased(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> AbstractContextManager[Any]: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class DotenvBackend(Protocol):
+    """Optional: a backend that keeps its secrets as dotenv variables (the env backend).
+    ``.env`` migration (``import_dotenv``, ``import-env``) into it skips keys it already
+    owns, refuses to import its own file, and a rewrite puts its line where the plaintext
+    was. The core knows nothing else of the backend's format."""
+
+    def owns_variable(self, variable: str) -> bool:
+        """Whether ``variable`` is one of this backend's (its prefix)."""
+        ...
+
+    def dotenv_line(self, name: str) -> str:
+        """The line ``VARIABLE=stored form`` that holds the stored secret ``name``."""
+        ...
+
+    def dotenv_file(self) -> Path | None:
+        """The dotenv file the backend also writes, if any."""
+        ...
+
+
+#: The methods of :class:`DotenvBackend` (checked by attribute on a guarded instance).
+DOTENV_BACKEND_METHODS = ("owns_variable", "dotenv_line", "dotenv_file")
+
+
 # --- descriptors -----------------------------------------------------------------------------
 
 
 class BackendSpec(NamedTuple):
-    """A storage backend. ``factory(options, context)`` gets the validated option table."""
+    """A storage backend. ``factory(options, context)`` gets the validated option table.
+
+    ``dynamic(options, context)``, if given, gets the same table and returns the
+    :class:`DynamicCredentials` of the backend's server (``run --dynamic``).
+
+    ``paths(options, context)``, if given, gets the same table and returns the local files
+    and directories the backend keeps secrets in, by label (``{"file store": Path}``), without
+    creating anything; ``secure-secrets doctor`` checks that each is private (not a symlink,
+    owned by the user, 0700 directories, 0600 files)."""
 
     name: str
     factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend]
     capabilities: frozenset[Capability] = frozenset()
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
+    dynamic: Callable[[Mapping[str, Any], PluginContext], DynamicCredentials] | None = None
+    paths: Callable[[Mapping[str, Any], PluginContext], Mapping[str, Path]] | None = None
 
 
 class CipherSpec(NamedTuple):
@@ -286,3 +343,20 @@ class AuditSinkSpec(NamedTuple):
     factory: Callable[[Mapping[str, Any], PluginContext], AuditSink]
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
+
+
+class CommandSpec(NamedTuple):
+    """A verb a plugin adds to the ``secure-secrets`` command line.
+
+    ``command`` is a ``"module:attr"`` path to a :class:`click.Command` (or group); the core
+    imports it only when the verb runs, never at registration, and lists the verb in
+    ``secure-secrets --help`` with ``help`` (one line) without importing it. A verb with the
+    name of a core verb is reported and never runs (the core verb wins). ``distribution`` is
+    the distribution that ships the verb, for messages; when empty, the registry's record of
+    the plugin's distribution is used.
+    """
+
+    name: str
+    command: str
+    help: str = ""
+    distribution: str = ""

@@ -27,7 +27,14 @@ from secrets_core.errors import (
 from secrets_core.plugin import _discovery as entrypoints
 from secrets_core.plugin import _index as plugin_index
 from secrets_core.plugin import _marker as markers
-from secrets_core.plugin._api import AuditSinkSpec, BackendSpec, CipherSpec, KdfSpec, KeySourceSpec
+from secrets_core.plugin._api import (
+    AuditSinkSpec,
+    BackendSpec,
+    CipherSpec,
+    CommandSpec,
+    KdfSpec,
+    KeySourceSpec,
+)
 
 if TYPE_CHECKING:
     from secrets_core.plugin._manager import PluginManager
@@ -52,6 +59,8 @@ KNOWN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("kdf", "argon2id"): "secure-secrets-fernet",
     ("kdf", "scrypt"): "secure-secrets-fernet",
     ("kdf", "pbkdf2-sha256"): "secure-secrets-fernet",
+    ("command", "lease"): "secure-secrets-vault",
+    ("command", "export-env"): "secure-secrets-env",
 }
 
 _FAMILIES: dict[str, tuple[str, type]] = {
@@ -60,6 +69,7 @@ _FAMILIES: dict[str, tuple[str, type]] = {
     "kdf": ("secrets_register_kdfs", KdfSpec),
     "key source": ("secrets_register_key_sources", KeySourceSpec),
     "audit sink": ("secrets_register_audit_sinks", AuditSinkSpec),
+    "command": ("secrets_register_commands", CommandSpec),
 }
 
 
@@ -317,6 +327,10 @@ class PluginRegistry:
 
     def audit_sink(self, name: str) -> AuditSinkSpec:
         spec: AuditSinkSpec = self._get("audit sink", name)
+        return spec
+
+    def command(self, name: str) -> CommandSpec:
+        spec: CommandSpec = self._get("command", name)
         return spec
 
     def has(self, family: str, name: str) -> bool:

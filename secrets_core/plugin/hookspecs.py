@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import pluggy
 
-from secrets_core.plugin._api import AuditSinkSpec, BackendSpec, CipherSpec, KdfSpec, KeySourceSpec
+from secrets_core.plugin._api import (
+    AuditSinkSpec,
+    BackendSpec,
+    CipherSpec,
+    CommandSpec,
+    KdfSpec,
+    KeySourceSpec,
+)
 from secrets_core.plugin._marker import PROJECT_NAME
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -194,6 +201,32 @@ def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
     raise NotImplementedError
 
 
+# --- command-line verbs ----------------------------------------------------------------------
+
+
+@hookspec
+def secrets_register_commands() -> list[CommandSpec]:
+    """Register verbs of the ``secure-secrets`` command line.
+
+    Return one :class:`~secrets_core.plugin.CommandSpec` per verb. ``command`` is the
+    ``"module:attr"`` path of a click command, imported only when the verb runs; ``help`` is
+    the line ``secure-secrets --help`` shows. Inside the command,
+    ``secrets_core.cli.state.get_state()`` gives the global options and the manager. A verb
+    named like a core verb is reported and never runs.
+
+    Example::
+
+        from secrets_core import hookimpl
+        from secrets_core.plugin import CommandSpec
+
+        @hookimpl
+        def secrets_register_commands():
+            return [CommandSpec(name="hello", command="my_package.cli:hello_cmd",
+                                help="Say hello from my plugin.")]
+    """
+    raise NotImplementedError
+
+
 #: Hook name -> the descriptor type its implementations must return.
 __all__ = ["PROJECT_NAME", "REGISTRATION_HOOKS", "hookspec"]
 
@@ -203,4 +236,5 @@ REGISTRATION_HOOKS: dict[str, type] = {
     "secrets_register_kdfs": KdfSpec,
     "secrets_register_key_sources": KeySourceSpec,
     "secrets_register_audit_sinks": AuditSinkSpec,
+    "secrets_register_commands": CommandSpec,
 }

@@ -128,6 +128,7 @@ def test_unknown_backend_option_is_a_config_error(tmp_path: Path) -> None:
         make(tmp_path, backend="no_such_keyring_pkg.Backend")
 
 
+@pytest.mark.slow
 def test_manager_end_to_end_and_a_second_process(
     tmp_path: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,6 +166,7 @@ def test_manager_end_to_end_and_a_second_process(
         SecureSecretsManager(config_path=config).retrieve_secret("app/token")
 
 
+@pytest.mark.slow
 def test_env_var_selects_the_backend_in_a_fresh_process(isolated_home: Path) -> None:
     code = textwrap.dedent(
         """
@@ -186,6 +188,7 @@ def test_env_var_selects_the_backend_in_a_fresh_process(isolated_home: Path) -> 
     assert read_back(keyring_file(isolated_home), "env-selected", "kek") is not None
 
 
+@pytest.mark.slow
 def test_registering_does_not_import_keyring() -> None:
     code = (
         "import sys; from secure_secrets_keyring import plugin;"

@@ -220,6 +220,7 @@ def test_values_are_not_in_repr_or_not_found_messages(tmp_path: Path) -> None:
     assert CANARY not in str(info.value) and "'k'" in str(info.value)
 
 
+@pytest.mark.slow
 def test_registering_does_not_import_the_backend() -> None:
     import subprocess
     import sys
@@ -233,6 +234,7 @@ def test_registering_does_not_import_the_backend() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_threads_sharing_one_backend(tmp_path: Path) -> None:
     import threading
 
@@ -258,6 +260,7 @@ def test_threads_sharing_one_backend(tmp_path: Path) -> None:
     assert backend.metadata("shared").current_version == 120
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     backend = make(tmp_path)

@@ -7,7 +7,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from secure_secrets_sqlite.backend import SqliteBackend
+
+pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).with_name("sqlite_worker.py")
 PROCESSES = 4

@@ -56,7 +56,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/audit/events"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.05,), daemon=True
+        )  # poll often: shutdown() waits up to one poll interval
         self.thread.start()
 
     def events(self) -> list[dict[str, object]]:
@@ -121,6 +123,7 @@ class TestWebhookSinkContract(AuditSinkContract):
         return lambda: "\n".join(body.decode() for body in receiver.bodies)
 
 
+@pytest.mark.slow
 def test_events_reach_the_receiver_as_json_without_values(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,6 +191,7 @@ def test_best_effort_sink_down_lets_the_operation_succeed(
     assert CANARY not in caplog.text and TOKEN not in caplog.text
 
 
+@pytest.mark.slow
 def test_receiver_errors_fail_a_required_sink(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -201,6 +205,7 @@ def test_receiver_errors_fail_a_required_sink(
     assert manager.retrieve_secret("app/api_key") == CANARY
 
 
+@pytest.mark.slow
 def test_non_2xx_answer_raises_with_the_host_only(receiver: Receiver) -> None:
     from secrets_core.audit import AuditEvent
 
@@ -245,6 +250,7 @@ def test_https_verifies_the_certificate(receiver: Receiver) -> None:
     assert receiver.bodies == []
 
 
+@pytest.mark.slow
 def test_registering_does_not_import_urllib_request() -> None:
     import subprocess
     import sys

@@ -3,7 +3,7 @@ to a dotenv file.
 
 Secret ``name`` lives in the variable ``prefix + encode(name)`` and its value is the
 manager's envelope token, text-encoded; both formats are defined (and documented) in
-:mod:`secrets_core.environment`. The backend never sees plaintext when used through the
+:mod:`secure_secrets_env.format`. The backend never sees plaintext when used through the
 manager, which envelope-encrypts for backends that do not encrypt at rest.
 """
 
@@ -15,18 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from secrets_core.environment import (
-    DEFAULT_PREFIX,
-    check_prefix,
-    decode_value,
-    encode_value,
-    parse_env_text,
-    read_env_file,
-    rewrite_env_text,
-    secret_name_of,
-    variable_name,
-    write_env_file,
-)
+from secrets_core.envfile import parse_env_text, read_env_file, rewrite_env_text, write_env_file
 from secrets_core.errors import (
     BackendConfigurationError,
     ConfigError,
@@ -35,6 +24,14 @@ from secrets_core.errors import (
 )
 from secrets_core.fsutil import TEMP_SUFFIX
 from secrets_core.plugin import PluginContext
+from secure_secrets_env.format import (
+    DEFAULT_PREFIX,
+    check_prefix,
+    decode_value,
+    encode_value,
+    secret_name_of,
+    variable_name,
+)
 
 LOCK_TIMEOUT_SECONDS = 10.0
 
@@ -147,6 +144,17 @@ class EnvBackend:
 
     def close(self) -> None:
         self._cache = None
+
+    # --- DotenvBackend (.env migration) -------------------------------------------------------
+
+    def owns_variable(self, variable: str) -> bool:
+        return variable.startswith(self.prefix)
+
+    def dotenv_line(self, name: str) -> str:
+        return f"{variable_name(name, self.prefix)}={encode_value(self.read(name))}"
+
+    def dotenv_file(self) -> Path | None:
+        return self.env_file
 
     # --- the env file -------------------------------------------------------------------------
 

@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from secrets_core import hookimpl
 from secrets_core.plugin import (
     BackendSpec,
     Capability,
+    CommandSpec,
     ConfigOption,
     PluginContext,
     StorageBackend,
 )
+from secure_secrets_env.format import DEFAULT_PREFIX
 
 
 def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
     from secure_secrets_env.backend import EnvBackend
 
     return EnvBackend.from_options(options, context)
+
+
+def _paths(options: Mapping[str, Any], context: PluginContext) -> dict[str, Path]:
+    """For ``doctor``: the env file, if one is configured (it holds ciphertext, 0600)."""
+    env_file = options.get("env_file")
+    return {"env file": Path(env_file).expanduser()} if env_file else {}
 
 
 @hookimpl
@@ -31,7 +40,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             options={
                 "prefix": ConfigOption(
                     str,
-                    default="SECURE_SECRET_",
+                    default=DEFAULT_PREFIX,
                     help="variable prefix (letters, digits, '_'); a secret's variable is the "
                     "prefix plus its encoded name",
                 ),
@@ -41,7 +50,20 @@ def secrets_register_backends() -> list[BackendSpec]:
                     "other lines kept); read after the process environment",
                 ),
             },
+            paths=_paths,
             description="ciphertext in environment variables (and an optional dotenv file), "
             "for containers",
+        )
+    ]
+
+
+@hookimpl
+def secrets_register_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec(
+            name="export-env",
+            command="secure_secrets_env.cli:export_env_cmd",
+            help="Print secrets as env-backend variables (ciphertext) for --env-file or a "
+            "Kubernetes Secret.",
         )
     ]

@@ -17,15 +17,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from secure_secrets_env.backend import EnvBackend
-
-from secrets_core.environment import (
+from secure_secrets_env.format import (
     DEFAULT_PREFIX,
-    EnvFileError,
     decode_value,
     encode_value,
     secret_name_of,
     variable_name,
 )
+
+from secrets_core.envfile import EnvFileError
 from secrets_core.errors import (
     BackendConfigurationError,
     IntegrityError,
@@ -57,6 +57,7 @@ def manager(env_file: Path | None = None, **options: object) -> SecureSecretsMan
 # --- the name mapping --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @given(names)
 def test_mapping_is_reversible_and_a_portable_variable_name(name: str) -> None:
     variable = variable_name(name)
@@ -65,6 +66,7 @@ def test_mapping_is_reversible_and_a_portable_variable_name(name: str) -> None:
     assert secret_name_of(variable) == name
 
 
+@pytest.mark.slow
 @given(names, names)
 def test_different_names_never_share_a_variable(a: str, b: str) -> None:
     if a != b:
@@ -149,6 +151,7 @@ def test_a_foreign_value_raises_integrity_naming_the_variable_not_the_value(
     assert info.value.__cause__ is None and info.value.__context__ is None
 
 
+@pytest.mark.slow
 @given(st.binary(max_size=64), st.sampled_from([b"", b"x"]), st.booleans())
 def test_every_value_has_one_spelling_and_round_trips(
     raw: bytes, extra: bytes, as_text: bool
@@ -306,6 +309,7 @@ def test_delete_removes_from_both_and_list_sees_both(tmp_path: Path) -> None:
     assert backend.list_names() == ["in/env"]
 
 
+@pytest.mark.slow
 def test_another_process_sees_the_file_and_the_cache_follows_changes(tmp_path: Path) -> None:
     env_file = tmp_path / "app.env"
     reader = EnvBackend(env_file=env_file)
@@ -363,6 +367,7 @@ def test_a_value_copied_into_another_variable_is_detected(tmp_path: Path) -> Non
     assert manager(env_file).retrieve_secret("prod/db") == CANARY
 
 
+@pytest.mark.slow
 def test_rotation_re_encrypts_the_env_file_and_the_process(tmp_path: Path) -> None:
     env_file = tmp_path / "app.env"
     env_file.write_text("# keep me\nPLAIN_SETTING=1\n")
@@ -408,6 +413,7 @@ def test_delete_and_list_through_the_manager(tmp_path: Path) -> None:
         m.retrieve_secret("a/x")
 
 
+@pytest.mark.slow
 def test_registration_does_not_import_the_backend_module() -> None:
     script = (
         "import sys\n"

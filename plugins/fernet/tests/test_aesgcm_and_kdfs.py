@@ -39,6 +39,7 @@ class TestArgon2idContract(KdfContract):
         return {"memory_kib": 64 * 1024 * 1024, "iterations": 2, "lanes": 1}  # 64 GiB
 
 
+@pytest.mark.slow  # KDFs at their OWASP floors: seconds each
 class TestScryptContract(KdfContract):
     @pytest.fixture
     def kdf_spec(self) -> KdfSpec:
@@ -57,6 +58,7 @@ class TestScryptContract(KdfContract):
         return {"log2_n": 30, "r": 8, "p": 1}
 
 
+@pytest.mark.slow  # KDFs at their OWASP floors: seconds each
 class TestPbkdf2Contract(KdfContract):
     @pytest.fixture
     def kdf_spec(self) -> KdfSpec:

@@ -26,6 +26,7 @@ def test_a_key_of_the_wrong_size_is_refused() -> None:
         spec.factory(os.urandom(16))
 
 
+@pytest.mark.slow
 def test_registration_does_not_import_cryptography() -> None:
     code = (
         "import sys; from secure_secrets_fernet import plugin; "

@@ -71,6 +71,11 @@ _READ_FLAGS = (
 _geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
 
 
+def store_path(options: Mapping[str, Any], context: PluginContext) -> Path:
+    """The store directory: the ``path`` option, else ``<data_dir>/store``."""
+    return Path(options.get("path") or context.data_dir / "store").expanduser()
+
+
 class LoosePermissionsWarning(UserWarning):
     """A store file or directory is readable by others (``on_loose_permissions = "warn"``)."""
 
@@ -154,7 +159,7 @@ class FileBackend:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], context: PluginContext) -> FileBackend:
-        root = Path(options.get("path") or context.data_dir / "store").expanduser()
+        root = store_path(options, context)
         timeout = options.get("lock_timeout")
         max_versions = options.get("max_versions")
         return cls(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from secrets_core import hookimpl
@@ -19,6 +20,13 @@ def _make_backend(options: Mapping[str, Any], context: PluginContext) -> Storage
     from secure_secrets_file.backend import FileBackend
 
     return FileBackend.from_options(options, context)
+
+
+def _paths(options: Mapping[str, Any], context: PluginContext) -> dict[str, Path]:
+    """For ``doctor``: the store directory, which must stay private."""
+    from secure_secrets_file.backend import store_path
+
+    return {"file store": store_path(options, context)}
 
 
 @hookimpl
@@ -47,6 +55,7 @@ def secrets_register_backends() -> list[BackendSpec]:
                     "readable by others or owned by another user",
                 ),
             },
+            paths=_paths,
             description="one encrypted record file per secret (versions, metadata, soft delete) "
             "in a 0700 directory; durable atomic writes, per-secret locks",
         )

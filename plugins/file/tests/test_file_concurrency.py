@@ -22,6 +22,8 @@ from secrets_core.errors import BackendUnavailableError, LockTimeoutError
 from secrets_core.fsutil import TEMP_SUFFIX
 from secure_secrets import SecureSecretsManager
 
+pytestmark = pytest.mark.slow
+
 WORKER = Path(__file__).with_name("file_worker.py")
 _spec = importlib.util.spec_from_file_location("file_worker", WORKER)
 assert _spec is not None and _spec.loader is not None

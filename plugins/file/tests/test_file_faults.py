@@ -54,6 +54,7 @@ def multi_version(backend: FileBackend) -> bytes:
     return path_of(backend, "k").read_bytes()
 
 
+@pytest.mark.slow
 def test_every_truncation_is_an_integrity_error_naming_the_secret(backend: FileBackend) -> None:
     original = multi_version(backend)
     for keep in range(len(original)):
@@ -71,6 +72,7 @@ def test_every_truncation_is_an_integrity_error_naming_the_secret(backend: FileB
     assert temp_files(backend) == []
 
 
+@pytest.mark.slow
 def test_every_flipped_byte_is_an_integrity_error(backend: FileBackend) -> None:
     original = multi_version(backend)
     for index in range(len(original)):

@@ -36,6 +36,7 @@ def test_one_record_file_per_secret_named_by_base32(tmp_path: Path) -> None:
         set(r[: -len(".secret")]) <= set("abcdefghijklmnopqrstuvwxyz234567") for r in records
     )
     assert secret_name(file_name("billing/stripe/key")) == "billing/stripe/key"
+    assert file_name("billing/stripe_key") == "mjuwy3djnzts643uojuxazk7nnsxs.secret"  # the docs'
     locks = sorted(p.name for p in backend.root.iterdir() if p.name.endswith(".lock"))
     assert locks == sorted("." + r.replace(".secret", ".lock") for r in records)
 

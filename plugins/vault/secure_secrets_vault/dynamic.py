@@ -204,6 +204,17 @@ class DynamicSecrets:
             del options  # no credential in this frame's locals if it raised
 
     @classmethod
+    def from_resolved(cls, options: Mapping[str, Any]) -> DynamicSecrets:
+        """From a validated ``[backends.vault]`` table (the backend descriptor's ``dynamic``
+        factory: what ``run --dynamic`` uses)."""
+        from secure_secrets_vault.settings import settings_from_options
+
+        try:
+            return cls(VaultClient(settings_from_options(options)))
+        finally:
+            del options
+
+    @classmethod
     def from_manager(cls, manager: Any, backend_type: str = "vault") -> DynamicSecrets:
         """With the settings of the manager's ``[backends.<backend_type>]`` table (a
         ``vault`` backend). The KV mount is not touched, so a token that may only read

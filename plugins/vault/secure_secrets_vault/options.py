@@ -17,7 +17,10 @@ OPTIONS: dict[str, ConfigOption] = {
         "instead of vault_url",
     ),
     "vault_token": ConfigOption(
-        str, secret=True, help="token (auth_method token); default: token_file, $VAULT_TOKEN"
+        str,
+        secret=True,
+        help="token (auth_method token); default: token_file, $VAULT_TOKEN",
+        env="VAULT_TOKEN",
     ),
     "token_file": ConfigOption(str, help="file holding the token (e.g. written by Vault Agent)"),
     "mount_point": ConfigOption(str, default="secret", help="the KV secrets engine's mount"),

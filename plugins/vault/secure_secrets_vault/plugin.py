@@ -16,6 +16,8 @@ from secrets_core.plugin import (
     Capability,
     Cipher,
     CipherSpec,
+    CommandSpec,
+    DynamicCredentials,
     PluginContext,
     StorageBackend,
 )
@@ -52,6 +54,13 @@ def _make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -
     return _make_backend({**options, "client_side_encryption": True}, context)
 
 
+def _make_dynamic(options: Mapping[str, Any], context: PluginContext) -> DynamicCredentials:
+    """``run --dynamic``'s credentials, with the backend's connection settings."""
+    from secure_secrets_vault.dynamic import DynamicSecrets
+
+    return DynamicSecrets.from_resolved(options)
+
+
 @hookimpl
 def secrets_register_backends() -> list[BackendSpec]:
     return [
@@ -60,6 +69,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             factory=_make_backend,
             capabilities=NATIVE_CAPABILITIES,
             options=OPTIONS,
+            dynamic=_make_dynamic,
             description="HashiCorp Vault / OpenBao KV, stored natively (readable by other Vault "
             "clients, encrypted at rest by the server); KV v2: versions, metadata, "
             "check-and-set, soft delete; KV v1: read, write, delete, list; "
@@ -70,6 +80,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             factory=_make_envelope_backend,
             capabilities=ENVELOPE_CAPABILITIES,
             options=OPTIONS,
+            dynamic=_make_dynamic,
             description="HashiCorp Vault / OpenBao KV v2 holding client-side envelope "
             "ciphertext (for when the server is not trusted with plaintext); the same as "
             "vault with client_side_encryption = true",
@@ -93,5 +104,16 @@ def secrets_register_ciphers() -> list[CipherSpec]:
             description="Vault/OpenBao Transit (keys never leave the server); the local data "
             "key is bound in as the derivation context. Connection from VAULT_ADDR, "
             "VAULT_TOKEN, VAULT_TRANSIT_KEY... (see docs/vault.md)",
+        )
+    ]
+
+
+@hookimpl
+def secrets_register_commands() -> list[CommandSpec]:
+    return [
+        CommandSpec(
+            name="lease",
+            command="secure_secrets_vault.cli:lease_group",
+            help="Dynamic secrets from Vault/OpenBao: read a leased credential, renew, revoke.",
         )
     ]

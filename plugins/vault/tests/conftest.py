@@ -187,6 +187,16 @@ def prepare(server: BaoServer) -> None:
     )  # fmt: skip
 
 
+SERVER_FIXTURES = frozenset({"vault_server", "vault_tls_server", "bao_factory", "bao_path"})
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """A test that starts or talks to a real OpenBao server (directly or through a fixture
+    that does) is ``slow``: ``pytest -m "not slow"`` leaves it out."""
+    if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
     server = BaoServer(tmp_path_factory.mktemp("bao")).start()

@@ -172,6 +172,7 @@ def black_hole() -> Iterator[str]:
     listener.close()
 
 
+@pytest.mark.slow
 def test_timeouts_are_always_set(black_hole: str) -> None:
     backend = make_backend(
         {"vault_url": black_hole, "vault_token": "t", "timeout": 0.3, "max_retries": 1,
@@ -252,6 +253,7 @@ def test_bad_address_and_credentials_in_url_are_refused() -> None:
     assert "SECRETPW" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_construction_does_not_touch_the_network_or_leak(caplog) -> None:
     caplog.set_level(logging.DEBUG)
     backend = make_backend({"vault_url": "https://vault.example.com", "vault_token": "TOKEN-C4N"})

@@ -31,6 +31,7 @@ def test_seed_config_constructs_and_fails_clearly_when_unreachable() -> None:
     assert "CANARYTOKEN" not in str(info.value) and "CANARYTOKEN" not in repr(info.value)
 
 
+@pytest.mark.slow
 def test_registration_does_not_import_hvac() -> None:
     code = (
         "import sys; from secure_secrets import list_plugins, SecureSecretsManager; "

@@ -1,36 +1,19 @@
-"""``lease``: dynamic secrets from Vault/OpenBao (read a leased credential, renew, revoke),
-and the ``run --dynamic`` helpers. Needs the vault plugin (secure-secrets-vault)."""
+"""``secure-secrets lease``: dynamic secrets from Vault/OpenBao (read a leased credential,
+renew, revoke). A verb of this plugin, registered through ``secrets_register_commands`` and
+imported only when it runs."""
 
 from __future__ import annotations
 
-from typing import Any
-from urllib.parse import parse_qsl
-
 import click
 
-from secrets_core.cli.envnames import variable_map
-from secrets_core.cli.errors import CONFIG, USAGE, CliError
+from secrets_core.cli.dynamic import credential_variables, field_text
 from secrets_core.cli.state import State, echo_json, get_state, json_dumps, json_option
-
-# The vault plugin's DynamicSecrets / DynamicCredential; the core does not import the plugin
-# (not even for type checking), so they are typed Any here.
-DynamicSecrets = Any
-DynamicCredential = Any
+from secure_secrets_vault.dynamic import DynamicSecrets
 
 
 def dynamic_secrets(state: State) -> DynamicSecrets:
     """A DynamicSecrets with the settings of ``[backends.<--backend or vault>]``."""
-    import importlib
-
-    try:  # the plugin is optional: found at run time, not imported by the core's modules
-        dynamic = importlib.import_module("secure_secrets_vault.dynamic")
-    except ImportError:
-        from secrets_core.errors import install_hint
-
-        raise CliError(
-            "dynamic secrets need the vault plugin", CONFIG, install_hint("secure-secrets-vault")
-        ) from None
-    return dynamic.DynamicSecrets.from_manager(state.manager(), state.backend or "vault")
+    return DynamicSecrets.from_manager(state.manager(), state.backend or "vault")
 
 
 def parse_params(items: tuple[str, ...], option: str = "-p") -> dict[str, str]:
@@ -41,44 +24,6 @@ def parse_params(items: tuple[str, ...], option: str = "-p") -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got '{key}...'", param_hint=option)
         params[key] = value
     return params
-
-
-def parse_dynamic(spec: str) -> tuple[str, str, dict[str, str], str | None]:
-    """``VAR=PATH[?KEY=VALUE&...][#FIELD]`` -> (variable, path, params, field)."""
-    variable, sep, rest = spec.partition("=")
-    if not sep or not variable or not rest:
-        raise click.BadParameter(
-            f"expected VAR=PATH[?KEY=VALUE&...][#FIELD], got '{variable}...'",
-            param_hint="--dynamic",
-        )
-    rest, _, field = rest.partition("#")
-    path, _, query = rest.partition("?")
-    params = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
-    return variable, path, params, field or None
-
-
-def credential_variables(
-    variable: str, credential: DynamicCredential, field: str | None
-) -> dict[str, str]:
-    """``VAR`` = one field, or ``VAR_<FIELD>`` for every field (names as in ``run``)."""
-    if field is not None:
-        if field not in credential:
-            raise CliError(
-                f"the credential at {credential.path} has no field '{field}' (it has: "
-                f"{', '.join(credential.fields())})",
-                USAGE,
-            )
-        return {variable: _text(credential[field])}
-    names = variable_map([f"{variable}/{key}" for key in credential.fields()], "")
-    return {var: _text(credential[name.split("/", 1)[1]]) for var, name in names.items()}
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    import json
-
-    return json.dumps(value, sort_keys=True)
 
 
 @click.group("lease")
@@ -122,7 +67,7 @@ def read_cmd(
     finally:
         dynamic.close()
     if field is not None:
-        click.echo(credential_variables("value", credential, field)["value"])
+        click.echo(credential_variables("value", credential, field, credential.path)["value"])
     elif as_json:
         lease = {"lease_id": credential.lease_id, "lease_duration": credential.lease_duration,
                  "renewable": credential.renewable}  # fmt: skip
@@ -131,7 +76,7 @@ def read_cmd(
         rows = [("lease_id", credential.lease_id or "(none)"),
                 ("lease_duration", f"{credential.lease_duration}s"),
                 ("renewable", str(credential.renewable).lower())]  # fmt: skip
-        rows += [(key, _text(credential[key])) for key in credential.fields()]
+        rows += [(key, field_text(credential[key])) for key in credential.fields()]
         width = max(len(key) for key, _ in rows)
         for key, value in rows:
             click.echo(f"{key.ljust(width)}  {value}")

@@ -1,22 +1,22 @@
 """The performance report: every benchmark in one run, one table of ratios against floors and
 peers measured in that same run (issue 9). See docs/performance.md.
 
-    .venv/bin/python tests/bench_report.py              # full run, 5-9 minutes on 2 vCPUs
-    .venv/bin/python tests/bench_report.py --quick      # a sanity run, about 1 minute
-    .venv/bin/python tests/bench_report.py --markdown   # the table as Markdown
+    .venv/bin/python benchmarks/bench_report.py              # full run, 5-9 minutes on 2 vCPUs
+    .venv/bin/python benchmarks/bench_report.py --quick      # a sanity run, about 1 minute
+    .venv/bin/python benchmarks/bench_report.py --markdown   # the table as Markdown
 
 Sections (``--only`` / ``--skip`` take a comma-separated subset):
 
-* file     -- tests/bench_file.py: get and set against their floors at 10, 1,000, 10,000 and
+* file     -- benchmarks/bench_file.py: get and set against their floors at 10, 1,000, 10,000 and
               100,000 secrets stored, and how the ratio scales; the manager for reference.
 * peers    -- keyrings.alt and keyrings.cryptfile next to ours at 10 and 1,000 secrets
               (measured in the file section's run; absent peers are reported, not fatal).
-* rotation -- tests/bench_crypto.py: rotating 10,000 secrets against as many durable
+* rotation -- benchmarks/bench_crypto.py: rotating 10,000 secrets against as many durable
               rewrites of the store's own files; envelope seal/open against raw Fernet.
-* env      -- tests/bench_env.py: env-backend get against Fernet decrypt + os.environ lookup.
-* vault    -- tests/bench_vault.py: read, write, 8-thread throughput and import cost against
+* env      -- benchmarks/bench_env.py: env-backend get against Fernet decrypt + os.environ lookup.
+* vault    -- benchmarks/bench_vault.py: read, write, 8-thread throughput and import cost against
               raw hvac on an OpenBao dev server started (and stopped) for the run.
-* cli      -- tests/bench_cli.py: cold ``secure-secrets get`` against ``bao kv get`` and
+* cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` against ``bao kv get`` and
               ``python -c "import cryptography.fernet"``.
 
 Each section runs in its own interpreter (its own temporary home, no state shared between

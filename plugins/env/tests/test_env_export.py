@@ -1,5 +1,5 @@
-"""secrets_core.environment: export for --env-file / Kubernetes, the container story (a fresh
-process with only the exported variables and a key reference), child environments."""
+"""The env plugin's export for --env-file / Kubernetes (secure_secrets_env.export) and the
+container story: a fresh process with only the exported variables and a key reference."""
 
 from __future__ import annotations
 
@@ -14,15 +14,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from secure_secrets_env.export import export_lines, export_mapping, kubernetes_secret
+from secure_secrets_env.format import variable_name
 
-from secrets_core.environment import (
-    child_environment,
-    child_variable_name,
-    export_lines,
-    export_mapping,
-    kubernetes_secret,
-    variable_name,
-)
+from secrets_core.child_env import child_environment
 from secrets_core.errors import ConfigError, InvalidSecretValueError, SecretNotFoundError
 from secure_secrets import BackendType, SecureSecretsManager
 
@@ -90,6 +85,7 @@ READ_IN_CONTAINER = f"""
 # --- export -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_lines_are_env_backend_variables_with_tokens(kek: str) -> None:
     manager = populated(key_source="env")
     lines = export_lines(manager, ["db/password", "api_key"])
@@ -146,6 +142,7 @@ def test_plaintext_export_is_explicit_and_refuses_what_an_env_file_cannot_hold(
 # --- the container story -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_docker_env_file_with_the_env_key_source(tmp_path: Path, kek: str) -> None:
     """``docker run --env-file secrets.env -e SECURE_SECRETS_KEK -v keyring:/keyring``:
     simulated by a fresh process whose environment is exactly what the container gets."""
@@ -181,6 +178,7 @@ def test_docker_env_file_with_the_env_key_source(tmp_path: Path, kek: str) -> No
     assert CANARY not in result.stderr
 
 
+@pytest.mark.slow
 def test_docker_env_file_with_a_mounted_key_file(tmp_path: Path) -> None:
     """The key as a mounted file (a Docker/Kubernetes secret file) named in a mounted
     config file: the environment holds only the tokens and SECURE_SECRETS_CONFIG."""
@@ -211,6 +209,7 @@ def test_docker_env_file_with_a_mounted_key_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_kubernetes_secret_data_is_exactly_the_export(tmp_path: Path, kek: str) -> None:
     manager = populated(key_source="env")
     exported = export_mapping(manager, list(VALUES))
@@ -255,83 +254,6 @@ def test_kubernetes_secret_refuses_what_is_not_an_export(exported: object, name:
 # --- child environments ------------------------------------------------------------------------
 
 
-def test_child_environment_decrypts_without_touching_os_environ(kek: str) -> None:
-    manager = populated(key_source="env")
-    before = dict(os.environ)
-    env = child_environment(manager, ["DATABASE_URL", "db/password"])
-    assert dict(os.environ) == before, "os.environ of the parent must not change"
-    assert env["DATABASE_URL"] == "postgres://u@h/db"
-    assert env["DB_PASSWORD"] == CANARY
-    assert "SECURE_SECRETS_KEK" not in env, "the key is not handed to children"
-    assert env["PATH"] == os.environ["PATH"], "the rest of the environment is inherited"
-    assert CANARY not in "".join(os.environ.values())
-    result = subprocess.run(
-        [sys.executable, "-c", f"import os; print(os.environ['DB_PASSWORD'] == {CANARY!r})"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert result.stdout.strip() == "True"
-
-
-def test_child_environment_mapping_prefix_base_and_all_names(kek: str) -> None:
-    manager = populated(key_source="env")
-    env = child_environment(manager, {"db/password": "PGPASSWORD"}, base={"ONLY": "this"})
-    assert env == {"ONLY": "this", "PGPASSWORD": CANARY}
-    env = child_environment(manager, None, base={})
-    assert env == {
-        "DATABASE_URL": VALUES["DATABASE_URL"],
-        "API_KEY": VALUES["api_key"],
-        "DB_PASSWORD": CANARY,
-    }
-    manager.store_secret("app/db/password", "app pw")
-    manager.store_secret("app/api-key.v2", "k2")
-    env = child_environment(manager, None, prefix="app/", base={})
-    assert env == {"DB_PASSWORD": "app pw", "API_KEY_V2": "k2"}, "only app/, prefix dropped"
-
-
-def test_child_variable_names() -> None:
-    assert child_variable_name("DATABASE_URL") == "DATABASE_URL"
-    assert child_variable_name("billing/stripe-key.v2") == "BILLING_STRIPE_KEY_V2"
-    assert child_variable_name("9lives") == "_9LIVES"
-    assert child_variable_name("app/db/password", "app/") == "DB_PASSWORD"
-    assert child_variable_name("app/db", "app") == "DB"
-    assert child_variable_name("other/db", "app/") == "OTHER_DB"
-    with pytest.raises(ConfigError, match="prefix itself"):
-        child_variable_name("app", "app")
-
-
-def test_child_environment_refuses_collisions_naming_both(kek: str) -> None:
-    manager = SecureSecretsManager(key_source="env")
-    manager.store_secret("a/b", "1")
-    manager.store_secret("a_b", "2")
-    manager.store_secret("Key", "3")
-    manager.store_secret("key", "4")
-    with pytest.raises(ConfigError, match="'a/b' and 'a_b'.*A_B"):
-        child_environment(manager, ["a/b", "a_b"], base={})
-    with pytest.raises(ConfigError, match="'Key' and 'key'"):
-        child_environment(manager, ["Key", "key"], base={})
-    assert child_environment(manager, {"a/b": "A_SLASH_B", "a_b": "A_B"}, base={}) == {
-        "A_SLASH_B": "1",
-        "A_B": "2",
-    }
-    with pytest.raises(ConfigError):
-        child_environment(manager, {"a/b": "BAD=NAME"}, base={})
-
-
-def test_child_environment_refuses_values_an_environment_cannot_hold(kek: str) -> None:
-    manager = SecureSecretsManager(key_source="env")
-    manager.store_secret("binary", b"\xff\xfe" + CANARY.encode())
-    manager.store_secret("nul", "a\0b")
-    manager.store_secret("utf8_bytes", CANARY.encode())
-    with pytest.raises(InvalidSecretValueError, match="binary") as info:
-        child_environment(manager, ["binary"], base={})
-    assert CANARY not in str(info.value) and info.value.__context__ is None
-    with pytest.raises(InvalidSecretValueError, match="NUL"):
-        child_environment(manager, ["nul"], base={})
-    assert child_environment(manager, ["utf8_bytes"], base={}) == {"UTF8_BYTES": CANARY}
-
-
 def our_frame_locals(exc: BaseException) -> list[str]:
     """repr() of every local in the traceback's frames (SecretValue masks itself)."""
     found = []
@@ -356,3 +278,28 @@ def test_failures_keep_values_gathered_so_far_out_of_traceback_locals(kek: str) 
             call()
         assert not any(CANARY in local for local in our_frame_locals(info.value))
         assert info.value.__context__ is None and CANARY not in str(info.value)
+
+
+def test_the_export_env_verb_prints_tokens_a_fresh_env_backend_reads() -> None:
+    from click.testing import CliRunner
+
+    from secrets_core.cli.app import cli
+
+    populated()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["export-env"], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert CANARY not in result.output
+    env = docker_env_file(result.stdout)
+    assert set(env) == {variable_name(name) for name in VALUES}
+    assert all(token.startswith("sse1:") for token in env.values())
+    for variable in env:
+        os.environ.pop(variable, None)
+    os.environ.update(env)
+    reader = SecureSecretsManager(default_backend="env")
+    assert reader.retrieve_secret("db/password") == CANARY
+
+    manifest = runner.invoke(cli, ["export-env", "--kubernetes", "app", "--namespace", "prod"])
+    assert manifest.exit_code == 0 and "kind: Secret" in manifest.stdout
+    assert "namespace: prod" in manifest.stdout and CANARY not in manifest.stdout
+    assert runner.invoke(cli, ["export-env", "--namespace", "prod"]).exit_code == 2

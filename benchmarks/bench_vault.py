@@ -1,7 +1,7 @@
 """Vault backend benchmark against raw hvac on the same OpenBao dev server, same run. Prints
 ratios (not a test; machines are noisy).
 
-    /tmp/venv311/bin/python tests/bench_vault.py [--rounds 2000] [--threads 8]
+    /tmp/venv311/bin/python benchmarks/bench_vault.py [--rounds 2000] [--threads 8]
 
 Targets (issue 6): per-op read/write at most 1.0x raw hvac ``read_secret_version`` /
 ``create_or_update_secret`` with keep-alive; 8-thread throughput at least raw hvac's;

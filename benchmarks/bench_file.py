@@ -1,7 +1,7 @@
 """Benchmark of the file backend against floors measured in the same run.
 
-    .venv/bin/python tests/bench_file.py            # full run (populates 100,000 secrets)
-    .venv/bin/python tests/bench_file.py --quick    # a short run: up to 10,000 secrets
+    .venv/bin/python benchmarks/bench_file.py            # full run (populates 100,000 secrets)
+    .venv/bin/python benchmarks/bench_file.py --quick    # a short run: up to 10,000 secrets
 
 Prints one table. Ratios, not absolutes, are what to read: the machine is noisy, so every
 operation is timed interleaved with its floor (same iteration, same conditions) and each ratio

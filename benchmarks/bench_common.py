@@ -1,7 +1,7 @@
 """What the benchmark scripts share: the row every one of them reports, and its formatting.
 
 A row is one measured figure next to the floor (or peer) it is judged against, measured in the
-same run, the ratio of the two and the target that ratio must meet. ``tests/bench_report.py``
+same run, the ratio of the two and the target that ratio must meet. ``benchmarks/bench_report.py``
 collects the rows of every benchmark into one table.
 """
 

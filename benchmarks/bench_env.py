@@ -2,7 +2,7 @@
 same run (a Fernet decrypt of the same payload plus an ``os.environ`` lookup). Prints ratios;
 not a test (machines are noisy).
 
-    /tmp/venv311/bin/python tests/bench_env.py [--rounds 20000]
+    /tmp/venv311/bin/python benchmarks/bench_env.py [--rounds 20000]
 
 Target (issue 5): retrieve p50 at most 2x the floor. The breakdown rows show where the time
 goes: the env backend's own share (variable lookup + text decode) and the core's envelope
@@ -23,8 +23,8 @@ from pathlib import Path
 from bench_common import Row, compare, fmt_us
 from cryptography.fernet import Fernet
 from secure_secrets_env.backend import EnvBackend
+from secure_secrets_env.format import variable_name
 
-from secrets_core.environment import variable_name
 from secrets_core.keys import envelope
 from secure_secrets import SecureSecretsManager
 

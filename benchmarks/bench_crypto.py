@@ -1,7 +1,7 @@
 """Crypto benchmark: envelope overhead, KDF count per unlock, rotation cost. Prints ratios
 against floors measured in the same run (not a test; machines are noisy).
 
-    .venv/bin/python tests/bench_crypto.py [--count 10000]
+    .venv/bin/python benchmarks/bench_crypto.py [--count 10000]
 
 Targets (issue 3): seal/open at most 1.5x raw Fernet encrypt/decrypt of the same payload;
 exactly one KDF per process per key source; rotating N secrets on the file backend at most

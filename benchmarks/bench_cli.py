@@ -1,4 +1,4 @@
-"""Cold-start benchmark of the CLI (issue 7). Run: .venv/bin/python tests/bench_cli.py
+"""Cold-start benchmark of the CLI (issue 7). Run: .venv/bin/python benchmarks/bench_cli.py
 (``--regular-install``: measure a temporary non-editable install instead of this venv).
 
 Measures, in one run and on this machine, the median wall time of:
