@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import _thread  # threading's locks without importing threading: it costs every CLI start
 import contextlib
+import hashlib
+import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, cast
 
 from secrets_core import defaults
+from secrets_core.audit._chain import (
+    AuditVerification,
+    anchor_record,
+    check_anchor,
+    parse_head,
+    verify_log,
+)
 from secrets_core.audit._events import AuditTrail
 from secrets_core.audit._operation import AuditedOperation, Operation
 from secrets_core.config import Settings, load_settings, plugin_name, resolve_options
@@ -21,6 +30,7 @@ from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
+    KeyringRollbackError,
     SecretsError,
 )
 from secrets_core.keys import envelope
@@ -89,6 +99,8 @@ class Assembly:
         """Backends opened so far, by name (read without the lock on the lean read path)."""
         self._keys: KeyManager | None = None
         self._trail: AuditTrail | None = None
+        self._recorded: set[str] = set()  # backends whose store is in the keyring's ledger
+        self._recorded_stores: list[StorageBackend] = []  # opened as recorded, to close
 
     @property
     def registry(self) -> PluginRegistry:
@@ -105,7 +117,9 @@ class Assembly:
     # --- plugin context ---------------------------------------------------------------------
 
     def context(self) -> PluginContext:
-        return self.settings.context._replace(kdf=self.kdf, audit_key=self.audit_key)
+        return self.settings.context._replace(
+            kdf=self.kdf, audit_key=self.audit_key, audit_anchor=self.audit_anchor
+        )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
         """The configured KDF (``[kdf]``), or the one named with stored params."""
@@ -120,6 +134,19 @@ class Assembly:
         one: a failed first operation must not make keys)."""
         keys = self.key_manager()
         return keys.audit_key() if keys.exists() else None
+
+    def audit_anchor(self, first: tuple[int, str] | None = None) -> tuple[int, str] | None:
+        """Where the keyring anchors the audit chain, ``(seq, mac)`` of its first line; with
+        ``first``, anchor it there unless it is anchored already. None without a keyring.
+        Raises ValueError if the stored anchor is not authentic."""
+        keys = self.key_manager()
+        if not keys.exists():
+            return None
+        key = keys.audit_key()
+        stored = keys.audit_anchor()
+        if stored is None and first is not None:
+            stored = keys.set_audit_anchor(anchor_record(key, *first))
+        return check_anchor(key, stored)
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -166,6 +193,22 @@ class Assembly:
                 raise
         return op
 
+    def verify_audit_log(self, path: Path | None, saved_head: str | None) -> AuditVerification:
+        """:func:`~secrets_core.audit.verify_log` with this store's audit key and anchor."""
+        path = path or self.audit_log_path()
+        head = parse_head(saved_head) if saved_head else None
+        keys = self.key_manager()
+        if not keys.exists():
+            return verify_log(path, None)
+        key = keys.audit_key()
+        try:
+            anchor = check_anchor(key, keys.audit_anchor())
+        except ValueError as exc:
+            return AuditVerification(
+                False, 0, 0, problem=str(exc), status="tampered", reason="anchor_forged"
+            )
+        return verify_log(path, key, anchor, head)
+
     def audit_log_path(self) -> Path:
         """Where the configured ``jsonl`` sink writes (its default when not configured)."""
         table = next(
@@ -192,15 +235,17 @@ class Assembly:
                 self.backends[name] = self._make_backend(name)
             return self.backends[name]
 
-    def _make_backend(self, name: str) -> tuple[BackendSpec, StorageBackend]:
-        """Build a backend from its validated ``[backends.NAME]`` table."""
+    def _make_backend(
+        self, name: str, table: Mapping[str, Any] | None = None
+    ) -> tuple[BackendSpec, StorageBackend]:
+        """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
         spec = self.registry.backend(name)
 
         def make(options: Mapping[str, Any], context: PluginContext) -> Any:
             backend = spec.factory(options, context)
             return backend, getattr(backend, "capabilities", None)  # may reach the server
 
-        backend, narrowed = self._from_table(name, spec, make, "could not be created")
+        backend, narrowed = self._from_table(name, spec, make, "could not be created", table)
         if narrowed is not None:  # what this instance can do (see StorageBackend)
             spec = spec._replace(capabilities=spec.capabilities & frozenset(narrowed))
         return spec, cast(StorageBackend, GuardedBackend(backend, name))
@@ -237,12 +282,16 @@ class Assembly:
         spec: BackendSpec,
         make: Callable[[Mapping[str, Any], PluginContext], Any],
         failed: str,
+        table: Mapping[str, Any] | None = None,
     ) -> Any:
-        """``make(options, context)`` with the validated ``[backends.NAME]`` table. The
-        options (which hold credentials) leave this frame before anything is raised, so no
+        """``make(options, context)`` with the validated ``[backends.NAME]`` table (or
+        ``table``: a store's recorded options over it). The options (which hold credentials)
+        leave this frame before anything is raised, and the error's traceback is cut here (the
+        frames below, ``make``'s and the plugin's, hold the options as arguments), so no
         traceback's locals show them; a plugin's own exception is reduced to its type."""
         where = self.where(f"backends.{name}")
-        table = self.settings.backends.get(name, {})
+        if table is None:
+            table = self.settings.backends.get(name, {})
         options: Mapping[str, Any] | None = None
         error: SecretsError | None = None
         try:
@@ -256,8 +305,89 @@ class Assembly:
             )
         del options, table
         if error is not None:
-            raise error
+            raise error.with_traceback(None)
         return made
+
+    # --- the keyring's ledger of stores -----------------------------------------------------
+
+    def store_entry(
+        self, name: str, backend: object = None, table: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What identifies the store of backend ``name`` in the keyring's ledger: the plugin
+        name, the options that reopen it (the backend's ``store_identity`` if it has one,
+        else its resolved options minus credentials) and a digest of both."""
+        if backend is None:
+            backend = self.backend(name)[1]
+        identity = getattr(backend, "store_identity", None)
+        if not isinstance(identity, Mapping):
+            spec = self.registry.backend(name)
+            if table is None:
+                table = self.settings.backends.get(name, {})
+            resolved = resolve_options(spec.options, table, self.where(f"backends.{name}"))
+            identity = {k: v for k, v in resolved.items() if not spec.options[k].secret}
+        options = {
+            str(k): v for k, v in sorted(identity.items()) if isinstance(v, (str, int, float))
+        }
+        digest = hashlib.sha256(json.dumps([name, options], sort_keys=True).encode())
+        return {"id": digest.hexdigest()[:32], "backend": name, "options": options}
+
+    def record_store(self, name: str) -> None:
+        """Make sure the keyring's ledger names the store of backend ``name`` before it seals
+        its first value: a look at the loaded keyring the first time per process, a locked
+        keyring replace the first time ever, nothing after."""
+        if name in self._recorded:
+            return
+        entry = self.store_entry(name)
+        self.key_manager().record_store(entry)
+        self.check_stamp(self.backend(name)[1], entry["id"])
+        self._recorded.add(name)
+
+    def check_stamp(self, backend: object, store_id: str, update: bool = True) -> None:
+        """Refuse (:class:`~secrets_core.errors.KeyringRollbackError`) a keyring older than
+        one the store was written with, and stamp the store with this keyring's generation
+        when it is newer. Only backends with ``read_keyring_stamp``/``write_keyring_stamp``
+        (the ``file`` backend) keep a stamp."""
+        read = getattr(backend, "read_keyring_stamp", None)
+        if not callable(read):
+            return
+        keys = self.key_manager()
+        if keys.check_stamp(store_id, read()) and update:
+            backend.write_keyring_stamp(keys.stamp(store_id))  # type: ignore[attr-defined]
+
+    def check_known_key(self, spec: BackendSpec, name: str) -> None:
+        """Refuse a write over a token sealed under a data key this keyring does not know (an
+        older keyring put back after a rotation): the value would be lost when the newest
+        keyring comes back. Run on a store's first write per process."""
+        backend = self.backend(spec.name)[1]
+        try:
+            key_id = envelope.key_id_of(backend.read(name), name)
+        except SecretsError:  # nothing there yet, or not a token: nothing to compare
+            return
+        keys = self.key_manager()
+        if key_id not in keys.key_ids():
+            keys.primary()  # re-read: another process may have rotated
+            if key_id not in keys.key_ids():
+                raise KeyringRollbackError(
+                    f"secret '{name}' is stored under data key {key_id}, which the keyring "
+                    f"{keys.path} does not know: an older keyring.json was put back (or this "
+                    "store belongs to another keyring). Nothing was written; put the newest "
+                    "keyring back"
+                )
+
+    def open_recorded_store(self, entry: Mapping[str, Any]) -> tuple[BackendSpec, StorageBackend]:
+        """Open a store named in the ledger with its recorded options over the configured
+        ``[backends.NAME]`` table (which may hold its credentials). Raises
+        :class:`BackendConfigurationError` if what opens is not the recorded store."""
+        name = str(entry["backend"])
+        table = {**self.settings.backends.get(name, {}), **entry["options"]}
+        spec, backend = self._make_backend(name, table)
+        self._recorded_stores.append(backend)
+        if self.store_entry(name, backend, table)["id"] != entry["id"]:
+            raise BackendConfigurationError(
+                f"the store recorded as backend '{name}' with {dict(entry['options'])} opens as "
+                "another store here; configure [backends." + name + "] as it was recorded"
+            )
+        return spec, backend
 
     @staticmethod
     def require(spec: BackendSpec, capability: Capability) -> None:
@@ -323,8 +453,16 @@ class Assembly:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             yield lambda name, secret: secret.reveal()
             return
+        first = spec.name not in self._recorded
+        self.record_store(spec.name)  # before sealing(): it may take the keyring lock
         with self.key_manager().sealing() as (key_id, cipher):
-            yield lambda name, secret: envelope.seal(cipher, key_id, name, secret)
+
+            def encode(name: str, secret: SecretValue) -> bytes:
+                if first:
+                    self.check_known_key(spec, name)
+                return envelope.seal(cipher, key_id, name, secret)
+
+            yield encode
 
     def decode(
         self,
@@ -383,7 +521,10 @@ class Assembly:
         with self._lock:
             for _spec, backend in self.backends.values():
                 backend.close()
+            for backend in self._recorded_stores:
+                backend.close()
             self.backends.clear()
+            self._recorded_stores.clear()
             if self._trail is not None:
                 self._trail.close()
                 self._trail = None

@@ -29,6 +29,7 @@ from secrets_core.errors import ConfigError, InvalidSecretNameError, SecretsErro
 from secrets_core.fsutil import atomic_write, read_private_file
 from secrets_core.names import validate_name
 from secrets_core.plugin._api import DOTENV_BACKEND_METHODS, Capability, DotenvBackend
+from secrets_core.references import SecretReference
 from secrets_core.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -133,10 +134,6 @@ def import_dotenv(
       the file is atomically replaced (0600): an entry moved to a dotenv backend becomes
       its line (the env backend's ``SECURE_SECRET_...=sse1:...``), any other becomes a
       comment naming where the secret went; skipped and unrelated lines stay as they were.
-    * ``rewrite="references"``: the same, but an imported entry becomes its secret reference
-      (``DB_PASSWORD=ss://file/DB_PASSWORD``, see docs/references.md): the application keeps
-      reading ``DB_PASSWORD`` and ``secure-secrets run --env-file`` supplies the value; the
-      file then holds no secret. Not for a dotenv backend (its secrets live in the file).
     * A failure partway raises :class:`DotenvImportError`: the file is untouched and its
       ``report`` says which entries were imported.
     """
@@ -158,8 +155,8 @@ def import_dotenv(
     target = dotenv_backend(manager, backend)
     if rewrite == "references" and target is not None:
         raise ConfigError(
-            f"backend '{backend}' keeps its secrets in the environment file itself: rewrite "
-            "it with its own lines (rewrite=True, CLI --rewrite) or import into another backend"
+            f"the {backend} backend keeps its secrets in the dotenv file itself: rewrite it with "
+            "its own lines (rewrite=True, CLI --rewrite) or import into another backend"
         )
     own_file = target.dotenv_file() if target is not None else None
     if own_file is not None and own_file.expanduser().resolve() == source.resolve():
@@ -262,10 +259,11 @@ def _replacement(
     rewrite: bool | Literal["references"],
 ) -> str:
     """The line that replaces an imported entry in a rewritten .env: its secret reference
-    (``rewrite="references"``), the backend's own line for a dotenv backend, else a comment
-    naming where the secret went."""
+    (``rewrite="references"``: the application keeps reading ``KEY``, and ``run --env-file``
+    supplies it), the backend's own line for a dotenv backend, else a comment naming where
+    the secret went."""
     if rewrite == "references":
-        return f"{key}=ss://{backend}/{name}"
+        return f"{key}={SecretReference(name, backend)}"
     if target is not None:
         return target.dotenv_line(name)
     return f"# {key}: moved to secure-secrets (secret '{name}', backend '{backend}')"

@@ -68,8 +68,8 @@ def read_env_file(path: Path) -> str:
 def read_dotenv_values(path: Path, *, interpolate: bool = True) -> dict[str, str]:
     """The variables of a dotenv file as python-dotenv's ``dotenv_values`` reads them (quotes,
     ``export``, multi-line values; a later duplicate key wins; ``${VAR}`` expanded unless
-    ``interpolate=False``), keys without ``=`` left out. A missing file, a FIFO or other
-    non-regular file, a symlink or a line that is not dotenv raises :class:`EnvFileError`."""
+    ``interpolate=False``), keys without ``=`` left out. A missing file, a symlink or a line
+    that is not dotenv raises :class:`EnvFileError`."""
     from dotenv import dotenv_values
 
     if not path.is_file():

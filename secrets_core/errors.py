@@ -95,6 +95,19 @@ class LockTimeoutError(BackendUnavailableError):
     """A lock on the store could not be acquired in time."""
 
 
+class RotationIncompleteError(BackendUnavailableError):
+    """A key rotation could not cover every store sealed with the keyring (one is down, not
+    configured as recorded, or its plugin is not installed), so no key was retired. The
+    message names each blocking store; run the rotation again to resume once it is back."""
+
+
+class KeyringRollbackError(KeyNotAvailableError):
+    """The keyring is older than the store it is used with: the store holds ciphertext under
+    a data key this keyring does not know, or has seen a newer keyring generation. Writing
+    would seal values under a key the current keyring may have retired, so nothing is
+    written; put the newest keyring back."""
+
+
 class UnresolvedReferencesError(SecretAccessError):
     """One or more secret references could not be resolved. ``failures`` maps each variable
     (or key) to its own error; the message lists the variables and the reasons, never a
@@ -149,11 +162,13 @@ __all__ = [
     "InvalidSecretNameError",
     "InvalidSecretValueError",
     "KeyNotAvailableError",
+    "KeyringRollbackError",
     "LockTimeoutError",
     "PluginConflictError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "RotationIncompleteError",
     "SecretAccessError",
     "SecretNotFoundError",
     "SecretTooLargeError",

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from secrets_core import redaction
 from secrets_core.assembly import Assembly, GuardedBackend
-from secrets_core.audit import AuditEvent, AuditVerification, Operation, verify_log
+from secrets_core.audit import AuditEvent, AuditVerification, Operation
 from secrets_core.config import AccessPolicy, Settings, load_settings, resolve_options
 from secrets_core.defaults import key_file_path
 from secrets_core.errors import ConfigError, InvalidSecretValueError
@@ -234,11 +234,14 @@ class SecretsManager:
         return op.completed_event
 
     def change_key_source(
-        self, key_source: str, options: Mapping[str, Any] | None = None
+        self, key_source: str, options: Mapping[str, Any] | None = None, *, rotate: bool = False
     ) -> AuditEvent:
         """Protect the data keys with a KEK from another key source (or the same source with
-        new options, e.g. a new key file path). Only the keyring is rewritten; secrets are
-        not re-encrypted. Later managers must be configured with the new source."""
+        new options, e.g. a new key file path) and make a fresh primary data key for new
+        writes. ``rotate`` also re-encrypts every stored value under it and retires the old
+        keys (as ``rotate_encryption_key(keep_old_keys=0)``), so an old keyring backup opens
+        nothing; without it only the keyring is rewritten. Later managers must be configured
+        with the new source."""
         with self.assembly.operation(Operation.CHANGE_KEY_SOURCE) as op:
             options = options or {}
             if key_source == "keyfile" and self.settings.key_source == "keyfile":
@@ -251,13 +254,20 @@ class SecretsManager:
                         "{'path': NEW_PATH}); the old file is kept until you delete it"
                     )
             source = self.assembly.key_source(key_source, options, "change_key_source()")
-            self.assembly.key_manager().rewrap(source, key_source)
+            self._rewrap(source, key_source, op.details, rotate)
             op.details["key_source"] = key_source
         return op.completed_event
 
-    def change_passphrase(self, new_passphrase: str) -> AuditEvent:
-        """Re-wrap the data keys under a KEK derived from ``new_passphrase`` (fresh salt).
-        The current passphrase is needed once to unlock. No secret is re-encrypted."""
+    def _rewrap(self, source: Any, name: str, details: dict[str, Any], again: bool) -> None:
+        details["new_key_id"] = self.assembly.key_manager().rewrap(source, name, not again)
+        if again:  # the rotation makes the fresh key
+            rotate(self.assembly, details, keep_old_keys=0)
+
+    def change_passphrase(self, new_passphrase: str, *, rotate: bool = False) -> AuditEvent:
+        """Re-wrap the data keys under a KEK derived from ``new_passphrase`` (fresh salt) and
+        make a fresh primary data key for new writes; ``rotate`` also re-encrypts every
+        stored value (see :meth:`change_key_source`). The current passphrase is needed once
+        to unlock."""
         with self.assembly.operation(Operation.CHANGE_PASSPHRASE) as op:
             try:
                 secret = SecretValue(new_passphrase)
@@ -277,7 +287,7 @@ class SecretsManager:
             source = PassphraseSource(
                 options, self.assembly.context(), passphrase=str(secret.reveal())
             )
-            self.assembly.key_manager().rewrap(source, "passphrase")
+            self._rewrap(source, "passphrase", op.details, rotate)
         return op.completed_event
 
     # --- keys and stored tokens ----------------------------------------------------------------
@@ -367,14 +377,21 @@ class SecretsManager:
         granted = AccessPolicy(read=names, write=() if read_only else names)
         return ScopedSecrets(self, granted, f"handle scoped to {', '.join(names)}")
 
-    def verify_audit_log(self, path: str | os.PathLike[str] | None = None) -> AuditVerification:
-        """Check the HMAC chain and checkpoint of a JSON-lines audit log (default: the
-        configured ``jsonl`` sink's file). Reports the first bad line, if any."""
-        keys = self.assembly.key_manager()
-        # Without a keyring (only server-encrypted backends so far) nothing was chained, so an
-        # empty key verifies the unchained lines and fails any line that claims a MAC.
-        log_path = Path(path).expanduser() if path is not None else self.assembly.audit_log_path()
-        return verify_log(log_path, keys.audit_key() if keys.exists() else b"")
+    def verify_audit_log(
+        self, path: str | os.PathLike[str] | None = None, *, anchor: str | None = None
+    ) -> AuditVerification:
+        """Check a JSON-lines audit log (default: the configured ``jsonl`` sink's file, with
+        its rotated files): the HMAC chain, its anchor in the keyring, the checkpoint, and
+        with ``anchor`` (a head ``SEQ:MAC`` saved from :meth:`audit_head`) that the log still
+        holds that head. See docs/audit.md for what each ``status`` and ``reason`` means."""
+        log_path = Path(path).expanduser() if path is not None else None
+        return self.assembly.verify_audit_log(log_path, anchor)
+
+    def audit_head(self) -> str | None:
+        """The log's current head, ``SEQ:MAC`` of its last authenticated line, to keep
+        somewhere an attacker who can write this host cannot (``audit verify --anchor``)."""
+        head = self.assembly.verify_audit_log(None, None).head
+        return f"{head[0]}:{head[1]}" if head else None
 
     def close(self) -> None:
         """Close backends and audit sinks. The manager reopens them if used again."""

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from secrets_core import redaction
 
-_MASKED = "_redacted_by_secrets_core"  # set on a record once masked (several handlers)
+_MASKED = "_ss_redaction_masked"  # set on a record once masked (several handlers)
 
 
 class RedactingFilter(logging.Filter):

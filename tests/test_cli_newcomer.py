@@ -246,7 +246,7 @@ def test_env_set_without_an_env_file_prints_the_line_to_keep(store: None) -> Non
     result = run("--backend", "env", "set", "token", input="env-value")
     line = result.stdout.strip()
     assert line.startswith("SECURE_SECRET_") and "env-value" not in line
-    assert "stored" not in result.stderr and "env_file" in result.stderr
+    assert "stored" not in result.stderr and "[backends.env]" in result.stderr
     variable, _, value = line.partition("=")
     assert run("--backend", "env", "get", "token", **{variable: value}).stdout == "env-value"
 

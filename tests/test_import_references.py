@@ -66,6 +66,6 @@ def test_references_need_rewrite_and_are_refused_for_the_env_backend(tmp_path: P
     env_file.write_text(DOTENV)
     result = CliRunner().invoke(cli, ["import-env", str(env_file), "--apply", "--references"])
     assert result.exit_code == 2 and "--references needs --rewrite" in result.output
-    with pytest.raises(ConfigError, match="keeps its secrets in the environment file"):
+    with pytest.raises(ConfigError, match="env backend"):
         import_dotenv(SecureSecretsManager(), env_file, "env", dry_run=False, rewrite="references")
     assert env_file.read_text() == DOTENV

@@ -164,3 +164,66 @@ def test_progress_is_reported(populated) -> None:
     event = SecureSecretsManager().rotate_encryption_key(progress=lambda *p: seen.append(p))
     assert seen[-1] == ("file", COUNT, COUNT) and len(seen) == COUNT
     assert event.details["backends"]["file"] == {"rotated": COUNT, "skipped": 0, "failed": 0}
+
+
+# --- two stores sharing the keyring: the zero-config file store and an env file ---------------
+
+ENV_COUNT = 12
+
+
+@pytest.fixture
+def two_stores(isolated_home) -> dict[tuple[str, str], str | bytes]:
+    """The file store (zero-config) and an env file configured as the default backend."""
+    config = isolated_home / "config" / "secure-secrets" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    env_file = isolated_home / "app.env"
+    config.write_text(f'default_backend = "env"\n[backends.env]\nenv_file = "{env_file}"\n')
+    values: dict[tuple[str, str], str | bytes] = {}
+    manager = SecureSecretsManager()
+    for i in range(COUNT):
+        values["file", f"app/secret_{i:03d}"] = expected(i)
+    for i in range(ENV_COUNT):
+        values["env", f"env/secret_{i:03d}"] = f"env-value-{i}"
+    for (backend, name), value in values.items():
+        manager.store_secret(name, value, backend_type=backend)
+    for variable in [v for v in os.environ if v.startswith("SECURE_SECRET_")]:
+        del os.environ[variable]  # read from the env file, as the child process does
+    return values
+
+
+def assert_both_readable(values: dict[tuple[str, str], str | bytes]) -> None:
+    manager = SecureSecretsManager()
+    for (backend, name), value in values.items():
+        assert manager.retrieve_secret(name, backend_type=backend) == value, (backend, name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "phase, args",
+    [
+        ("after_journal", ()),
+        ("mid_reencrypt", (str(ENV_COUNT // 2), "env")),
+        ("mid_reencrypt", (str(ENV_COUNT), "env")),
+        ("mid_reencrypt", ("1", "file")),
+        ("mid_reencrypt", (str(COUNT), "file")),
+        ("before_retire", ()),
+        ("after_retire", ()),
+    ],
+)
+def test_two_stores_sharing_the_keyring_survive_sigkill_at_each_phase(
+    two_stores, isolated_home, phase, args
+) -> None:
+    result = run_child(phase, *args)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    assert_both_readable(two_stores)
+    event = SecureSecretsManager().rotate_encryption_key(keep_old_keys=0)
+    assert event.details["resumed"] is (phase != "after_retire")
+    doc = keyring_doc(isolated_home)
+    assert [k["id"] for k in doc["keys"]] == [doc["primary"]], "old keys are retired"
+    assert {entry["backend"] for entry in doc["stores"]} == {"file", "env"}
+    assert stored_key_ids(isolated_home) == {doc["primary"]}
+    manager = SecureSecretsManager()
+    for (backend, name), _value in two_stores.items():
+        token = manager.read_stored(name, backend_type=backend)
+        assert envelope.key_id_of(token, name) == doc["primary"], (backend, name)
+    assert_both_readable(two_stores)

@@ -260,7 +260,10 @@ def test_a_keyring_edited_at_any_byte_never_gives_a_wrong_value(
         path.write_bytes(bytes(tampered))
         try:
             manager = store.manager()
-            seen[store.outcome(manager, VICTIM)] += 1
+            outcome = store.outcome(manager, VICTIM)
+            if outcome == SAME:  # a write also checks the authenticated ledger of stores
+                manager.store_secret("probe/write", "placeholder")
+            seen[outcome] += 1
         except SecretsError:
             seen[TYPED] += 1
     path.write_bytes(original)
@@ -333,9 +336,9 @@ def test_not_detected_the_whole_store_and_keyring_rolled_back_together(
     assert store.manager().retrieve_secret(VICTIM) == VALUES[VICTIM]
 
 
-def test_not_detected_the_audit_log_deleted_with_its_checkpoint(isolated_home: Path) -> None:
+def test_the_audit_log_deleted_with_its_checkpoint_is_detected(isolated_home: Path) -> None:
     """Deleting the log alone is reported (tests/test_audit_chain.py); deleting it with its
-    checkpoint leaves nothing to compare with."""
+    checkpoint is too: the keyring anchors the chain's start, so an empty log cannot pass."""
     manager = SecureSecretsManager()
     manager.store_secret(VICTIM, "v")
     log = isolated_home / "state" / "secure-secrets" / "log" / "audit.jsonl"
@@ -343,7 +346,7 @@ def test_not_detected_the_audit_log_deleted_with_its_checkpoint(isolated_home: P
     assert not manager.verify_audit_log().ok
     log.with_name(log.name + ".checkpoint").unlink()
     verification = manager.verify_audit_log()
-    assert verification.ok and verification.events == 0
+    assert not verification.ok and verification.reason == "log_replaced", verification
 
 
 # --- the security page's evidence ---------------------------------------------------------------

@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "list": "secrets_core.cli.values:list_cmd",
     "history": "secrets_core.cli.values:history_cmd",
     "rotate-key": "secrets_core.cli.keys:rotate_key_cmd",
+    "verify-keys": "secrets_core.cli.keys:verify_keys_cmd",
     "change-passphrase": "secrets_core.cli.keys:change_passphrase_cmd",
     "run": "secrets_core.cli.run:run_cmd",
     "export": "secrets_core.cli.export:export_cmd",

@@ -193,12 +193,19 @@ def rotate_key_cmd(keep_old_keys: int, progress_every: float, as_json: bool) -> 
 
 
 @click.command("change-passphrase")
-def change_passphrase_cmd() -> None:
+@click.option(
+    "--rotate",
+    "rotate_now",
+    is_flag=True,
+    help="Also re-encrypt every stored value and retire the old data keys, so an old keyring "
+    "backup with the old passphrase opens nothing.",
+)
+def change_passphrase_cmd(rotate_now: bool) -> None:
     """Protect the keys with a new passphrase (asked twice).
 
-    The current passphrase comes from $SECURE_SECRETS_PASSPHRASE or a prompt; no secret is
-    re-encrypted. Without a terminal the new passphrase is read from stdin, twice, one line
-    each.
+    New values are sealed under a fresh data key; with --rotate every stored value is
+    re-encrypted too. The current passphrase comes from $SECURE_SECRETS_PASSPHRASE or a
+    prompt. Without a terminal the new passphrase is read from stdin, twice, one line each.
     """
     state = get_state()
     manager = state.manager()
@@ -214,7 +221,55 @@ def change_passphrase_cmd() -> None:
     from secrets_core.cli.prompting import ask_twice
 
     new = ask_twice("New passphrase")
-    manager.change_passphrase(new)
+    manager.change_passphrase(new, rotate=rotate_now)
     del new
     variable = manager.settings.key_source_options.get("variable") or ENV_PASSPHRASE
     state.info(f"passphrase changed; update ${variable} wherever it is set")
+
+
+@click.command("verify-keys")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_keys_cmd(as_json: bool) -> None:
+    """Check that every stored value can be opened with the keyring.
+
+    Reads the data key id of every stored ciphertext (every version, soft-deleted secrets
+    too) in every store sealed with the keyring, without decrypting, and names the secrets
+    under a key the keyring does not hold. Exits 6 if there are any, 7 if a store could not
+    be checked, 0 when all is well.
+    """
+    from secrets_core.cli.exitcodes import INTEGRITY, UNAVAILABLE
+    from secrets_core.rotation import verify_keys
+
+    state = get_state()
+    report = verify_keys(state.manager().assembly)
+    ok = not (report.unopenable or report.rolled_back or report.problems)
+    if as_json:
+        from secrets_core.cli.state import echo_json
+
+        echo_json(
+            {
+                "ok": ok,
+                "checked": dict(report.checked),
+                "unopenable": [
+                    {"store": store, "secret": name, "reason": why}
+                    for store, name, why in report.unopenable
+                ],
+                "rolled_back": dict(report.rolled_back),
+                "not_checked": dict(report.problems),
+            }
+        )
+    for store, count in sorted(report.checked.items()) if not as_json else ():
+        state.info(f"{store}: {count} stored value(s) checked")
+    for store, name, why in report.unopenable if not as_json else ():
+        click.echo(f"FAIL  {store}: secret '{name}' cannot be opened: {why}")
+    for store, why in sorted(report.rolled_back.items()) if not as_json else ():
+        click.echo(f"FAIL  {store}: {why}")
+    for store, why in sorted(report.problems.items()) if not as_json else ():
+        click.echo(f"FAIL  {store}: not checked: {why}")
+    if report.unopenable or report.rolled_back:
+        state.info("restore the newest keyring.json (or the secrets) from backup")
+        click.get_current_context().exit(INTEGRITY)
+    if report.problems:
+        click.get_current_context().exit(UNAVAILABLE)
+    if not as_json:
+        click.echo("every stored value names a data key the keyring holds")

@@ -165,11 +165,7 @@ def run_cmd(
     state = get_state()
     manager = state.manager()
     source = manager.scoped(policy=policy) if policy else manager
-    credentials = credential_variables(manager)
-    drop = set() if pass_key_env else credentials - set(allowed)
-    base, secrets = _resolve_references(
-        manager, env_files, credentials, drop, allow_profiles, allowed, policy
-    )
+    base, secrets = _resolve_references(manager, env_files, allow_profiles, allowed, policy)
     if only or prefix or not (secrets or env_files):
         names = list(only) if only else source.list_secrets(prefix)
         if prefix:
@@ -184,23 +180,21 @@ def run_cmd(
             from secrets_core.cli.dynamic import dynamic_variables
 
             secrets.update(dynamic_variables(state, dynamic_specs, set(secrets), leases))
-        code = _run_with(state, base, secrets, mask, command)
+        code = _run_with(state, manager, base, secrets, mask, pass_key_env, allowed, command)
     click.get_current_context().exit(code)
 
 
 def _resolve_references(
     manager: SecretsManager,
     env_files: tuple[Path, ...],
-    credentials: set[str],
-    drop: set[str],
     allow_profiles: tuple[str, ...],
     allowed: tuple[str, ...],
     policy: str | None,
 ) -> tuple[dict[str, str], dict[str, str | bytes]]:
-    """The parent environment plus the ``env_files``' variables, without ``drop``, and the
-    values of the references among them (``credentials`` are never read as references nor
-    unescaped): all resolved before any child starts, or an ``UnresolvedReferencesError``
-    listing the variables."""
+    """The parent environment plus the ``env_files``' variables, and the values of the
+    references among them (all resolved before any child starts, or an
+    ``UnresolvedReferencesError`` listing the variables). A reference may not set a variable
+    that steers execution unless ``allowed``, as a secret may not."""
     from secrets_core.references import ReferenceResolver, find_references, unescape
 
     base = dict(os.environ)
@@ -209,11 +203,12 @@ def _resolve_references(
 
         for path in env_files:
             base.update(read_dotenv_values(path))
-    base = {k: v for k, v in base.items() if k not in drop}
-    references = find_references({k: v for k, v in base.items() if k not in credentials})
+    # credentials and key material are never references, never altered
+    keys = credential_variables(manager)
+    references = find_references({k: v for k, v in base.items() if k not in keys})
     refuse_steering({v: r.name for v, r in references.items()}, allowed)
     for variable, value in base.items():
-        if variable not in references and variable not in credentials:
+        if variable not in references and variable not in keys:
             base[variable] = unescape(value)
     if not references:
         return base, {}
@@ -225,12 +220,16 @@ def _resolve_references(
 
 def _run_with(
     state: State,
+    manager: SecretsManager,
     base: Mapping[str, str],
     secrets: dict[str, str | bytes],
     mask: bool,
+    pass_key_env: bool,
+    allowed: tuple[str, ...],
     command: tuple[str, ...],
 ) -> int:
-    env = child_environment(base, secrets)
+    drop = set() if pass_key_env else credential_variables(manager) - set(allowed)
+    env = child_environment({k: v for k, v in base.items() if k not in drop}, secrets)
     mask_values = None
     if mask:
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]

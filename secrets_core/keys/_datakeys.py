@@ -16,6 +16,8 @@ import binascii
 import contextlib
 import datetime as dt
 import errno
+import hashlib
+import hmac
 import json
 import os
 import time
@@ -30,12 +32,15 @@ from secrets_core.errors import (
     EncryptionError,
     IntegrityError,
     KeyNotAvailableError,
+    KeyringRollbackError,
     LockTimeoutError,
+    RotationIncompleteError,
 )
 from secrets_core.fsutil import TEMP_SUFFIX, atomic_write, ensure_private_dir, read_private_file
 from secrets_core.plugin._api import Cipher, CipherSpec, KeySource
 
-KEYRING_FORMAT = 1
+KEYRING_FORMAT = 2  # 2: with the integrity key, the generation and the ledger of stores
+_FORMATS = (1, KEYRING_FORMAT)
 LOCK_TIMEOUT_SECONDS = 30.0
 
 
@@ -44,6 +49,7 @@ def _now() -> str:
 
 
 _AUDIT_AD = b"secure-secrets keyring v1\0audit-chain"
+_INTEGRITY_AD = b"secure-secrets keyring v1\0integrity"
 
 
 def _wrap_ad(key_id: str) -> bytes:
@@ -93,6 +99,8 @@ class KeyManager:
         self._doc: dict[str, Any] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._audit_key: bytes | None = None
+        self._integrity_key: bytes | None = None
+        self._ledger_checked: tuple[int, int, int] | None = None  # the stamp last verified
         # A container can get the keyring (public: it holds only wrapped keys) as a variable.
         inline = os.environ.get(ENV_KEYRING)
         self._inline = inline.encode() if inline else None
@@ -197,11 +205,21 @@ class KeyManager:
             self._reload()
             return key_id, False
 
-    def finish_rotation(self, keep: int) -> list[str]:
+    def finish_rotation(self, keep: int, covered: set[str]) -> list[str]:
         """Close the journal and drop all but the primary and the ``keep`` newest older
-        keys. Call only after every secret is verified under the primary."""
+        keys. ``covered`` holds the ids of the stores whose every ciphertext was verified
+        under the primary; if the ledger names a store not in it, nothing is retired and
+        :class:`RotationIncompleteError` names it."""
         with self._locked(), self._lock:  # the file lock first: see sealing()
             self._reload()
+            self._verify_ledger()
+            missed = [e for e in self._doc.get("stores", []) if e["id"] not in covered]
+            if missed:
+                names = ", ".join(f"{e['backend']} {e['options']}" for e in missed)
+                raise RotationIncompleteError(
+                    f"the rotation did not cover store(s) {names}, recorded in the keyring; "
+                    "no key was retired; run rotate-key again to resume"
+                )
             older = [k for k in self._doc["keys"] if k["id"] != self._doc["primary"]]
             older.sort(key=lambda k: k["created"], reverse=True)
             drop = {k["id"] for k in older[max(keep, 0) :]}
@@ -221,10 +239,149 @@ class KeyManager:
             pending = self._doc.get("rotation")
             return str(pending["target"]) if isinstance(pending, dict) else None
 
-    def rewrap(self, source: KeySource, source_name: str) -> None:
+    # --- the ledger of stores -----------------------------------------------------------------
+
+    def stores(self) -> list[dict[str, Any]]:
+        """The authenticated ledger: every store that has sealed a value with this keyring
+        (``{"id", "backend", "options", "recorded"}``), oldest first. Raises
+        :class:`IntegrityError` if the ledger was edited."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            elif self._changed_on_disk():
+                self._reload()
+            self._verify_ledger()
+            return [dict(entry) for entry in self._doc.get("stores", [])]
+
+    def has_ledger(self) -> bool:
+        """False for a keyring made before stores were recorded (until its first change)."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            return "stores" in self._doc
+
+    def record_store(self, entry: dict[str, Any]) -> None:
+        """Add ``entry`` (a store about to seal its first value in this process) to the
+        ledger, unless it is there already: one look at the loaded keyring, and a locked
+        replace only the first time a store is ever written."""
+        self.primary()  # creates the keyring on first use
+        with self._lock:
+            self._verify_ledger()
+            if any(known["id"] == entry["id"] for known in self._doc.get("stores", [])):
+                return
+        with self._locked(), self._lock:
+            self._reload()
+            self._verify_ledger()
+            if any(known["id"] == entry["id"] for known in self._doc.get("stores", [])):
+                return
+            stores = self._doc.setdefault("stores", [])
+            stores.append({**entry, "recorded": _now()})
+            self._save()
+            self._reload()
+
+    def generation(self) -> int:
+        """How many times this keyring was changed (authenticated with the ledger)."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            self._verify_ledger()
+            return int(self._doc.get("generation", 0))
+
+    def stamp(self, store_id: str) -> bytes:
+        """What a store keeps to remember the newest keyring that wrote to it: this keyring's
+        id and generation, authenticated (see :meth:`check_stamp`)."""
+        with self._lock:
+            generation = self.generation()
+            body = f"{self._doc.get('keyring_id', '')}:{generation}:{store_id}"
+            mac = hmac.new(self.integrity_key("stamp"), body.encode(), hashlib.sha256).hexdigest()
+            return f"{body}:{mac}".encode()
+
+    def check_stamp(self, store_id: str, stamp: bytes | None) -> bool:
+        """Compare a store's stamp with this keyring; True if the store should be given a new
+        one. Raises :class:`KeyringRollbackError` if the store has seen a newer generation of
+        this keyring (re-read from disk first, in case another process changed it)."""
+        try:
+            keyring_id, generation, stamped_for, mac = (stamp or b"").decode().split(":")
+            seen = int(generation)
+        except ValueError:
+            return True  # none yet (or not ours): write one
+        with self._lock:
+            if self._changed_on_disk():
+                self._reload()
+            if keyring_id != self._doc.get("keyring_id") or stamped_for != store_id:
+                return True  # another keyring's, or another store's file copied here
+            body = f"{keyring_id}:{seen}:{store_id}".encode()
+            expected = hmac.new(self.integrity_key("stamp"), body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, mac):
+                raise IntegrityError(
+                    "the keyring stamp of a store fails authentication (edited); restore the "
+                    "store's stamp file from backup, or delete it to accept this keyring"
+                )
+            mine = self.generation()
+            if seen > mine:
+                raise KeyringRollbackError(
+                    f"the keyring {self.path} is older (generation {mine}) than one this store "
+                    f"was written with (generation {seen}): an older keyring.json was put back. "
+                    "Nothing was written; put the newest keyring back (values written with "
+                    "this one could be sealed under keys it has retired)"
+                )
+            return seen < mine
+
+    def integrity_key(self, purpose: str) -> bytes:
+        """A 32-byte key for ``purpose`` (the ledger, a store's record MACs), derived from the
+        keyring's integrity key, which is wrapped by the KEK like a data key."""
+        with self._lock:
+            if self._integrity_key is None:
+                if self._primary is None:
+                    self._unlock(create=False)
+                if "integrity_key" not in self._doc:  # a keyring from before the ledger
+                    with self._locked():
+                        self._reload()
+                        if "integrity_key" not in self._doc:
+                            self._save()  # _save adds it
+                            self._reload()
+            return self._derived(purpose)
+
+    def _derived(self, purpose: str) -> bytes:
+        if self._integrity_key is None:
+            self._integrity_key = self._unwrap_extra("integrity_key", _INTEGRITY_AD)
+        return hmac.new(self._integrity_key, purpose.encode(), hashlib.sha256).digest()
+
+    def _ledger_mac(self, doc: dict[str, Any]) -> str:
+        body = json.dumps(
+            {
+                "stores": doc.get("stores", []),
+                "generation": doc.get("generation", 0),
+                "keyring_id": doc.get("keyring_id", ""),
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        return hmac.new(self._derived("ledger"), body, hashlib.sha256).hexdigest()
+
+    def _verify_ledger(self) -> None:
+        if self._ledger_checked is not None and self._ledger_checked == self._stamp:
+            return
+        if "ledger_mac" not in self._doc:
+            if "stores" in self._doc or "generation" in self._doc:
+                raise IntegrityError(
+                    f"keyring {self.path} has a ledger of stores but no MAC (edited); restore "
+                    "the keyring from backup"
+                )
+            return  # a keyring from before the ledger: nothing recorded yet
+        if not hmac.compare_digest(str(self._doc["ledger_mac"]), self._ledger_mac(self._doc)):
+            raise IntegrityError(
+                f"the ledger of stores in keyring {self.path} fails authentication (edited, or "
+                "spliced from another keyring); restore the keyring from backup"
+            )
+        self._ledger_checked = self._stamp
+
+    def rewrap(self, source: KeySource, source_name: str, fresh_key: bool = True) -> str | None:
         """Re-wrap every data key under a KEK from ``source`` (a new passphrase, key file or
-        source type). Only the keyring changes, in one atomic replace; no secret is
-        re-encrypted."""
+        source type) and, with ``fresh_key``, add a new primary data key for new writes, so
+        an old copy of the keyring with the old KEK opens nothing stored after the change.
+        Only the keyring changes, in one atomic replace; no secret is re-encrypted. Returns
+        the new primary key id (None without ``fresh_key``)."""
         with self._locked(), self._lock:  # the file lock first: see sealing()
             self._unlock(create=False)
             self._reload()
@@ -244,16 +401,24 @@ class KeyManager:
                 entry["wrapped"] = base64.b64encode(
                     spec.factory(new_kek).encrypt(data_key, ad)
                 ).decode()
-            if "audit_key" in self._doc:
-                entry = self._doc["audit_key"]
-                spec = self._cipher_for_name(entry["cipher"])
-                raw = spec.factory(old_kek).decrypt(base64.b64decode(entry["wrapped"]), _AUDIT_AD)
-                wrapped = spec.factory(new_kek).encrypt(raw, _AUDIT_AD)
-                entry["wrapped"] = base64.b64encode(wrapped).decode()
+            for field, ad in (("audit_key", _AUDIT_AD), ("integrity_key", _INTEGRITY_AD)):
+                if field in self._doc:
+                    entry = self._doc[field]
+                    spec = self._cipher_for_name(entry["cipher"])
+                    raw = spec.factory(old_kek).decrypt(base64.b64decode(entry["wrapped"]), ad)
+                    wrapped = spec.factory(new_kek).encrypt(raw, ad)
+                    entry["wrapped"] = base64.b64encode(wrapped).decode()
             self._doc["key_source"] = {"name": source_name, "params": params}
             self._source, self._source_name, self._kek = source, source_name, new_kek
+            new_id = None
+            if fresh_key:
+                new_id = self._add_key(self._cipher_for_name(self._new_key_cipher))
+                self._doc["primary"] = new_id
+                if isinstance(self._doc.get("rotation"), dict):  # a pending rotation: to it
+                    self._doc["rotation"]["target"] = new_id
             self._save()
             self._reload()
+            return new_id
 
     def primary_id(self) -> str | None:
         """The primary key id as last loaded (no disk access: for cheap comparisons)."""
@@ -267,6 +432,30 @@ class KeyManager:
 
     def exists(self) -> bool:
         return self._inline is not None or self.path.exists()
+
+    # --- the audit chain's anchor (opaque here: secrets_core.audit makes and checks it) ------
+
+    def audit_anchor(self) -> dict[str, Any] | None:
+        """The record anchoring the audit chain's start, as stored, or None."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            elif self._changed_on_disk():
+                self._reload()
+            found = self._doc.get("audit_anchor")
+            return dict(found) if isinstance(found, dict) else None
+
+    def set_audit_anchor(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store ``record`` as the audit chain's anchor unless one exists; return the one in
+        force. An anchor is never replaced: a log-only attacker must not move the start."""
+        with self._locked(), self._lock:
+            self._unlock(create=False)
+            self._reload()
+            if not isinstance(self._doc.get("audit_anchor"), dict):
+                self._doc["audit_anchor"] = dict(record)
+                self._save()
+                self._reload()
+            return dict(self._doc["audit_anchor"])
 
     # --- internals --------------------------------------------------------------------------
 
@@ -335,12 +524,26 @@ class KeyManager:
         self._doc["audit_key"] = self._new_audit_key(spec)
         self._save()
 
-    def _new_audit_key(self, spec: CipherSpec) -> dict[str, str]:
-        """A random key for the audit log's HMAC chain, wrapped like a data key, so it
-        survives data-key rotation and is re-wrapped with the KEK."""
+    def _new_audit_key(self, spec: CipherSpec, ad: bytes = _AUDIT_AD) -> dict[str, str]:
+        """A random key for the audit log's HMAC chain (or, with ``ad``, the integrity key),
+        wrapped like a data key, so it survives data-key rotation and is re-wrapped with the
+        KEK."""
         assert self._kek is not None
-        wrapped = spec.factory(self._kek).encrypt(os.urandom(32), _AUDIT_AD)
+        wrapped = spec.factory(self._kek).encrypt(os.urandom(32), ad)
         return {"cipher": spec.name, "wrapped": base64.b64encode(wrapped).decode()}
+
+    def _unwrap_extra(self, field: str, ad: bytes) -> bytes:
+        assert self._kek is not None
+        try:
+            entry = self._doc[field]
+            spec = self._cipher_for_name(entry["cipher"])
+            raw = base64.b64decode(entry["wrapped"], validate=True)
+            return spec.factory(self._kek).decrypt(raw, ad)
+        except (binascii.Error, ValueError, TypeError, KeyError, EncryptionError):
+            raise KeyNotAvailableError(
+                f"the {field.replace('_', ' ')} in {self.path} cannot be unwrapped (tampered "
+                "keyring?)"
+            ) from None
 
     def audit_key(self) -> bytes:
         """The audit chain key (created on first use for keyrings made without one)."""
@@ -358,16 +561,7 @@ class KeyManager:
                             self._doc["audit_key"] = self._new_audit_key(spec)
                             self._save()
                             self._reload()
-                entry = self._doc["audit_key"]
-                spec = self._cipher_for_name(entry["cipher"])
-                assert self._kek is not None
-                try:
-                    raw = base64.b64decode(entry["wrapped"], validate=True)
-                    self._audit_key = spec.factory(self._kek).decrypt(raw, _AUDIT_AD)
-                except (binascii.Error, ValueError, EncryptionError):
-                    raise KeyNotAvailableError(
-                        f"the audit key in {self.path} cannot be unwrapped (tampered keyring?)"
-                    ) from None
+                self._audit_key = self._unwrap_extra("audit_key", _AUDIT_AD)
             return self._audit_key
 
     def _add_key(self, spec: CipherSpec) -> str:
@@ -386,11 +580,23 @@ class KeyManager:
         return key_id
 
     def _save(self) -> None:
+        """Write the keyring: every change bumps the generation and re-authenticates the
+        ledger (adding the integrity key to a keyring made before it existed)."""
         if self._inline is not None:
             raise ConfigError(
                 f"the keyring comes from {ENV_KEYRING} and is read-only here; rotate or "
                 "re-wrap where the keyring file lives, then export it again"
             )
+        self._verify_ledger()  # never re-authenticate an edited ledger
+        if "integrity_key" not in self._doc:
+            spec = self._cipher_for_name(self._new_key_cipher)
+            self._doc["integrity_key"] = self._new_audit_key(spec, _INTEGRITY_AD)
+            self._integrity_key = None
+        self._doc["format"] = KEYRING_FORMAT
+        self._doc.setdefault("stores", [])
+        self._doc.setdefault("keyring_id", os.urandom(8).hex())
+        self._doc["generation"] = int(self._doc.get("generation", 0)) + 1
+        self._doc["ledger_mac"] = self._ledger_mac(self._doc)
         try:
             atomic_write(self.path, json.dumps(self._doc, indent=1).encode())
         except OSError as exc:
@@ -440,7 +646,7 @@ class KeyManager:
             raise IntegrityError(
                 f"keyring {self.path} is corrupt; restore it from backup"
             ) from None
-        if doc.get("format") != KEYRING_FORMAT or primary not in keys:
+        if doc.get("format") not in _FORMATS or primary not in keys:
             raise IntegrityError(f"keyring {self.path} is corrupt or of an unknown format")
         if source.get("name") != self._source_name:
             raise KeyNotAvailableError(

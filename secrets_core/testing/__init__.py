@@ -22,12 +22,14 @@ from secrets_core.testing.cipher import CipherContract
 from secrets_core.testing.fixtures import secrets_home
 from secrets_core.testing.kdf import KdfContract
 from secrets_core.testing.key_source import KeySourceContract
+from secrets_core.testing.rotation import RotationContract
 
 __all__ = [
     "AuditSinkContract",
     "BackendContract",
     "CasContract",
     "CipherContract",
+    "RotationContract",
     "KdfContract",
     "KeySourceContract",
     "effective_capabilities",

@@ -3,7 +3,7 @@
 The kill is real (SIGKILL, no cleanup runs); only the moment is chosen, by wrapping a step of
 the rotation so the process dies right before or after it.
 
-    python rotation_child.py PHASE [ARG]
+    python rotation_child.py PHASE [ARG [STORE]]
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def main() -> None:
         die_after(keyring.KeyManager, "begin_rotation")
     elif phase == "mid_reencrypt":
         kill_at = int(sys.argv[2])
+        in_store = sys.argv[3] if len(sys.argv) > 3 else None  # any store by default
 
         def progress(backend: str, done: int, total: int) -> None:
-            if done == kill_at:
+            if done == kill_at and in_store in (None, backend):
                 die()
 
     elif phase == "before_retire":

@@ -28,7 +28,7 @@ import os
 import re
 import stat
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,7 @@ log = get_logger("secure_secrets_file")
 
 SUFFIX = ".secret"
 DELETED_SUFFIX = ".deleted"
+STAMP_FILE = ".keyring-stamp"
 DEFAULT_MAX_VERSIONS = 10
 MAX_MAX_VERSIONS = 1000
 LOOSE_PERMISSION_POLICIES = ("error", "warn")
@@ -172,6 +173,13 @@ class FileBackend:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(root={str(self.root)!r})"
 
+    @property
+    def store_identity(self) -> dict[str, str]:
+        """The options that reopen this store, as the keyring's ledger of stores records it:
+        its directory (how long locks wait or how many versions are kept does not change
+        which store it is)."""
+        return {"path": str(self.root)}
+
     # --- StorageBackend ---------------------------------------------------------------------
 
     def read(self, name: str) -> bytes | str:
@@ -221,6 +229,20 @@ class FileBackend:
     def close(self) -> None:
         """Nothing to release: no descriptor or lock outlives an operation."""
 
+    # --- the keyring stamp (see docs/security.md, "Rollback of the keyring") ---------------
+
+    def read_keyring_stamp(self) -> bytes | None:
+        """The stamp of the newest keyring that wrote here (opaque to this backend)."""
+        return self._read_file(STAMP_FILE, "(keyring stamp)", missing_ok=True)
+
+    def write_keyring_stamp(self, stamp: bytes) -> None:
+        try:
+            atomic_write(Path(self._prefix + STAMP_FILE), stamp, PRIVATE_FILE_MODE)
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"the keyring stamp of the store could not be written ({_describe(exc)})"
+            ) from None
+
     # --- Capability.VERSIONS ----------------------------------------------------------------
 
     def read_version(self, name: str, version: int) -> bytes | str:
@@ -260,6 +282,24 @@ class FileBackend:
             if changed:
                 self._store(stem + (DELETED_SUFFIX if deleted else SUFFIX), record, name)
         return changed
+
+    def iter_stored_values(self) -> Iterator[tuple[str, list[bytes | str]]]:
+        """Every secret, live or soft-deleted, with every retained version's stored value,
+        oldest first: one directory scan and one lock-free read per record (for
+        ``secure-secrets verify-keys``)."""
+        try:
+            entries = list(os.scandir(self.root))
+        except OSError as exc:
+            raise BackendUnavailableError(
+                f"the file backend's store cannot be listed ({exc.strerror})"
+            ) from None
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.name.endswith((SUFFIX, DELETED_SUFFIX)):
+                continue
+            name = secret_name(entry.name)
+            raw = None if name is None else self._read_file(entry.name, name, missing_ok=True)
+            if name is not None and raw is not None:  # None: purged or renamed meanwhile
+                yield name, rec.every_value(raw, name, entry.name)
 
     # --- Capability.METADATA ----------------------------------------------------------------
 

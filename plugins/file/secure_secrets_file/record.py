@@ -151,6 +151,15 @@ def current_value(raw: bytes, name: str, file: str) -> tuple[int, bytes | str]:
     return version, _as_value(kind, raw[start : start + length], name, file)
 
 
+def every_value(raw: bytes, name: str, file: str) -> list[bytes | str]:
+    """Every retained version's value, oldest first. A record with one version (nothing after
+    its metadata) is read from the fixed header alone, like :func:`current_value`."""
+    version, kind, length, meta_len, start = _checked_header(raw, name, file)
+    if start + length + meta_len == len(raw):
+        return [_as_value(kind, raw[start : start + length], name, file)]
+    return [stored.value for stored in decode(raw, name, file).versions]
+
+
 def current_version(raw: bytes) -> int | None:
     """The current version number, or None if ``raw`` is not a whole record (no checks beyond
     the magic: used only to describe the state after a failed write)."""

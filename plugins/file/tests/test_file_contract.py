@@ -12,7 +12,7 @@ from secure_secrets_file.backend import FileBackend, file_name
 
 from secrets_core.errors import BackendConfigurationError, IntegrityError
 from secrets_core.plugin import BackendSpec, PluginContext
-from secrets_core.testing import BackendContract
+from secrets_core.testing import BackendContract, RotationContract
 
 
 @pytest.fixture
@@ -21,6 +21,12 @@ def spec() -> BackendSpec:
 
 
 class TestFileBackendContract(BackendContract):
+    @pytest.fixture
+    def backend_spec(self, spec: BackendSpec) -> BackendSpec:
+        return spec
+
+
+class TestFileRotationContract(RotationContract):
     @pytest.fixture
     def backend_spec(self, spec: BackendSpec) -> BackendSpec:
         return spec

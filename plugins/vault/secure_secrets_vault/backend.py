@@ -27,7 +27,7 @@ from secrets_core.names import validate_name
 from secrets_core.plugin import Capability, SecretMetadata, VersionInfo
 from secure_secrets_vault.client import VaultClient
 from secure_secrets_vault.encoding import Payload, decode
-from secure_secrets_vault.errors import status_of
+from secure_secrets_vault.errors import Unsettled, status_of
 from secure_secrets_vault.plugin import ENVELOPE_CAPABILITIES, NATIVE_CAPABILITIES
 from secure_secrets_vault.settings import VaultSettings
 
@@ -192,12 +192,53 @@ class VaultBackend:
                 raise InvalidSecretValueError("vault: cas must be a version number >= 0")
         path = self._path("data", name)
         if self.kv_version == 2:
-            response = self.client.call(
-                lambda c: c.adapter.post(path, json=payload.kv2_body(cas)), "write", name
-            )
+            if cas is not None:
+                response = self.client.call(
+                    lambda c: c.adapter.post(path, json=payload.kv2_body(cas)), "write", name
+                )
+            else:
+                response = self._write_once(name, payload)
             return int(response["data"]["version"])
         self.client.call(lambda c: c.adapter.post(path, json=payload.data), "write", name)
         return None
+
+    def _write_once(self, name: str, payload: Payload) -> Any:
+        """A plain (non-CAS) KV v2 write that is not repeated when an attempt whose answer
+        was lost did land: before retrying such an attempt, the current version is read back;
+        if it holds this payload, that version is the result, else the retry is guarded with
+        check-and-set on the version just read (so a late landing of the lost attempt and the
+        retry cannot both create a version)."""
+        path = self._path("data", name)
+        meta_path = self._path("metadata", name)
+        guard: list[int | None] = [None]
+
+        def post(c: hvac.Client) -> Any:
+            try:
+                return c.adapter.post(path, json=payload.kv2_body(guard[0]))
+            except hvac.exceptions.InvalidRequest as exc:
+                if guard[0] is not None and "check-and-set" in str(exc.errors).lower():
+                    raise Unsettled() from None  # changed since settled: settle again
+                raise
+
+        def settle(c: hvac.Client) -> Any:
+            try:
+                current = c.adapter.get(path)["data"]
+            except hvac.exceptions.InvalidPath:  # never written, or current version deleted
+                try:
+                    meta = c.adapter.get(meta_path)["data"]
+                except hvac.exceptions.InvalidPath:
+                    guard[0] = 0
+                    return None
+                guard[0] = int(meta.get("current_version") or 0)
+                return None
+            version = int(current["metadata"]["version"])
+            if current.get("data") == payload.data:
+                log.debug("vault: a lost write of %s had landed as version %d", name, version)
+                return {"data": {"version": version}}
+            guard[0] = version
+            return None
+
+        return self.client.call(post, "write", name, settle=settle)
 
     def delete(self, name: str) -> None:
         """KV v2: a soft delete of the current version (undone by :meth:`restore`); in the

@@ -1,5 +1,6 @@
 """The connection to Vault/OpenBao: one keep-alive HTTP session, authentication, token
-renewal, retries with jittered backoff, failover between addresses, error translation.
+renewal, read-your-writes, time-budgeted retries with jittered backoff, failover between
+addresses, error translation.
 
 hvac and requests are imported here, and this module is imported only when a backend or the
 Transit cipher is constructed.
@@ -7,41 +8,159 @@ Transit cipher is constructed.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import random
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import hvac
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from secrets_core.errors import (
     AccessDeniedError,
     BackendConfigurationError,
+    BackendUnavailableError,
     SecretsError,
 )
-from secure_secrets_vault.errors import is_retryable, status_of, translate
-from secure_secrets_vault.settings import VaultSettings
+from secure_secrets_vault.errors import (
+    WriteOutcomeUnknownError,
+    is_retryable,
+    may_have_applied,
+    status_of,
+    translate,
+)
+from secure_secrets_vault.settings import VaultSettings, check_address
 
 log = logging.getLogger("secure_secrets_vault")
 
 T = TypeVar("T")
 
 BACKOFF_BASE = 0.05  # seconds; doubled per attempt, full jitter
-BACKOFF_CAP = 2.0
+BACKOFF_CAP = 1.0
 RENEW_AT_FRACTION = 2 / 3  # renew once two thirds of the token's TTL have passed
+RETRY_AFTER_CAP = 5.0  # never believe a Retry-After longer than this
+
+
+class BudgetSpentError(requests.exceptions.ConnectTimeout):
+    """Raised before sending when the operation's time budget is already spent (nothing was
+    sent, so nothing can have been applied)."""
+
+
+def _index_key(raw: str) -> tuple[str, int] | None:
+    """``X-Vault-Index`` is base64 JSON ``{"cluster": ID, "value": "N"}`` (OpenBao); None when
+    it is something else (then the newest one seen is kept)."""
+    try:
+        state = json.loads(base64.b64decode(raw, validate=True))
+        return str(state["cluster"]), int(state["value"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _seconds(header: str | None) -> float | None:
+    try:
+        return min(max(float(header), 0.0), RETRY_AFTER_CAP) if header else None
+    except ValueError:
+        return None  # an HTTP date: fall back to the backoff
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, parts.hostname, parts.port or default
+
+
+class _Session(requests.Session):
+    """The client's HTTP session. Every request (redirects included)
+
+    - gets a timeout clamped to what is left of the calling thread's operation budget
+      (``local.deadline``), as one urllib3 total for connect plus read;
+    - carries the newest ``X-Vault-Index`` this client has seen (read-your-writes), with
+      ``X-Vault-Inconsistent: forward-active-node`` so that a standby which has not caught up
+      forwards the request to the active node instead of answering with older data;
+    - records, per thread, the URL it went to and a 429's ``Retry-After``.
+    """
+
+    def __init__(self, settings: VaultSettings) -> None:
+        super().__init__()
+        timeout, read_your_writes = settings.timeout, settings.read_your_writes
+        self.addresses = settings.addresses
+        self.allow_insecure_http = settings.allow_insecure_http
+        self.local = threading.local()
+        self.request_timeout = timeout
+        self.read_your_writes = read_your_writes
+        self.index: str | None = None  # the newest X-Vault-Index seen
+        self._index_key: tuple[str, int] | None = None
+        self._index_lock = threading.Lock()
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        local = self.local
+        deadline = getattr(local, "deadline", None)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0.001:
+                raise BudgetSpentError("the operation's time budget is spent")
+            each = min(self.request_timeout, left)
+            kwargs["timeout"] = urllib3.Timeout(total=left, connect=each, read=each)
+        index = self.index
+        if index is not None and self.read_your_writes:
+            request.headers["X-Vault-Index"] = index
+            request.headers["X-Vault-Inconsistent"] = "forward-active-node"
+        local.url = request.url
+        response = super().send(request, **kwargs)
+        seen = response.headers.get("X-Vault-Index")
+        if seen and seen != index:
+            self._see(seen)
+        if response.status_code == 429:
+            local.retry_after = _seconds(response.headers.get("Retry-After"))
+        return response
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        """A redirect is followed only to an address that passes the same policy as
+        ``vault_url`` (https, or http to loopback), and the token goes only to the configured
+        addresses: requests strips ``Authorization`` on a host change, not ``X-Vault-Token``."""
+        super().rebuild_auth(prepared_request, response)
+        target = str(prepared_request.url)
+        try:
+            check_address(target, self.allow_insecure_http)
+        except BackendConfigurationError:
+            host = urlsplit(target).hostname
+            raise BackendConfigurationError(
+                f"vault: the server redirected to {host} over plain http://, which is not a "
+                "loopback address; the request (and its token) was not sent there. Point "
+                "vault_url at the active node or fix the server's api_addr"
+            ) from None
+        if _origin(target) not in {_origin(address) for address in self.addresses}:
+            prepared_request.headers.pop("X-Vault-Token", None)
+
+    def _see(self, raw: str) -> None:
+        key = _index_key(raw)
+        with self._index_lock:
+            old = self._index_key
+            if key is None or old is None or key[0] != old[0] or key[1] > old[1]:
+                self.index, self._index_key = raw, key
 
 
 class VaultClient:
-    """Thread-safe. ``call(fn, action, name)`` runs ``fn(hvac_client)`` with retries and turns
-    any failure into a secrets_core error that carries neither the token nor a value."""
+    """Thread-safe. ``call(fn, action, name)`` runs ``fn(hvac_client)`` with retries within the
+    operation's time budget and turns any failure into a secrets_core error that carries
+    neither the token nor a value.
+
+    Which address a call uses is the call's own (a local of :meth:`call`); the shared
+    ``_preferred`` index is only a hint where the next call starts: the last node that
+    answered."""
 
     def __init__(self, settings: VaultSettings) -> None:
         self.settings = settings
-        session = requests.Session()
+        session = _Session(settings)
         session.trust_env = False  # no per-request env/netrc/proxy lookups; no env surprises
         pool = HTTPAdapter(pool_connections=4, pool_maxsize=32)
         session.mount("https://", pool)
@@ -49,107 +168,228 @@ class VaultClient:
         session.verify = settings.verify
         session.cert = settings.client_cert
         self.session = session
-        self._index = 0
-        self.hvac = hvac.Client(
-            url=settings.addresses[0],
-            token="",  # never let hvac read VAULT_TOKEN or ~/.vault-token on its own
-            verify=settings.verify,
-            cert=settings.client_cert,
-            timeout=settings.timeout,
-            namespace=settings.namespace,
-            session=session,
-        )
+        self._preferred = 0
+        self._cool_until = [0.0] * len(settings.addresses)  # Retry-After, per address
+        self._clients = [
+            hvac.Client(
+                url=address,
+                token="",  # never let hvac read VAULT_TOKEN or ~/.vault-token on its own
+                verify=settings.verify,
+                cert=settings.client_cert,
+                timeout=settings.timeout,
+                namespace=settings.namespace,
+                session=session,
+            )
+            for address in settings.addresses
+        ]
         self._auth_lock = threading.Lock()
-        self._authenticated = False
+        self._authenticated = settings.auth_method == "agent"  # the agent adds the token
         self._renew_at: float | None = None  # monotonic time, None: nothing to renew
+        self._renewable = False
+        self._timer: threading.Timer | None = None
+        self._secret_id: _Hidden | None = None  # an unwrapped AppRole secret_id
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"VaultClient({self.where})"
 
     @property
+    def hvac(self) -> hvac.Client:
+        """The hvac client of the address calls start from (they share token and session)."""
+        return self._clients[self._preferred]
+
+    @property
     def where(self) -> str:
-        return self.settings.where(self._index)
+        return self.settings.where(self._preferred)
+
+    @property
+    def budget(self) -> float:
+        """Seconds one operation may take in all: connect, read, retries and backoff."""
+        return self.settings.retry_budget or self.settings.timeout
 
     def close(self) -> None:
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         self.session.close()
+
+    def _set_token(self, token: str) -> None:
+        for client in self._clients:
+            client.token = token
 
     # --- calls --------------------------------------------------------------------------------
 
-    def call(self, fn: Callable[[hvac.Client], T], action: str, name: str | None = None) -> T:
+    def call(
+        self,
+        fn: Callable[[hvac.Client], T],
+        action: str,
+        name: str | None = None,
+        *,
+        settle: Callable[[hvac.Client], T | None] | None = None,
+    ) -> T:
+        """Run ``fn`` until it succeeds, fails for good, or the budget is spent.
+
+        ``settle`` is for writes that are not idempotent: after an attempt that may have been
+        applied (the answer was lost), it is called before the next attempt and returns the
+        result when that attempt did land (so it is not repeated), or None to go on."""
+        local = self.session.local
+        outer = getattr(local, "deadline", None)
+        deadline = time.monotonic() + self.budget
+        if outer is not None:
+            deadline = min(deadline, outer)  # a nested call spends the outer call's budget
+        local.deadline = deadline
+        try:
+            return self._attempts(fn, action, name, settle, deadline)
+        finally:
+            local.deadline = outer
+
+    def _attempts(
+        self,
+        fn: Callable[[hvac.Client], T],
+        action: str,
+        name: str | None,
+        settle: Callable[[hvac.Client], T | None] | None,
+        deadline: float,
+    ) -> T:
         settings = self.settings
+        local = self.session.local
+        index = self._preferred
         attempt = 0
-        deadline = 0.0
         relogged = False
+        unsettled = False  # an earlier attempt of this write may have been applied
+        failed: SecretsError | None = None  # the previous attempt's failure
         while True:
             delay = -1.0
-            failover = False
             error: SecretsError | None = None
+            local.retry_after = None
+            local.url = None
+            client = self._clients[index]
             try:
-                if not self._authenticated or (
-                    self._renew_at is not None and time.monotonic() >= self._renew_at
-                ):
-                    self._authenticate()
-                return fn(self.hvac)
+                self._ensure_authenticated(client)
+                if unsettled and settle is not None:
+                    settled = settle(client)
+                    if settled is not None:
+                        return settled
+                    unsettled = False
+                result = fn(client)
+                self._preferred = index
+                return result
             except Exception as exc:  # every failure is translated below
+                node, redirected = self._node_of(index)
+                status = status_of(exc)
+                retryable = is_retryable(exc)
+                # A redirected request may have been applied before the redirect: a standby
+                # whose forwarding to the leader failed (the leader committed, then died)
+                # redirects to the dead leader, where the connection is then refused.
+                unsettled = unsettled or (retryable and (redirected or may_have_applied(exc)))
                 if isinstance(exc, SecretsError):
                     error = exc
-                elif is_retryable(exc) and attempt < settings.max_retries:
-                    now = time.monotonic()
-                    deadline = deadline or now + settings.retry_budget
-                    delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311
-                    if now + delay > deadline:
-                        delay = -1.0
-                    failover = True
-                if delay < 0 and error is None:
-                    if (
-                        not relogged
-                        and (settings.auth_method != "token" or settings.token_file is not None)
-                        and status_of(exc) in (401, 403)
-                    ):
-                        # The login token may have expired (log in again), or Vault Agent may
-                        # have written a new token to token_file (read it again).
-                        relogged = True
-                        self._authenticated = False
-                        delay = 0.0
-                    else:
-                        error = translate(exc, action, name, self.where)
+                elif isinstance(exc, BudgetSpentError) and failed is not None:
+                    error = failed  # nothing was sent: report what failed before
+                elif retryable and attempt < settings.max_retries:
+                    delay, index = self._next_try(index, attempt, deadline)
+                elif not relogged and status in (401, 403) and self._can_log_in_again():
+                    # The login token may have expired (log in again), or Vault Agent may
+                    # have written a new token to token_file (read it again).
+                    relogged = True
+                    self._authenticated = False
+                    delay = 0.0
+                if error is None:
+                    failed = translate(exc, action, name, node)
+                    if delay < 0:
+                        error = failed
+                        if status == 403 and not self._token_is_valid(client):
+                            error = AccessDeniedError(
+                                f"vault: the token was refused at {node} while trying to "
+                                f"{action}{f' {name!r}' if name else ''}: it is expired, "
+                                "revoked or invalid (its self-lookup failed too), not a "
+                                "policy problem; get a new token"
+                            )
                 del exc
             if error is not None:
+                if unsettled and settle is not None and isinstance(error, BackendUnavailableError):
+                    error = WriteOutcomeUnknownError(
+                        f"{error}. The write may or may not have been applied (an answer was "
+                        f"lost and the outcome could not be settled): read '{name}' to find "
+                        "out before writing again"
+                    )
                 raise error  # outside the except block: nothing third-party is chained
-            if failover:
-                log.debug("vault: retrying %s (attempt %d) on %s", action, attempt + 1, self.where)
-            if failover:
-                self._failover()
+            log.debug("vault: retrying %s (attempt %d) on %s", action, attempt + 1, index)
             attempt += 1
             time.sleep(delay)
 
-    def _failover(self) -> None:
-        """Try the next address (a no-op with one address)."""
-        if len(self.settings.addresses) > 1:
-            self._index = (self._index + 1) % len(self.settings.addresses)
-            self.hvac.adapter.base_uri = self.settings.addresses[self._index]
+    def _next_try(self, index: int, attempt: int, deadline: float) -> tuple[float, int]:
+        """The pause before the next attempt and the address it uses, or (-1, index) when the
+        budget does not allow another attempt. A node that answered 429 with Retry-After is
+        not asked again before that time; another address is tried first."""
+        now = time.monotonic()
+        retry_after = getattr(self.session.local, "retry_after", None)
+        if retry_after is not None:
+            self._cool_until[index] = now + retry_after
+        count = len(self._clients)
+        nxt = (index + 1) % count
+        delay = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))  # noqa: S311
+        delay = max(delay, self._cool_until[nxt] - now)
+        if now + delay >= deadline - 0.01:
+            return -1.0, index
+        return delay, nxt
+
+    def _can_log_in_again(self) -> bool:
+        """A refused token can be replaced: by a new login, or by re-reading token_file."""
+        settings = self.settings
+        return settings.auth_method not in ("token", "agent") or settings.token_file is not None
+
+    def _node_of(self, index: int) -> tuple[str, bool]:
+        """The node a failed request went to (the redirect target when it was redirected),
+        and whether it was redirected."""
+        where = self.settings.where(index)
+        url = getattr(self.session.local, "url", None)
+        if url:
+            parts, sent = urlsplit(url), urlsplit(self.settings.addresses[index])
+            if (parts.scheme, parts.netloc) != (sent.scheme, sent.netloc):
+                return f"{parts.scheme}://{parts.netloc} (redirected from {where})", True
+        return where, False
+
+    def _token_is_valid(self, client: hvac.Client) -> bool:
+        """After a 403: does the token still look itself up? (No: expired or revoked.)"""
+        if self.settings.auth_method == "agent":
+            return True  # the agent's token is not ours to judge
+        try:
+            client.auth.token.lookup_self()
+        except Exception as exc:
+            valid = status_of(exc) not in (401, 403)
+            del exc
+            return valid
+        return True
 
     # --- authentication -----------------------------------------------------------------------
 
-    def _authenticate(self) -> None:
+    def _ensure_authenticated(self, client: hvac.Client) -> None:
+        if not self._authenticated or (
+            self._renew_at is not None and time.monotonic() >= self._renew_at
+        ):
+            self._authenticate(client)
+
+    def _authenticate(self, client: hvac.Client) -> None:
+        """Authenticate (or renew) through ``client``, the address the calling attempt uses."""
         with self._auth_lock:
             if self._authenticated and (
                 self._renew_at is None or time.monotonic() < self._renew_at
             ):
                 return  # another thread did it
-            if self._authenticated and self._renew_at is not None and self._renew():
+            if self._authenticated and self._renew_at is not None and self._renew(client):
                 return
             if self.settings.auth_method == "token":
-                self._use_token(self.settings.current_token())
+                self._use_token(client, self.settings.current_token())
             else:
-                self._login()
+                self._login(client)
             self._authenticated = True
 
-    def _use_token(self, token: str) -> None:
-        self.hvac.token = token
+    def _use_token(self, client: hvac.Client, token: str) -> None:
+        self._set_token(token)
         self._renew_at = None
         try:
-            info = self.hvac.auth.token.lookup_self()["data"]
+            info = client.auth.token.lookup_self()["data"]
         except Exception as exc:  # lookup is optional (policy may forbid it)
             if is_retryable(exc):
                 raise  # call() retries, then translates
@@ -157,46 +397,107 @@ class VaultClient:
         self._schedule_renewal(info.get("ttl"), info.get("renewable"))
 
     def _schedule_renewal(self, ttl: Any, renewable: Any) -> None:
-        if isinstance(ttl, int) and ttl > 0:
-            self._renew_at = time.monotonic() + ttl * RENEW_AT_FRACTION
-            self._renewable = bool(renewable)
-        else:
+        """Renew (or log in again) at two thirds of the TTL: on the next call after that
+        time, or from a background timer if the process stays idle that long."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not (isinstance(ttl, int) and ttl > 0):
             self._renew_at = None
+            return
+        self._renew_at = time.monotonic() + ttl * RENEW_AT_FRACTION
+        self._renewable = bool(renewable)
+        if self._renewable or self.settings.auth_method not in ("token", "agent"):
+            timer = threading.Timer(ttl * RENEW_AT_FRACTION, self._renew_in_background)
+            timer.daemon = True
+            timer.start()
+            self._timer = timer
 
-    def _renew(self) -> bool:
+    def _renew_in_background(self) -> None:
+        if self._closed:
+            return
+        try:
+            self.call(lambda client: None, "renew the token")
+        except SecretsError as exc:  # the next call retries and reports
+            log.debug("vault: background token renewal failed (%s)", type(exc).__name__)
+
+    def _renew(self, client: hvac.Client) -> bool:
         """Renew the current token; False when it cannot be renewed (then log in again)."""
-        if not getattr(self, "_renewable", False):
+        if not self._renewable:
             if self.settings.auth_method == "token":
                 self._renew_at = None  # nothing to do; it will expire
                 return True
             return False
         try:
-            auth = self.hvac.auth.token.renew_self()["auth"]
-        except Exception:  # fall back to a fresh login / the old token
+            auth = client.auth.token.renew_self()["auth"]
+        except Exception as exc:  # fall back to a fresh login / the old token
+            if is_retryable(exc):
+                raise  # call() retries on another node, then translates
             log.debug("vault: token renewal failed")
             return self.settings.auth_method == "token"
         self._schedule_renewal(auth.get("lease_duration"), auth.get("renewable"))
         log.debug("vault: token renewed")
         return True
 
-    def _login(self) -> None:
+    def _approle_secret_id(self, client: hvac.Client) -> str:
+        """The AppRole secret_id; a response-wrapped one is unwrapped once, then kept (masked)
+        in memory, because its wrapping token works only once."""
         settings = self.settings
-        secret = settings.login_secret()
+        where = client.adapter.base_uri
+        if not settings.secret_id_wrapped:
+            return settings.login_secret()
+        if self._secret_id is None:
+            wrapping = settings.login_secret()
+            unwrapper = hvac.Client(
+                url=where, token=wrapping,
+                verify=settings.verify, cert=settings.client_cert, timeout=settings.timeout,
+                namespace=settings.namespace, session=self.session,
+            )  # fmt: skip
+            del wrapping
+            error: SecretsError | None = None
+            try:
+                data = unwrapper.sys.unwrap()["data"]
+                self._secret_id = _Hidden(str(data["secret_id"]))
+            except Exception as exc:
+                if is_retryable(exc):
+                    raise
+                error = AccessDeniedError(
+                    f"vault: the response-wrapped secret_id could not be unwrapped at "
+                    f"{where}: the wrapping token is invalid, expired or was already "
+                    "unwrapped (if you did not unwrap it, someone else may have: revoke the "
+                    "secret_id and deliver a new wrapped one)"
+                )
+                del exc
+            finally:
+                unwrapper.token = ""
+                del unwrapper
+            if error is not None:
+                raise error
+        assert self._secret_id is not None
+        return self._secret_id.value
+
+    def _login(self, client: hvac.Client) -> None:
+        settings = self.settings
+        secret = (
+            self._approle_secret_id(client) if settings.auth_method == "approle"
+            else settings.login_secret()
+        )  # fmt: skip
         mount = settings.auth_mount
+        where = client.adapter.base_uri
         result: dict[str, Any] | None = None
         error: SecretsError | None = None
         try:
             if settings.auth_method == "approle":
-                result = self.hvac.auth.approle.login(
+                result = client.auth.approle.login(
                     role_id=settings.role_id, secret_id=secret, mount_point=mount,
                     use_token=False,
                 )  # fmt: skip
             elif settings.auth_method == "kubernetes":
-                result = self.hvac.auth.kubernetes.login(
+                result = client.auth.kubernetes.login(
                     role=settings.role, jwt=secret, mount_point=mount, use_token=False
                 )
             else:
-                result = self.hvac.auth.jwt.jwt_login(
+                result = client.auth.jwt.jwt_login(
                     role=settings.role, jwt=secret, path=mount, use_token=False
                 )
         except Exception as exc:
@@ -205,11 +506,11 @@ class VaultClient:
             status = status_of(exc)
             if status in (400, 401, 403):
                 error = AccessDeniedError(
-                    f"vault: {settings.auth_method} login at {self.where} was refused: the "
+                    f"vault: {settings.auth_method} login at {where} was refused: the "
                     "credentials are wrong, expired or already used up"
                 )
             else:
-                error = translate(exc, f"log in with {settings.auth_method}", None, self.where)
+                error = translate(exc, f"log in with {settings.auth_method}", None, where)
             del exc
         del secret
         if error is not None:
@@ -218,8 +519,20 @@ class VaultClient:
         token = auth.get("client_token")
         if not token:
             raise BackendConfigurationError(
-                f"vault: {settings.auth_method} login at {self.where} returned no token"
+                f"vault: {settings.auth_method} login at {where} returned no token"
             )
-        self.hvac.token = token
+        self._set_token(token)
         self._schedule_renewal(auth.get("lease_duration"), auth.get("renewable"))
         log.debug("vault: logged in with %s", settings.auth_method)
+
+
+class _Hidden:
+    """A credential held in memory with a masked repr."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "_Hidden('**********')"

@@ -34,6 +34,17 @@ class LeaseNotFoundError(SecretNotFoundError):
     """The lease does not exist: it expired, was revoked, or never existed."""
 
 
+class WriteOutcomeUnknownError(BackendUnavailableError):
+    """A write failed after an attempt whose answer was lost (the connection broke or timed
+    out after the request was sent, or the node failed while forwarding it), and the backend
+    could not settle whether it was applied: read the secret before writing again."""
+
+
+class Unsettled(Exception):  # noqa: N818 - a signal inside the retry loop, never raised out
+    """A guarded retry of a write found the secret changed since it was settled: settle
+    again (the earlier attempt may have landed late, or another writer wrote)."""
+
+
 class VaultTLSError(BackendUnavailableError):
     """The TLS handshake with the server failed (certificate not trusted, wrong host name,
     client certificate refused)."""
@@ -82,6 +93,8 @@ def is_retryable(exc: BaseException) -> bool:
     are not."""
     import requests
 
+    if isinstance(exc, Unsettled):
+        return True
     if isinstance(exc, requests.exceptions.SSLError):
         return False
     if isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)):
@@ -90,6 +103,29 @@ def is_retryable(exc: BaseException) -> bool:
     if status == 400:  # a KV v2 mount still upgrading (new mount, new leader) says so in a 400
         return any("upgrad" in e.lower() for e in _server_errors(exc))
     return status is not None and (status in (412, 429) or status >= 500) and status != 501
+
+
+def may_have_applied(exc: BaseException) -> bool:
+    """For a retryable failure: could the server have applied the request anyway? Not when
+    the connection was never made (refused, connect timeout, budget spent before sending),
+    nor for a 429/412 or a sealed node's 503 (refused before any work); yes when the answer
+    was lost (read timeout, connection broken mid-request) or any other 5xx (a standby whose
+    forwarded request the dying leader may have committed)."""
+    import requests
+
+    if isinstance(exc, Unsettled):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(getattr(exc, "args", ""))
+        return not any(s in text for s in ("NewConnectionError", "Connection refused"))
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    status = status_of(exc)
+    if status is None or status < 500 or status == 501:
+        return False
+    return not any(s in e.lower() for e in _server_errors(exc) for s in _SEALED)
 
 
 def translate(exc: BaseException, action: str, name: str | None, where: str) -> SecretsError:
@@ -123,6 +159,10 @@ def translate(exc: BaseException, action: str, name: str | None, where: str) -> 
         return BackendUnavailableError(
             f"vault: request to {where} failed ({type(exc).__name__}) while trying to {what}"
         )
+    if isinstance(exc, Unsettled):
+        return BackendUnavailableError(
+            f"vault: {where} kept changing '{name}' while a retried write was being settled"
+        )
     status = status_of(exc)
     if status is None:
         return SecretAccessError(f"vault: could not {what} ({type(exc).__name__})")
@@ -149,6 +189,12 @@ def translate(exc: BaseException, action: str, name: str | None, where: str) -> 
         )
     if status == 404:
         return SecretNotFoundError(f"vault: no secret '{name}' at {where}")
+    if status in (412, 429) and not errors:
+        return BackendUnavailableError(
+            f"vault: {where} had not caught up with this client's latest write while trying "
+            f"to {what} (read-your-writes), and the time budget ran out; retry, or list the "
+            "active node first"
+        )
     if status == 429:
         return BackendUnavailableError(f"vault: rate limited by {where} while trying to {what}")
     if status == 501:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from secrets_core.plugin import ConfigOption
 
-AUTH_METHODS = ("token", "approle", "kubernetes", "jwt")
+AUTH_METHODS = ("token", "approle", "kubernetes", "jwt", "agent")
 
 OPTIONS: dict[str, ConfigOption] = {
     "vault_url": ConfigOption(
@@ -32,13 +32,24 @@ OPTIONS: dict[str, ConfigOption] = {
         "server to encrypt (for when the server is not trusted with plaintext)",
     ),
     "namespace": ConfigOption(str, help="Vault Enterprise namespace; default: $VAULT_NAMESPACE"),
-    "auth_method": ConfigOption(str, default="token", help="token, approle, kubernetes or jwt"),
+    "auth_method": ConfigOption(
+        str,
+        default="token",
+        help="token, approle, kubernetes, jwt, or agent (no token: a Vault Agent / bao proxy "
+        "with auto-auth at vault_url adds it)",
+    ),
     "auth_mount": ConfigOption(
         str, help="where the auth method is mounted; default: its name (approle, kubernetes, jwt)"
     ),
     "role_id": ConfigOption(str, help="AppRole role_id"),
     "secret_id": ConfigOption(str, secret=True, help="AppRole secret_id"),
     "secret_id_file": ConfigOption(str, help="file holding the AppRole secret_id"),
+    "secret_id_wrapped": ConfigOption(
+        bool,
+        default=False,
+        help="secret_id / secret_id_file holds a response-wrapping token; it is unwrapped "
+        "once, at the first login",
+    ),
     "role": ConfigOption(str, help="role name for kubernetes/jwt login"),
     "jwt": ConfigOption(str, secret=True, help="the JWT for jwt login"),
     "jwt_file": ConfigOption(
@@ -56,13 +67,23 @@ OPTIONS: dict[str, ConfigOption] = {
     "allow_insecure_http": ConfigOption(
         bool, default=False, help="allow plain http:// to a non-loopback host"
     ),
-    "timeout": ConfigOption((int, float), default=10.0, help="seconds per HTTP request"),
+    "timeout": ConfigOption(
+        (int, float), default=10.0, help="seconds at most per HTTP request (connect and read)"
+    ),
     "max_retries": ConfigOption(
-        int, default=4, help="retries after a connection error, 412, 429 or 5xx (0 disables)"
+        int,
+        help="cap on retries after a connection error, 412, 429 or 5xx (0 disables); "
+        "default: no cap, retry_budget decides",
     ),
     "retry_budget": ConfigOption(
         (int, float),
         default=15.0,
-        help="seconds an operation may spend retrying, backoff included",
+        help="seconds one operation may take in all: requests, retries and backoff",
+    ),
+    "read_your_writes": ConfigOption(
+        bool,
+        default=True,
+        help="send the newest X-Vault-Index seen, so that a standby never answers with data "
+        "older than this client's own writes",
     ),
 }

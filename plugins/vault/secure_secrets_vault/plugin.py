@@ -36,11 +36,13 @@ NATIVE_CAPABILITIES = frozenset(
 ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA, Capability.CAS})
 
 
-def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+def _make_backend(
+    options: Mapping[str, Any], context: PluginContext, table: str = "[backends.vault]"
+) -> StorageBackend:
     from secure_secrets_vault.settings import settings_from_options
 
     try:
-        settings = settings_from_options(options)  # config errors before hvac is imported
+        settings = settings_from_options(options, table)  # config errors before hvac import
         envelope = bool(options.get("client_side_encryption"))
     finally:
         del options  # an error's traceback locals must not show the credentials
@@ -50,8 +52,11 @@ def _make_backend(options: Mapping[str, Any], context: PluginContext) -> Storage
 
 
 def _make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on."""
-    return _make_backend({**options, "client_side_encryption": True}, context)
+    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on. It reads its
+    own table, ``[backends.vault-envelope]`` (not ``[backends.vault]``), and says so."""
+    return _make_backend(
+        {**options, "client_side_encryption": True}, context, "[backends.vault-envelope]"
+    )
 
 
 def _make_dynamic(options: Mapping[str, Any], context: PluginContext) -> DynamicCredentials:

@@ -16,6 +16,7 @@ from secrets_core.errors import BackendConfigurationError
 from secure_secrets_vault.options import AUTH_METHODS
 
 DEFAULT_AUTH_MOUNTS = {"approle": "approle", "kubernetes": "kubernetes", "jwt": "jwt"}
+UNLIMITED_RETRIES = 1 << 30  # max_retries unset: the time budget alone decides
 KUBERNETES_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token"  # noqa: S105
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
@@ -64,6 +65,7 @@ class VaultSettings:
     role_id: str | None
     secret_id: str | None
     secret_id_file: str | None
+    secret_id_wrapped: bool
     role: str | None
     jwt: str | None
     jwt_file: str | None
@@ -72,6 +74,8 @@ class VaultSettings:
     timeout: float
     max_retries: int
     retry_budget: float
+    read_your_writes: bool
+    allow_insecure_http: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -106,7 +110,7 @@ class VaultSettings:
         )
 
 
-def _check_address(url: str, allow_insecure_http: bool) -> str:
+def check_address(url: str, allow_insecure_http: bool) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BackendConfigurationError(
@@ -145,8 +149,11 @@ class _Credentials:
         return "_Credentials('**********')"
 
 
-def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
-    """Validate the resolved option table; fill gaps from ``VAULT_*``. No network, no hvac."""
+def settings_from_options(
+    options: Mapping[str, Any], table: str = "[backends.vault]"
+) -> VaultSettings:
+    """Validate the resolved option table; fill gaps from ``VAULT_*``. No network, no hvac.
+    ``table`` names the table the options came from, for error messages."""
     hidden = _Credentials(options)
     options = {k: v for k, v in options.items() if k not in CREDENTIAL_OPTIONS}
     allow_http = bool(options.get("allow_insecure_http"))
@@ -162,11 +169,10 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         url = url or _env("VAULT_ADDR")
         if not url:
             raise BackendConfigurationError(
-                "vault: no server address: set vault_url (or addresses) in [backends.vault], "
-                "or VAULT_ADDR"
+                f"vault: no server address: set vault_url (or addresses) in {table}, or VAULT_ADDR"
             )
         candidates = [u for u in url.split(",") if u.strip()]
-    addresses = tuple(_check_address(a, allow_http) for a in candidates)
+    addresses = tuple(check_address(a, allow_http) for a in candidates)
 
     mount = str(options.get("mount_point") or "secret").strip("/")
     if not mount or any(seg in ("", ".", "..") for seg in mount.split("/")):
@@ -196,6 +202,13 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
             raise BackendConfigurationError(
                 "vault: auth_method approle needs exactly one of secret_id and secret_id_file"
             )
+    if options.get("secret_id_wrapped") and method != "approle":
+        raise BackendConfigurationError("vault: secret_id_wrapped applies to auth_method approle")
+    if method == "agent" and (hidden.token is not None or token_file is not None):
+        raise BackendConfigurationError(
+            "vault: auth_method agent sends no token (the agent or proxy adds its own); "
+            "remove vault_token / token_file, or use auth_method token"
+        )
     if method in ("kubernetes", "jwt"):
         if not options.get("role"):
             raise BackendConfigurationError(f"vault: auth_method {method} needs role")
@@ -222,7 +235,8 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
     timeout = float(options.get("timeout") or 10.0)
     if not 0 < timeout <= 600:
         raise BackendConfigurationError("vault: timeout must be between 0 and 600 seconds")
-    retries = int(options.get("max_retries", 4))
+    raw_retries = options.get("max_retries")
+    retries = UNLIMITED_RETRIES if raw_retries is None else int(raw_retries)
     budget = float(options.get("retry_budget", 15.0))
     if retries < 0 or budget < 0:
         raise BackendConfigurationError("vault: max_retries and retry_budget must be >= 0")
@@ -239,6 +253,7 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         role_id=options.get("role_id"),
         secret_id=hidden.secret_id,
         secret_id_file=secret_id_file,
+        secret_id_wrapped=bool(options.get("secret_id_wrapped")),
         role=options.get("role"),
         jwt=hidden.jwt,
         jwt_file=jwt_file,
@@ -247,4 +262,6 @@ def settings_from_options(options: Mapping[str, Any]) -> VaultSettings:
         timeout=timeout,
         max_retries=retries,
         retry_budget=budget,
+        read_your_writes=bool(options.get("read_your_writes", True)),
+        allow_insecure_http=allow_http,
     )

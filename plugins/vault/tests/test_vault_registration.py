@@ -55,3 +55,17 @@ def test_declared_capabilities() -> None:
     assert specs["vault"].options["vault_token"].secret
     assert specs["vault"].options["secret_id"].secret
     assert [c.name for c in plugin.secrets_register_ciphers()] == ["transit"]
+
+
+def test_vault_envelope_names_the_table_it_reads(monkeypatch) -> None:
+    """``vault-envelope`` reads ``[backends.vault-envelope]`` (not ``[backends.vault]``), and
+    its configuration errors name that table."""
+    monkeypatch.delenv("VAULT_ADDR", raising=False)
+    from secrets_core.errors import BackendConfigurationError
+
+    manager = SecureSecretsManager(
+        default_backend="vault-envelope",
+        backends={"vault": {"vault_url": "http://127.0.0.1:1"}, "vault-envelope": {}},
+    )
+    with pytest.raises(BackendConfigurationError, match=r"in \[backends\.vault-envelope\]"):
+        manager.store_secret("k", "v")
