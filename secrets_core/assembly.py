@@ -36,16 +36,22 @@ from secrets_core.errors import (
 from secrets_core.keys import envelope
 from secrets_core.keys._datakeys import KeyManager
 from secrets_core.names import validate_name
+from secrets_core.plugin import _validate as validate
 from secrets_core.plugin._api import (
     AuditSink,
+    AuditSinkSpec,
     BackendSpec,
     Capability,
+    CipherSpec,
     DynamicCredentials,
     Kdf,
+    KdfSpec,
     KeySource,
+    KeySourceSpec,
     PluginContext,
     StorageBackend,
 )
+from secrets_core.plugin._factory import load as load_callable
 from secrets_core.plugin._registry import PluginInfo, PluginPolicy, PluginRegistry, get_registry
 from secrets_core.secret import SecretValue
 
@@ -127,7 +133,7 @@ class Assembly:
             configured = dict(self.settings.kdf)
             name = str(configured.pop("name", defaults.DEFAULT_KDF))
             params = configured if params is None else params
-        return self.registry.kdf(name).factory(params or {})
+        return self.registry.get(KdfSpec, name).make(params or {})
 
     def audit_key(self) -> bytes | None:
         """The keyring's audit chain key, or None if there is no keyring yet (never creates
@@ -163,11 +169,11 @@ class Assembly:
                         )
                 sinks: list[tuple[str, AuditSink, bool]] = []
                 for sink in self.settings.audit_sinks:
-                    spec = self.registry.audit_sink(sink.name)
+                    spec = self.registry.get(AuditSinkSpec, sink.name)
                     options = resolve_options(
                         spec.options, sink.options, self.where(f"audit.{sink.name}")
                     )
-                    sinks.append((sink.name, spec.factory(options, self.context()), sink.required))
+                    sinks.append((sink.name, spec.make(options, self.context()), sink.required))
                 self._trail = AuditTrail(sinks)
             return self._trail
 
@@ -214,7 +220,7 @@ class Assembly:
         table = next(
             (sink.options for sink in self.settings.audit_sinks if sink.name == "jsonl"), {}
         )
-        schema = self.registry.audit_sink("jsonl").options
+        schema = self.registry.get(AuditSinkSpec, "jsonl").options
         path = resolve_options(schema, table, self.where("audit.jsonl")).get("path")
         return Path(path).expanduser() if path else defaults.audit_log_path(self.settings.log_dir)
 
@@ -239,10 +245,10 @@ class Assembly:
         self, name: str, table: Mapping[str, Any] | None = None
     ) -> tuple[BackendSpec, StorageBackend]:
         """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
-        spec = self.registry.backend(name)
+        spec = self.registry.get(BackendSpec, name)
 
         def make(options: Mapping[str, Any], context: PluginContext) -> Any:
-            backend = spec.factory(options, context)
+            backend = spec.make(options, context)
             return backend, getattr(backend, "capabilities", None)  # may reach the server
 
         backend, narrowed = self._from_table(name, spec, make, "could not be created", table)
@@ -255,11 +261,12 @@ class Assembly:
         the first configured backend whose plugin provides them), built from its table."""
         names = [name] if name else self.configured_backend_names()
         for candidate in names:
-            spec = self.registry.backend(candidate)
+            spec = self.registry.get(BackendSpec, candidate)
             if spec.dynamic is not None:
+                make = load_callable(spec.dynamic, f"backend '{candidate}' (dynamic)")
                 return cast(
                     DynamicCredentials,
-                    self._from_table(candidate, spec, spec.dynamic, "gave no dynamic credentials"),
+                    self._from_table(candidate, spec, make, "gave no dynamic credentials"),
                 )
         which = f"backend '{name}' does" if name else "no configured backend does"
         raise BackendConfigurationError(
@@ -270,10 +277,11 @@ class Assembly:
 
     def backend_paths(self, name: str) -> Mapping[str, Path]:
         """The private paths backend ``name`` declares (its descriptor's ``paths``), by label."""
-        spec = self.registry.backend(name)
+        spec = self.registry.get(BackendSpec, name)
         if spec.paths is None:
             return {}
-        paths: Mapping[str, Path] = self._from_table(name, spec, spec.paths, "has no paths")
+        make = load_callable(spec.paths, f"backend '{name}' (paths)")
+        paths: Mapping[str, Path] = self._from_table(name, spec, make, "has no paths")
         return paths
 
     def _from_table(
@@ -320,7 +328,7 @@ class Assembly:
             backend = self.backend(name)[1]
         identity = getattr(backend, "store_identity", None)
         if not isinstance(identity, Mapping):
-            spec = self.registry.backend(name)
+            spec = self.registry.get(BackendSpec, name)
             if table is None:
                 table = self.settings.backends.get(name, {})
             resolved = resolve_options(spec.options, table, self.where(f"backends.{name}"))
@@ -414,15 +422,18 @@ class Assembly:
                     ),
                     source_name=self.settings.key_source,
                     new_key_cipher=self.settings.cipher,
-                    cipher_for_name=self.registry.cipher,
+                    cipher_for_name=self.cipher_spec,
                     may_create=self._no_ciphertext_in_use,
                 )
             return self._keys
 
+    def cipher_spec(self, name: str) -> CipherSpec:
+        return self.registry.get(CipherSpec, name)
+
     def key_source(self, name: str, options: Mapping[str, Any], where: str) -> KeySource:
-        spec = self.registry.key_source(name)
+        spec = self.registry.get(KeySourceSpec, name)
         resolved = resolve_options(spec.options, options, where)
-        source: KeySource = spec.factory(resolved, self.context())
+        source: KeySource = spec.make(resolved, self.context())
         return source
 
     def _no_ciphertext_in_use(self) -> bool:
@@ -495,18 +506,20 @@ class Assembly:
             except SecretsError as exc:
                 problems.append(str(exc))
 
-        def options(lookup: Callable[[str], Any], name: str, table: Any, where: str) -> None:
-            resolve_options(lookup(name).options, table, self.where(where))
+        def options(kind: type, name: str, table: Any, where: str) -> None:
+            spec: Any = registry.get(kind, name)
+            resolved = resolve_options(spec.options, table, self.where(where))
+            validate.bind(spec).factory.validate(resolved)  # the plugin's own offline checks
 
         for name in self.configured_backend_names():
-            check(options, registry.backend, name, settings.backends.get(name, {}),
+            check(options, BackendSpec, name, settings.backends.get(name, {}),
                   f"backends.{name}")  # fmt: skip
-        check(registry.cipher, settings.cipher)
+        check(self.cipher_spec, settings.cipher)
         check(self.kdf, None, None)
-        check(options, registry.key_source, settings.key_source,
+        check(options, KeySourceSpec, settings.key_source,
               settings.key_source_options, "key_source")  # fmt: skip
         for sink in settings.audit_sinks:
-            check(options, registry.audit_sink, sink.name, sink.options, f"audit.{sink.name}")
+            check(options, AuditSinkSpec, sink.name, sink.options, f"audit.{sink.name}")
         installed = set(registry.names("audit sink"))
         for table in sorted(settings.audit_tables - installed):
             problems.append(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from secrets_core.defaults import KEY_VARIABLES
@@ -19,7 +19,6 @@ from secrets_core.errors import (
     SecretsError,
 )
 from secrets_core.names import validate_name
-from secrets_core.plugin import AuditSinkSpec, BackendSpec, KeySourceSpec
 from secrets_core.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -135,17 +134,12 @@ def credential_variables(manager: SecretsManager) -> set[str]:
         *(("audit sink", sink.name, sink.options) for sink in settings.audit_sinks),
     ]
     registry = manager.registry
-    lookup: dict[str, Callable[[str], BackendSpec | KeySourceSpec | AuditSinkSpec]] = {
-        "backend": registry.backend,
-        "key source": registry.key_source,
-        "audit sink": registry.audit_sink,
-    }
     for family, name, table in tables:
         for value in table.values():
             if isinstance(value, Mapping) and isinstance(value.get("env"), str):
                 variables.add(str(value["env"]))
         try:
-            schema = lookup[family](name).options
+            schema = registry.lookup(family, name).options
         except SecretsError:  # not installed: nothing to learn from its schema
             continue
         variables.update(o.env for o in schema.values() if o.secret and o.env)

@@ -14,7 +14,6 @@ CONFIG_FILE = "config.toml"
 KEYRING_FILE = "keyring.json"
 KEY_FILE = "master.key"
 AUDIT_LOG_FILE = "audit.jsonl"
-PLUGIN_INDEX_FILE = "plugin-index.json"
 PROFILES_DIR = "profiles"
 
 # --- environment variables -------------------------------------------------------------------
@@ -77,7 +76,3 @@ def key_file_path(data_dir: Path) -> Path:
 
 def audit_log_path(log_dir: Path) -> Path:
     return log_dir / AUDIT_LOG_FILE
-
-
-def plugin_index_path() -> Path:
-    return user_cache_dir() / PLUGIN_INDEX_FILE

@@ -94,7 +94,7 @@ class DotenvImportError(SecretsError):
 
 
 def _existing(manager: SecretsManager, backend: str) -> set[str] | None:
-    if Capability.LIST not in manager.registry.backend(backend).capabilities:
+    if Capability.LIST not in manager.registry.lookup("backend", backend).capabilities:
         return None
     return set(manager.list_secrets("", backend))
 

@@ -138,6 +138,11 @@ class PluginLoadError(PluginError):
     """A plugin's entry point failed to import or register (raised in strict mode)."""
 
 
+class PluginContractError(PluginError):
+    """A plugin's factory returned something that is not what its descriptor promises (not a
+    storage backend, cipher, KDF, key source or audit sink)."""
+
+
 class PluginConflictError(PluginError):
     """Two distributions provide the same plugin or implementation name."""
 
@@ -165,6 +170,7 @@ __all__ = [
     "KeyringRollbackError",
     "LockTimeoutError",
     "PluginConflictError",
+    "PluginContractError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",

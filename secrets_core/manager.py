@@ -58,6 +58,8 @@ class SecretsManager:
         cipher: str | None = None,
         key_source: str | None = None,
         audit_sinks: list[str] | None = None,
+        key_source_options: Mapping[str, Any] | None = None,
+        audit_sink_options: Mapping[str, Mapping[str, Any]] | None = None,
         data_dir: str | os.PathLike[str] | None = None,
         plugin_policy: PluginPolicy | None = None,
         registry: PluginRegistry | None = None,
@@ -70,6 +72,8 @@ class SecretsManager:
             cipher=cipher,
             key_source=key_source,
             audit_sinks=audit_sinks,
+            key_source_options=key_source_options,
+            audit_sink_options=audit_sink_options,
             data_dir=data_dir,
             plugin_policy=plugin_policy,
             profile=profile,
@@ -280,7 +284,7 @@ class SecretsManager:
                     "change_key_source('passphrase')"
                 )
             options = resolve_options(
-                self.registry.key_source("passphrase").options,
+                self.registry.lookup("key source", "passphrase").options,
                 self.settings.key_source_options,
                 self.assembly.where("key_source"),
             )

@@ -276,3 +276,12 @@ def test_verify_and_tail_never_print_control_characters(isolated_home) -> None:
         output = CliRunner().invoke(cli, args).output
         assert "\x1b" not in output and "\x07" not in output, (args, output)
         assert "\\x1b" in output or "\\u001b" in output, (args, output)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["config", "path"], ["audit", "--help"]])
+def test_calls_that_touch_no_secret_write_no_event(isolated_home, args) -> None:
+    SecureSecretsManager().store_secret("team/db", "v1")
+    before = log_path(isolated_home).read_bytes()
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
+    assert log_path(isolated_home).read_bytes() == before

@@ -283,7 +283,7 @@ def test_install_hint_works_from_an_index_and_from_a_checkout() -> None:
         SecretsManager(plugin_policy=policy) as blocked,
         pytest.raises(PluginNotFoundError) as raised,
     ):
-        blocked.registry.backend("file")
+        blocked.registry.lookup("backend", "file")
     message = str(raised.value)
     assert "pip install secure-secrets-file" in message
     assert "scripts/build-wheelhouse" in message

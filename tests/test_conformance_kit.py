@@ -160,12 +160,16 @@ def test_the_kit_is_a_pytest_plugin_enabled_with_one_line(tmp_path: Path, monkey
 
 
 class TestKeyfileSourceContract(KeySourceContract):
+    CREATES_NEW_KEYS = False  # reuses an existing key file rather than overwrite a key
+
     @pytest.fixture
     def key_source(self, tmp_path: Path) -> KeyfileSource:
         return KeyfileSource({"path": str(tmp_path / "kek.key")}, PluginContext(tmp_path, tmp_path))
 
 
 class TestEnvKeySourceContract(KeySourceContract):
+    CREATES_NEW_KEYS = False
+
     @pytest.fixture
     def key_source(self, tmp_path: Path, monkeypatch) -> EnvKeySource:
         monkeypatch.setenv("KIT_KEK", base64.b64encode(os.urandom(32)).decode())
@@ -177,8 +181,100 @@ class TestPassphraseSourceContract(KeySourceContract):
     def key_source(self, tmp_path: Path, monkeypatch) -> PassphraseSource:
         monkeypatch.setenv("KIT_PASSPHRASE", "kit passphrase")
 
-        def kdf(name, params):
-            return get_registry().kdf(name or "pbkdf2-sha256").factory(params or {})
+        def kdf(name, params):  # as the registry: an unknown name is PluginNotFoundError
+            return get_registry().get(KdfSpec, name or "pbkdf2-sha256").make(params or {})
 
         context = PluginContext(tmp_path, tmp_path, kdf=kdf)
         return PassphraseSource({"variable": "KIT_PASSPHRASE", "prompt": False}, context)
+
+
+# --- every contract fails its deliberately broken implementations -----------------------------
+
+KIT_OVER_BROKEN = """
+import pytest
+from tests.helpers import kit_reference as ref
+from secrets_core.testing import AuditSinkContract, BackendContract, KeySourceContract
+
+
+def backend_class(cls):
+    class Test(BackendContract):
+        THREADS = 8
+
+        @pytest.fixture
+        def backend_spec(self):
+            return ref.spec(cls)
+
+        @pytest.fixture
+        def make_unavailable(self):
+            return lambda backend: setattr(backend, "down", True)
+
+    return Test
+
+
+def key_source_class(cls):
+    class Test(KeySourceContract):
+        @pytest.fixture
+        def key_source(self):
+            return cls()
+
+    return Test
+
+
+def sink_class(cls):
+    class Test(AuditSinkContract):
+        @pytest.fixture
+        def sink(self):
+            return cls()
+
+        @pytest.fixture
+        def recorded(self, sink):
+            return lambda: "\\n".join(sink.lines)
+
+        @pytest.fixture
+        def unreachable_sink(self):
+            made = cls()
+            made.reachable = False
+            return made
+
+    return Test
+
+
+TestReference = backend_class(ref.Reference)
+TestRefKeySource = key_source_class(ref.RefKeySource)
+TestRefSink = sink_class(ref.RefSink)
+for broken in ref.BROKEN:
+    globals()["TestBroken" + broken.__name__] = backend_class(broken)
+for broken in ref.BROKEN_KEY_SOURCES:
+    globals()["TestBroken" + broken.__name__] = key_source_class(broken)
+for broken in ref.BROKEN_SINKS:
+    globals()["TestBroken" + broken.__name__] = sink_class(broken)
+"""
+
+
+def test_every_contract_fails_its_deliberately_broken_implementations(tmp_path: Path) -> None:
+    from tests.helpers import kit_reference as ref
+
+    (tmp_path / "test_kit_over_broken.py").write_text(KIT_OVER_BROKEN)
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "-p", "no:randomly",
+         "--rootdir", str(tmp_path), str(tmp_path / "test_kit_over_broken.py")],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    failed = [
+        line.split("::")[1:] for line in result.stdout.splitlines() if line.startswith("FAILED")
+    ]
+    by_class: dict[str, set[str]] = {}
+    for cls, test in failed:
+        by_class.setdefault(cls, set()).add(test.split(" ")[0].split("[")[0])
+    assert not {"TestReference", "TestRefKeySource", "TestRefSink"} & set(by_class), (
+        "the reference implementations must pass every contract:\n" + result.stdout[-3000:]
+    )
+    caught: dict[str, int] = {}
+    everything = {**ref.BROKEN, **ref.BROKEN_KEY_SOURCES, **ref.BROKEN_SINKS}
+    for broken, contract in everything.items():
+        failures = by_class.get("TestBroken" + broken.__name__, set())
+        assert contract in failures, f"{broken.__name__} must fail {contract}; failed: {failures}"
+        caught[contract] = caught.get(contract, 0) + 1
+    print("\n".join(f"{count:3d}  {contract}" for contract, count in sorted(caught.items())))

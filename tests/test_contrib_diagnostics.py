@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from secrets_core.plugin import Capability, PluginInfo, reset_registry
-from secrets_core.plugin.hookspecs import REGISTRATION_HOOKS
+from secrets_core.plugin._registry import HOOKS as REGISTRATION_HOOKS
 from secure_secrets import SecureSecretsManager, list_plugins
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugin-authors.md"

@@ -12,7 +12,7 @@ import pytest
 
 from secrets_core import config, defaults, errors
 from secrets_core.config import _settings
-from secrets_core.plugin import CORE_DISTRIBUTION, get_registry, hookspecs
+from secrets_core.plugin import CORE_DISTRIBUTION, _registry, get_registry, hookspecs
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p.name for p in DOCS.glob("*.md"))
@@ -99,7 +99,7 @@ def test_hook_is_documented_with_an_example(hook: str) -> None:
     assert any(f"@hookimpl\ndef {hook}(" in code for code in examples), (
         f"the `{hook}` section of docs/hooks.md needs a ```python example implementing it"
     )
-    spec = hookspecs.REGISTRATION_HOOKS.get(hook)
+    spec = _registry.HOOKS.get(hook)
     if spec is not None:
         assert f"{hook}() -> list[{spec.__name__}]" in text, "document the signature"
 
@@ -129,13 +129,6 @@ def test_environment_variables_and_top_level_keys_are_documented() -> None:
 def test_builtin_plugin_options_are_documented() -> None:
     text = read("configuration.md")
     registry = get_registry()
-    lookup = {
-        "backend": registry.backend,
-        "cipher": registry.cipher,
-        "kdf": registry.kdf,
-        "key source": registry.key_source,
-        "audit sink": registry.audit_sink,
-    }
     builtins = [
         item.split(":", 1)
         for info in registry.plugins()
@@ -146,7 +139,7 @@ def test_builtin_plugin_options_are_documented() -> None:
     assert ["backend", "file"] in builtins and ["audit sink", "jsonl"] in builtins
     missing = []
     for family, name in builtins:
-        options = getattr(lookup[family](name), "options", {})
+        options = getattr(registry.lookup(family, name), "options", {})
         body = section(text, re.escape(f"{family} `{name}`"))
         if body is None:
             missing += [f"a heading '{family} `{name}`'"] if options else []

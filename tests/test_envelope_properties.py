@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from secrets_core.errors import EncryptionError, IntegrityError
 from secrets_core.keys import envelope
-from secrets_core.plugin import PluginRegistry
+from secrets_core.plugin import CipherSpec, PluginRegistry
 from secrets_core.secret import SecretValue
 
 CIPHERS = {  # the local ciphers, as discovery finds them ("transit" needs a Vault server)
-    spec.name: spec.factory(os.urandom(spec.key_size))
-    for spec in map(PluginRegistry().cipher, ("fernet", "aes-gcm"))
+    spec.name: spec.make(os.urandom(spec.key_size))
+    for spec in (PluginRegistry().get(CipherSpec, name) for name in ("fernet", "aes-gcm"))
 }
 KEY_ID = "0123456789abcdef"
 names = st.from_regex(r"[a-z_][a-z0-9_.\-]{0,20}(/[a-z_][a-z0-9_]{0,10}){0,2}", fullmatch=True)

@@ -94,10 +94,10 @@ class FaultyPlugin:
 
     @hookimpl
     def secrets_register_backends(self) -> list[BackendSpec]:
-        file_spec = get_registry().backend("file")
+        file_spec = get_registry().lookup("backend", "file")
 
         def factory(options: dict[str, Any], context: PluginContext) -> FaultyBackend:
-            backend = FaultyBackend(file_spec.factory(options, context), self.rng, self.rate)
+            backend = FaultyBackend(file_spec.make(options, context), self.rng, self.rate)
             self.instances.append(backend)
             return backend
 

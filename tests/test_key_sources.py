@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from secrets_core.plugin import get_registry
+from secrets_core.plugin import KdfSpec, get_registry
 from secure_secrets import SecureSecretsManager
 from secure_secrets.exceptions import ConfigError, IntegrityError, KeyNotAvailableError
 
@@ -18,7 +18,7 @@ PASSPHRASE_VAR = "SECURE_SECRETS_PASSPHRASE"
 
 def kdf_class(name: str = "argon2id") -> type:
     """The class of the KDF the registry builds for ``name``, to count its derivations."""
-    return type(get_registry().kdf(name).factory({}))
+    return type(get_registry().get(KdfSpec, name).make({}))
 
 
 def data_dir(home: Path) -> Path:

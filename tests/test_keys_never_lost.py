@@ -85,10 +85,10 @@ class SkipsDeleted:
 class SkipsDeletedPlugin:
     @hookimpl
     def secrets_register_backends(self) -> list[BackendSpec]:
-        file_spec = get_registry().backend("file")
+        file_spec = get_registry().get(BackendSpec, "file")
 
         def factory(options: dict[str, Any], context: PluginContext) -> SkipsDeleted:
-            return SkipsDeleted(file_spec.factory(options, context))
+            return SkipsDeleted(file_spec.make(options, context))
 
         return [
             BackendSpec(
@@ -131,7 +131,7 @@ class AltFilePlugin:
 
     @hookimpl
     def secrets_register_backends(self) -> list[BackendSpec]:
-        file_spec = get_registry().backend("file")
+        file_spec = get_registry().get(BackendSpec, "file")
         return [file_spec._replace(name="altfile")]
 
 

@@ -26,7 +26,7 @@ from secrets_core.errors import (
     PluginNotFoundError,
 )
 from secrets_core.plugin import PluginInfo, PluginPolicy, get_registry, reset_registry
-from secrets_core.plugin.hookspecs import REGISTRATION_HOOKS
+from secrets_core.plugin._registry import HOOKS as REGISTRATION_HOOKS
 from secure_secrets import SecureSecretsManager
 
 FAKE_PLUGINS = Path(__file__).parent / "fixtures" / "fake_plugins"
@@ -111,7 +111,7 @@ def test_registry_names_per_family() -> None:
     assert {"file", "env", "vault"} <= set(registry.names("backend"))
     assert "fernet" in registry.names("cipher")
     assert {"jsonl", "logging"} <= set(registry.names("audit sink"))
-    assert registry.backend("file").name == "file"
+    assert registry.lookup("backend", "file").name == "file"
 
 
 # --- failures are recorded, strict mode raises -----------------------------------------------
@@ -173,7 +173,7 @@ def test_plugin_implementing_an_unknown_hook_is_failed(
     assert info.status == "failed"
     assert "secrets_register_widgets" in (info.error or "")
     with pytest.raises(PluginNotFoundError):
-        get_registry().backend("unknown-hook-backend")
+        get_registry().lookup("backend", "unknown-hook-backend")
 
 
 def test_plugin_that_imports_the_secrets_core_package_loads(
@@ -182,7 +182,7 @@ def test_plugin_that_imports_the_secrets_core_package_loads(
     install_fake_distribution(tmp_path, monkeypatch, "fake-plain", {"plain": "ssfake_plain_import"})
     info = by_name(list_plugins())["plain"]
     assert (info.status, info.error) == ("active", None)
-    assert get_registry().backend("plain-import-backend").name == "plain-import-backend"
+    assert get_registry().lookup("backend", "plain-import-backend").name == "plain-import-backend"
 
 
 def test_plugin_returning_the_wrong_descriptor_type_is_failed(
@@ -195,7 +195,7 @@ def test_plugin_returning_the_wrong_descriptor_type_is_failed(
     assert "CipherSpec" in (info.error or "") and "BackendSpec" in (info.error or "")
     # Nothing it registered is indexed, not even the well-typed descriptor.
     with pytest.raises(PluginNotFoundError):
-        get_registry().backend("wrong-type-backend")
+        get_registry().lookup("backend", "wrong-type-backend")
     with pytest.raises(PluginLoadError):
         get_registry(PluginPolicy(strict=True))
 
@@ -276,21 +276,37 @@ def test_allow_list_without_the_cipher_names_its_distribution() -> None:
 
 
 @pytest.mark.slow
-def test_two_distributions_registering_one_backend_name(
+def test_an_undeclared_registration_of_a_declared_name_is_shadowed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """secure-secrets-file declares backend.file in its metadata; a plugin that registers
+    "file" without declaring it is reported as shadowed, and the real one keeps working."""
     install_fake_distribution(tmp_path, monkeypatch, "fake-dup", {"dupfile": "ssfake_dup_backend"})
-    with pytest.raises(PluginConflictError) as info:
-        SecureSecretsManager().store_secret("k", "v")
-    message = str(info.value)
-    assert "secure-secrets-file" in message and "fake-dup" in message
-    assert "block" in message  # says what to do
-
-    # Blocking one of them resolves it.
-    monkeypatch.setenv("SECURE_SECRETS_PLUGINS_BLOCK", "dupfile")
     manager = SecureSecretsManager()
     manager.store_secret("k", "v")
     assert manager.retrieve_secret("k") == "v"
+    dup = by_name(list_plugins())["dupfile"]
+    assert (dup.status, dup.shadowed) == ("active", ("backend:file",))
+
+
+def test_two_undeclared_registrations_of_one_name_clash_and_blocking_a_dist_resolves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install_fake_distribution(tmp_path, monkeypatch, "fake-mem-a", {"mem-a": "ssfake_memory"})
+    other = tmp_path / "other"
+    install_fake_distribution(other, monkeypatch, "fake-mem-b", {"mem-b": "ssfake_memory_copy"})
+    with pytest.raises(PluginConflictError) as info:
+        SecureSecretsManager(default_backend="fakemem").store_secret("k", "v")
+    message = str(info.value)
+    assert "fake-mem-a" in message and "fake-mem-b" in message
+    assert 'plugins.block = ["dist:fake-mem-b"]' in message  # says what to do, and it works:
+    monkeypatch.setenv("SECURE_SECRETS_PLUGINS_BLOCK", "dist:fake-mem-b")
+    reset_registry()
+    manager = SecureSecretsManager(default_backend="fakemem")
+    manager.store_secret("k", "v")
+    assert manager.retrieve_secret("k") == "v"
+    infos = list_plugins()
+    assert {(i.name, i.status) for i in infos} >= {("mem-a", "active"), ("mem-b", "blocked")}
 
 
 def test_two_distributions_with_one_entry_point_name(

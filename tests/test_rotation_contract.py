@@ -10,7 +10,7 @@ from pathlib import Path
 SKIPS_DELETED = '''
 import pytest
 from secrets_core.errors import SecretNotFoundError
-from secrets_core.plugin import get_registry
+from secrets_core.plugin import BackendSpec, get_registry
 from secrets_core.testing import RotationContract
 
 class SkipsDeleted:
@@ -25,9 +25,9 @@ class SkipsDeleted:
 class TestSkipsDeleted(RotationContract):
     @pytest.fixture
     def backend_spec(self):
-        file_spec = get_registry().backend("file")
+        file_spec = get_registry().get(BackendSpec, "file")
         return file_spec._replace(
-            name="skipsdeleted", factory=lambda o, c: SkipsDeleted(file_spec.factory(o, c))
+            name="skipsdeleted", factory=lambda o, c: SkipsDeleted(file_spec.make(o, c))
         )
 '''
 

@@ -21,6 +21,7 @@ first authenticated ``seq``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -46,7 +47,27 @@ def line_mac(key: bytes, record: Mapping[str, Any]) -> str:
 
 
 def _mac(key: bytes, prev: str, body: bytes) -> str:
-    return hmac.new(key, prev.encode() + b"\n" + body, hashlib.sha256).hexdigest()
+    return hmac_sha256(key, prev.encode() + b"\n" + body)
+
+
+@functools.lru_cache(maxsize=8)
+def _pads(key: bytes) -> tuple[Any, Any]:
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return (
+        hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+        hashlib.sha256(bytes(b ^ 0x5C for b in block)),
+    )
+
+
+def hmac_sha256(key: bytes, message: bytes) -> str:
+    """HMAC-SHA256 (RFC 2104) in hex, from the key's pads hashed once: the same value as
+    ``hmac.new(key, message, "sha256").hexdigest()`` at under half its cost (OpenSSL 3 looks
+    the digest up again on every ``hmac`` call, and every audited read makes two)."""
+    inner, outer = _pads(key)
+    inner, outer = inner.copy(), outer.copy()
+    inner.update(message)
+    outer.update(inner.digest())
+    return str(outer.hexdigest())
 
 
 def sealed_line(key: bytes, record: Mapping[str, Any]) -> tuple[bytes, str]:
@@ -76,7 +97,7 @@ def witness(raw_lines: Sequence[bytes]) -> dict[str, Any]:
 
 def checkpoint_bytes(key: bytes, seq: int, mac: str, size: int) -> bytes:
     body = f'{{"mac":"{mac}","seq":{seq},"size":{size}}}'.encode()  # == canonical(...)
-    cmac = hmac.new(key, body, hashlib.sha256).hexdigest()
+    cmac = hmac_sha256(key, body)
     return (body[:-1] + b',"cmac":"' + cmac.encode() + b'"}').ljust(CHECKPOINT_SIZE - 1) + b"\n"
 
 

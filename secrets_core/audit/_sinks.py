@@ -129,14 +129,14 @@ class JsonlSink:
                 if self.fsync:
                     os.fsync(log_fd)
                 return
-            log_fd, checkpoint_fd = self._locked_log()
+            log_fd, checkpoint_fd, size = self._locked_log()
             try:
                 if key is None:
                     _write_all(log_fd, keyless_line(record))
                     if self.fsync:
                         os.fsync(log_fd)
                     return
-                seq, prev, size, keyless = self._tail(log_fd, key)
+                seq, prev, size, keyless = self._tail(log_fd, key, size)
                 record["seq"], record["prev"] = seq + 1, prev
                 if keyless is not None:
                     record["keyless"] = keyless
@@ -153,24 +153,27 @@ class JsonlSink:
         if not self._anchored:
             self._anchor(seq + 1, mac, prev)
 
-    def _locked_log(self) -> tuple[int, int]:
-        """The log's descriptors with the log locked, after reopening a log renamed away
-        (rotated here, by another process or by logrotate) and rotating when due."""
+    def _locked_log(self) -> tuple[int, int, int]:
+        """The log's descriptors, with the log locked, and its size, after reopening a log
+        renamed away (rotated here, by another process or by logrotate) and rotating when
+        due."""
         while True:
             fds = self._files()
             fcntl.flock(fds[0], fcntl.LOCK_EX)
+            opened = os.fstat(fds[0])
             try:
-                same = os.stat(self.path).st_ino == os.fstat(fds[0]).st_ino
+                same = os.stat(self.path).st_ino == opened.st_ino
             except FileNotFoundError:
                 same = False
             if same:
                 break
             fcntl.flock(fds[0], fcntl.LOCK_UN)
             self._reopen_log()
-        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0]):
+        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0], opened.st_size):
             self._rotate()
-        assert self._fds is not None
-        return self._fds
+            assert self._fds is not None
+            return (*self._fds, 0)
+        return (*fds, opened.st_size)
 
     def _reopen_log(self) -> None:
         assert self._fds is not None
@@ -180,8 +183,7 @@ class JsonlSink:
         self._tail_state = None  # others may have written since: re-read under the lock
         self._born = None
 
-    def _rotation_due(self, fd: int) -> bool:
-        size = os.fstat(fd).st_size
+    def _rotation_due(self, fd: int, size: int) -> bool:
         if not size:
             return False
         if self.rotate_bytes and size >= self.rotate_bytes:
@@ -206,12 +208,11 @@ class JsonlSink:
         self._tail_state = None
         self._born = None
 
-    def _tail(self, fd: int, key: bytes) -> _Tail:
+    def _tail(self, fd: int, key: bytes, size: int) -> _Tail:
         """seq and mac of the last authenticated line, the log's size, and the witness of
         the keyless lines after that line (None if there are none, or if they do not all fit
         in the window); re-read only if another process appended. A log with no
         authenticated line (a new file after a rotation) goes on from the checkpoint."""
-        size = os.fstat(fd).st_size
         if self._tail_state is not None and self._tail_state[2] == size:
             return self._tail_state
         start = max(0, size - _TAIL_WINDOW)

@@ -55,7 +55,7 @@ def plugin_verbs(registry: PluginRegistry) -> tuple[dict[str, CommandSpec], list
     clashes: list[str] = []
     for name in registry.names("command"):
         try:
-            spec = registry.command(name)
+            spec = registry.lookup("command", name)
         except SecretsError as exc:  # two plugins: the registry's message names both
             clashes.append(str(exc))
             continue
@@ -86,8 +86,9 @@ class LazyGroup(click.Group):
     errors into one line on stderr with the documented exit code.
 
     Core verbs come from :data:`COMMANDS` and never load a plugin. Plugin verbs are looked
-    up only for a name that is not a core verb (through the plugin index: just the plugin
-    that provides it loads) and for listings (``--help``, completion: a full discovery)."""
+    up only for a name that is not a core verb (through the ``secrets_core.provides``
+    declarations: just the plugin that provides it loads) and for listings (``--help``,
+    completion: a full discovery)."""
 
     def _plugin_verbs(self, ctx: click.Context) -> dict[str, CommandSpec]:
         root = ctx.find_root()
@@ -137,7 +138,8 @@ class LazyGroup(click.Group):
         from secrets_core.plugin._registry import KNOWN_DISTRIBUTIONS
 
         try:
-            return _registry(ctx).command(cmd_name)
+            spec: CommandSpec = _registry(ctx).lookup("command", cmd_name)
+            return spec
         except PluginNotFoundError as exc:
             if ("command", cmd_name) in KNOWN_DISTRIBUTIONS and not ctx.resilient_parsing:
                 raise click.UsageError(str(exc), ctx) from None

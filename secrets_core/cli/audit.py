@@ -108,13 +108,13 @@ def format_keyless(event: dict[str, object]) -> str:
 @click.option(
     "--accept-keyless",
     is_flag=True,
-    help="Exit 0, not 8, when the only finding is events written without the audit key "
+    help="Exit 0, not 10, when the only finding is events written without the audit key "
     "(once you have reviewed them).",
 )
 def verify_cmd(as_json: bool, saved_head: str | None, accept_keyless: bool) -> None:
     """Check the audit log: its HMAC chain, the chain's anchor in the keyring, the checkpoint
-    and rotated files. Exit 6 on tampering, 8 when events were written without the audit key,
-    9 when nothing authenticates the log."""
+    and rotated files. Exit 6 on tampering, 10 when events were written without the audit key,
+    11 when nothing authenticates the log."""
     try:
         result = get_state().manager().verify_audit_log(audit_log_path(), anchor=saved_head)
     except ValueError as exc:  # a malformed --anchor

@@ -46,9 +46,9 @@ def redact(table: Mapping[str, Any], schema: Mapping[str, ConfigOption] | None) 
     return shown
 
 
-def _schema(lookup: Any, name: str) -> Mapping[str, ConfigOption] | None:
+def _schema(registry: PluginRegistry, family: str, name: str) -> Mapping[str, ConfigOption] | None:
     try:
-        options: Mapping[str, ConfigOption] = lookup(name).options
+        options: Mapping[str, ConfigOption] = registry.lookup(family, name).options
     except Exception:  # not installed: redact everything
         return None
     return options
@@ -66,19 +66,19 @@ def effective_config(settings: Settings, registry: PluginRegistry) -> dict[str, 
         "key_source": {
             "name": settings.key_source,
             **redact(
-                settings.key_source_options, _schema(registry.key_source, settings.key_source)
+                settings.key_source_options, _schema(registry, "key source", settings.key_source)
             ),
         },
     }
     doc["backends"] = {
-        name: redact(table, _schema(registry.backend, name))
+        name: redact(table, _schema(registry, "backend", name))
         for name, table in sorted(settings.backends.items())
     }
     audit: dict[str, Any] = {"sinks": [sink.name for sink in settings.audit_sinks]}
     for sink in settings.audit_sinks:
         audit[sink.name] = {
             "required": sink.required,
-            **redact(sink.options, _schema(registry.audit_sink, sink.name)),
+            **redact(sink.options, _schema(registry, "audit sink", sink.name)),
         }
     doc["audit"] = audit
     policy = settings.plugins

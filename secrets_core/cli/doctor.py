@@ -250,7 +250,7 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     name = str(params.pop("name", DEFAULT_KDF))
 
     def configured() -> Finding:
-        manager.registry.kdf(name).factory(params)
+        manager.registry.lookup("kdf", name).make(params)
         return Finding("kdf settings", note=f"[kdf] {name} within the floors")
 
     findings = [
@@ -267,7 +267,7 @@ def _kdf_checks(manager: SecretsManager) -> list[Finding]:
     if isinstance(stored, dict) and "kdf" in stored:
 
         def keyring_kdf() -> Finding:
-            manager.registry.kdf(str(stored["kdf"])).factory(stored.get("kdf_params") or {})
+            manager.registry.lookup("kdf", str(stored["kdf"])).make(stored.get("kdf_params") or {})
             return Finding("keyring kdf", note=f"{stored['kdf']} within the floors")
 
         findings.append(
@@ -312,7 +312,7 @@ def _dynamic_note(manager: SecretsManager) -> str:
     issuing = []
     for name in manager.assembly.configured_backend_names():
         try:
-            if manager.registry.backend(name).dynamic is not None:
+            if manager.registry.lookup("backend", name).dynamic is not None:
                 issuing.append(f"[backends.{name}]")
         except SecretsError:
             continue

@@ -80,7 +80,7 @@ def init_cmd(key_source: str | None, init_backend: str | None, force: bool, as_j
     atomic_write(path, render_config(backend, key_source).encode())
     try:
         with SecretsManager(config_path=path) as manager:
-            manager.registry.backend(backend)  # installed?
+            manager.registry.lookup("backend", backend)  # installed?
             existed = manager.keyring_path.exists()
             key_id = manager.initialize_keys()
             keyring = manager.keyring_path

@@ -33,5 +33,9 @@ def plugins_cmd(as_json: bool, verbose: bool) -> None:
         info_row = infos[index - 1] if index else None
         if info_row is not None and info_row.error:
             click.echo(f"    error: {visible(info_row.error)}")
+        if info_row is not None and info_row.shadowed:
+            click.echo(
+                f"    shadowed (another plugin's wins): {visible(', '.join(info_row.shadowed))}"
+            )
         if info_row is not None and (verbose or state.verbose) and info_row.provides:
             click.echo(f"    provides: {visible(', '.join(info_row.provides))}")

@@ -236,6 +236,8 @@ def load_settings(
     cipher: str | None = None,
     key_source: str | None = None,
     audit_sinks: list[str] | None = None,
+    key_source_options: Mapping[str, Any] | None = None,
+    audit_sink_options: Mapping[str, Mapping[str, Any]] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     plugin_policy: PluginPolicy | None = None,
     profile: str | None = None,
@@ -304,6 +306,8 @@ def load_settings(
         DEFAULT_KEY_SOURCE,
         key_source or os.environ.get(ENV_KEY_SOURCE) or None,
     )
+    if key_source_options is not None:  # in code, like backends=: over the file's table
+        source_options = {**source_options, **key_source_options}
     kdf = reader.table(raw, "kdf", "kdf")
 
     audit = reader.table(raw, "audit", "audit")
@@ -316,9 +320,16 @@ def load_settings(
         else _env_list(ENV_AUDIT_SINKS)
         or reader.get(audit, "sinks", "audit.sinks", list, list(DEFAULT_AUDIT_SINKS))
     )
+    unused = sorted(set(audit_sink_options or {}) - set(sink_names))
+    if unused:
+        raise ConfigError(
+            f"audit_sink_options names '{unused[0]}', which is not among the audit sinks "
+            f"({', '.join(sink_names)}); add it to audit_sinks"
+        )
     sinks = []
     for sink in sink_names:
         options = reader.table(audit, sink, f"audit.{sink}") if sink != "sinks" else {}
+        options = {**options, **(audit_sink_options or {}).get(sink, {})}
         required = reader.get(options, "required", f"audit.{sink}.required", bool, False)
         options.pop("required", None)
         sinks.append(AuditSinkConfig(sink, required, options))

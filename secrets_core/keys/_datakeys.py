@@ -393,20 +393,20 @@ class KeyManager:
                 spec = self._cipher_for_name(entry["cipher"])
                 ad = _wrap_ad(entry["id"])
                 try:
-                    data_key = spec.factory(old_kek).decrypt(base64.b64decode(entry["wrapped"]), ad)
+                    data_key = spec.make(old_kek).decrypt(base64.b64decode(entry["wrapped"]), ad)
                 except (binascii.Error, ValueError, EncryptionError):
                     raise KeyNotAvailableError(
                         f"data key {entry['id']} cannot be unwrapped; nothing was changed"
                     ) from None
                 entry["wrapped"] = base64.b64encode(
-                    spec.factory(new_kek).encrypt(data_key, ad)
+                    spec.make(new_kek).encrypt(data_key, ad)
                 ).decode()
             for field, ad in (("audit_key", _AUDIT_AD), ("integrity_key", _INTEGRITY_AD)):
                 if field in self._doc:
                     entry = self._doc[field]
                     spec = self._cipher_for_name(entry["cipher"])
-                    raw = spec.factory(old_kek).decrypt(base64.b64decode(entry["wrapped"]), ad)
-                    wrapped = spec.factory(new_kek).encrypt(raw, ad)
+                    raw = spec.make(old_kek).decrypt(base64.b64decode(entry["wrapped"]), ad)
+                    wrapped = spec.make(new_kek).encrypt(raw, ad)
                     entry["wrapped"] = base64.b64encode(wrapped).decode()
             self._doc["key_source"] = {"name": source_name, "params": params}
             self._source, self._source_name, self._kek = source, source_name, new_kek
@@ -529,7 +529,7 @@ class KeyManager:
         wrapped like a data key, so it survives data-key rotation and is re-wrapped with the
         KEK."""
         assert self._kek is not None
-        wrapped = spec.factory(self._kek).encrypt(os.urandom(32), ad)
+        wrapped = spec.make(self._kek).encrypt(os.urandom(32), ad)
         return {"cipher": spec.name, "wrapped": base64.b64encode(wrapped).decode()}
 
     def _unwrap_extra(self, field: str, ad: bytes) -> bytes:
@@ -538,7 +538,7 @@ class KeyManager:
             entry = self._doc[field]
             spec = self._cipher_for_name(entry["cipher"])
             raw = base64.b64decode(entry["wrapped"], validate=True)
-            return spec.factory(self._kek).decrypt(raw, ad)
+            return spec.make(self._kek).decrypt(raw, ad)
         except (binascii.Error, ValueError, TypeError, KeyError, EncryptionError):
             raise KeyNotAvailableError(
                 f"the {field.replace('_', ' ')} in {self.path} cannot be unwrapped (tampered "
@@ -568,7 +568,7 @@ class KeyManager:
         assert self._kek is not None
         key_id = os.urandom(8).hex()
         data_key = os.urandom(spec.key_size)
-        wrapped = spec.factory(self._kek).encrypt(data_key, _wrap_ad(key_id))
+        wrapped = spec.make(self._kek).encrypt(data_key, _wrap_ad(key_id))
         self._doc["keys"].append(
             {
                 "id": key_id,
@@ -671,11 +671,11 @@ class KeyManager:
             spec = self._cipher_for_name(key.cipher_name)
             try:
                 wrapped = base64.b64decode(key.wrapped, validate=True)
-                data_key = spec.factory(self._kek).decrypt(wrapped, _wrap_ad(key_id))
+                data_key = spec.make(self._kek).decrypt(wrapped, _wrap_ad(key_id))
             except (binascii.Error, ValueError, EncryptionError):
                 raise KeyNotAvailableError(
                     f"data key {key_id} in {self.path} cannot be unwrapped: wrong key "
                     "(passphrase/KEK) or a tampered keyring"
                 ) from None
-            key.cipher = spec.factory(data_key)
+            key.cipher = spec.make(data_key)
         return key.cipher

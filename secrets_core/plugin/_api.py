@@ -1,10 +1,14 @@
 """Typed descriptors that plugins register, and the interfaces their factories return.
 
 A registration hook returns descriptors (immutable named tuples: build them with keyword
-arguments, derive a changed copy with ``_replace``). The core picks the one
-configured implementation by name and calls its ``factory`` directly, so secret values and
-key material never travel through a 1:N hook broadcast. A factory should import its heavy
-dependency (hvac, boto3, ...) inside its body, so that registering stays cheap.
+arguments, derive a changed copy with ``_replace``). A ``factory`` is a callable or a
+``"package.module:attribute"`` string that the core imports the first time it builds one
+(so registering never imports the implementation). The registry checks every field when a
+plugin registers, and checks that what a factory returns implements the family's interface.
+The core picks the one configured implementation by name and calls its ``factory`` directly,
+so secret values and key material never travel through a 1:N hook broadcast. A factory
+should import its heavy dependency (hvac, boto3, ...) inside its body (or be a string), so
+that registering stays cheap.
 """
 
 import enum
@@ -13,6 +17,8 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+
+from secrets_core.plugin._factory import bind
 
 if TYPE_CHECKING:
     from secrets_core.audit._events import AuditEvent
@@ -292,6 +298,13 @@ DOTENV_BACKEND_METHODS = ("owns_variable", "dotenv_line", "dotenv_file")
 # --- descriptors -----------------------------------------------------------------------------
 
 
+def _build(spec: Any, *args: Any) -> Any:
+    """``spec.make(*args)`` through :class:`secrets_core.plugin._factory.Factory`: a string
+    factory is imported, and a result that is not the family's interface raises
+    :class:`~secrets_core.errors.PluginContractError` naming the plugin."""
+    return bind(spec).factory(*args)
+
+
 class BackendSpec(NamedTuple):
     """A storage backend. ``factory(options, context)`` gets the validated option table.
 
@@ -304,21 +317,35 @@ class BackendSpec(NamedTuple):
     owned by the user, 0700 directories, 0600 files)."""
 
     name: str
-    factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend]
+    factory: Callable[[Mapping[str, Any], PluginContext], StorageBackend] | str
     capabilities: frozenset[Capability] = frozenset()
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
-    dynamic: Callable[[Mapping[str, Any], PluginContext], DynamicCredentials] | None = None
-    paths: Callable[[Mapping[str, Any], PluginContext], Mapping[str, Path]] | None = None
+    dynamic: Callable[[Mapping[str, Any], PluginContext], DynamicCredentials] | str | None = None
+    paths: Callable[[Mapping[str, Any], PluginContext], Mapping[str, Path]] | str | None = None
+    validate: Callable[[Mapping[str, Any]], None] | str | None = None
+    """Optional offline check of the resolved options (no connection, no file written):
+    raise :class:`~secrets_core.errors.ConfigError` naming the option. Runs before every
+    ``factory`` call and in ``secure-secrets config validate``."""
+
+    def make(self, options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+        """Call the factory (importing a ``"module:attr"`` one) and check its result."""
+        made: StorageBackend = _build(self, options, context)
+        return made
 
 
 class CipherSpec(NamedTuple):
     """A cipher. ``factory(key)`` gets ``key_size`` random bytes."""
 
     name: str
-    factory: Callable[[bytes], Cipher]
+    factory: Callable[[bytes], Cipher] | str
     key_size: int = 32
     description: str = ""
+
+    def make(self, key: bytes) -> Cipher:
+        """Call the factory (importing a ``"module:attr"`` one) and check its result."""
+        made: Cipher = _build(self, key)
+        return made
 
 
 class KdfSpec(NamedTuple):
@@ -327,26 +354,49 @@ class KdfSpec(NamedTuple):
     An empty mapping asks for the defaults."""
 
     name: str
-    factory: Callable[[Mapping[str, int]], Kdf]
+    factory: Callable[[Mapping[str, int]], Kdf] | str
     description: str = ""
+
+    def make(self, params: Mapping[str, int]) -> Kdf:
+        """Call the factory (importing a ``"module:attr"`` one) and check its result."""
+        made: Kdf = _build(self, params)
+        return made
 
 
 class KeySourceSpec(NamedTuple):
     """A source of the key-encryption key."""
 
     name: str
-    factory: Callable[[Mapping[str, Any], PluginContext], KeySource]
+    factory: Callable[[Mapping[str, Any], PluginContext], KeySource] | str
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
+    validate: Callable[[Mapping[str, Any]], None] | str | None = None
+    """Optional offline check of the resolved options (no connection, no file written):
+    raise :class:`~secrets_core.errors.ConfigError` naming the option. Runs before every
+    ``factory`` call and in ``secure-secrets config validate``."""
+
+    def make(self, options: Mapping[str, Any], context: PluginContext) -> KeySource:
+        """Call the factory (importing a ``"module:attr"`` one) and check its result."""
+        made: KeySource = _build(self, options, context)
+        return made
 
 
 class AuditSinkSpec(NamedTuple):
     """An audit sink. The core handles the ``required`` option itself."""
 
     name: str
-    factory: Callable[[Mapping[str, Any], PluginContext], AuditSink]
+    factory: Callable[[Mapping[str, Any], PluginContext], AuditSink] | str
     options: Mapping[str, ConfigOption] = NO_OPTIONS
     description: str = ""
+    validate: Callable[[Mapping[str, Any]], None] | str | None = None
+    """Optional offline check of the resolved options (no connection, no file written):
+    raise :class:`~secrets_core.errors.ConfigError` naming the option. Runs before every
+    ``factory`` call and in ``secure-secrets config validate``."""
+
+    def make(self, options: Mapping[str, Any], context: PluginContext) -> AuditSink:
+        """Call the factory (importing a ``"module:attr"`` one) and check its result."""
+        made: AuditSink = _build(self, options, context)
+        return made
 
 
 class CommandSpec(NamedTuple):

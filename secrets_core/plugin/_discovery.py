@@ -55,8 +55,9 @@ def normalise(name: str) -> str:
     return name.replace("_", "-").replace(".", "-").lower()
 
 
-def entry_points(group: str) -> list[EntryPoint]:
-    """Every entry point of ``group`` declared by a distribution on ``sys.path``."""
+def entry_points(*groups: str) -> list[EntryPoint]:
+    """Every entry point of the ``groups`` declared by a distribution on ``sys.path`` (one
+    scan, whatever the number of groups)."""
     found: list[EntryPoint] = []
     seen: set[str] = set()
     for directory in sys.path:
@@ -68,6 +69,7 @@ def entry_points(group: str) -> list[EntryPoint]:
             if text is not None:
                 found += [
                     EntryPoint(name, value, group, dist, info_dir)
+                    for group in groups
                     for name, value in _section(text, group)
                 ]
     return found
@@ -121,12 +123,6 @@ def _read(path: str) -> str | None:
         return None
 
 
-def declares(info_dir: str, group: str, name: str, value: str) -> bool:
-    """Whether the distribution in ``info_dir`` declares entry point ``name = value``."""
-    text = _read(os.path.join(info_dir, "entry_points.txt"))
-    return text is not None and (name, value) in _section(text, group)
-
-
 def _section(text: str, group: str) -> list[tuple[str, str]]:
     """``name = value`` lines of the ``[group]`` section of an INI-style entry_points.txt."""
     pairs = []
@@ -147,7 +143,6 @@ __all__ = [
     "INTERNAL_PLUGINS",
     "Distribution",
     "EntryPoint",
-    "declares",
     "entry_points",
     "load_internal",
     "version",

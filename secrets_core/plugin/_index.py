@@ -1,171 +1,93 @@
-"""The plugin index: which installed plugin provides each backend, cipher, KDF, key source
-and audit sink.
+"""The plugin index is the installed metadata itself: no cache file, nothing to trust.
 
-A full discovery imports every installed plugin, and pluggy with it: tens of milliseconds
-of a ``secure-secrets get`` that needs one backend, one cipher, one key source and one
-audit sink. After each full discovery the registry writes what it found to
-``plugin-index.json`` in the platformdirs user cache directory, and a later process looks
-each name up there and imports only the plugin that provides it.
+A full discovery imports every installed plugin (and pluggy): tens of milliseconds of a
+``secure-secrets get`` that needs one backend, one cipher, one key source and one audit sink.
+So a distribution also says, in its metadata, what it provides: one entry point per
+implementation in the group ``secrets_core.provides``, named ``FAMILY.NAME`` with the plugin's
+module as value::
 
-The index is a hint, checked on every use; whenever a check fails the registry runs the full
-discovery, which stays the authority (and rewrites the index):
+    [project.entry-points.secrets_core]
+    s3 = "my_package.plugin"
 
-- It is keyed by a fingerprint of the installation: ``sys.path``, the modification time of
-  each ``sys.path`` directory (installing, upgrading or removing a distribution changes it),
-  the plugin policy, the Python and core versions. The file keeps the last few
-  installations seen (a console script and ``python -c`` differ in ``sys.path[0]``), so they
-  do not overwrite each other's entry.
-- The entry point it names must still be declared, with the same value, by the dist-info
-  directory it names, so an edited index can only point at an installed plugin.
-- The plugin's registration function must still return the name asked for.
-- Only names that were unambiguous in the full discovery are recorded; strict mode never
-  uses the index (every plugin has to load).
+    [project.entry-points."secrets_core.provides"]
+    "backend.s3" = "my_package.plugin"
+
+To find ``backend`` ``s3`` the registry reads the entry points (one scan of ``sys.path``, the
+same scan the full discovery starts with), picks the one plugin that declares the name,
+applies the ``[plugins]`` allow/block policy, imports that plugin alone, checks every
+descriptor it registers, and uses the one asked for. Whenever that does not give exactly one
+answer (nobody or two distributions declare the name, the plugin's entry-point name clashes,
+the plugin fails or does not register what it declared, strict mode) the full discovery runs
+and stays the authority. The core's own names (``jsonl``, ``keyfile``, ...) are answered by
+the core's internal plugin first: they always win.
+
+A declaration is as trusted as the rest of an installed distribution (which is code that runs
+in this process anyway); there is no file in a cache directory that decides what is imported.
 """
 
-import json
-import os
-import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from __future__ import annotations
 
-from secrets_core.lazylog import get_logger
-from secrets_core.plugin import _discovery as entrypoints
-from secrets_core.plugin import _marker as markers
+from collections.abc import Callable
+from typing import Any
 
-if TYPE_CHECKING:
-    from secrets_core.plugin._registry import PluginPolicy
+from secrets_core.plugin import _discovery
 
-FORMAT = 2
-KEPT = 8  # installations (fingerprints) remembered
-GROUP = markers.PROJECT_NAME  # the entry-point group
-CORE_PLUGIN = "core"  # the core's internal plugin (secrets_core.builtin)
-
-log = get_logger("secrets_core.plugin")
+GROUP = "secrets_core"
+PROVIDES_GROUP = "secrets_core.provides"
 
 
-class Provider(NamedTuple):
-    """Where one implementation comes from."""
-
-    plugin: str
-    """The entry point's name, or ``"core"``."""
-    value: str
-    """The entry point's ``module:attr``."""
-    distribution: str
-    version: str
-    info_dir: str
-    """The dist-info directory that declares the entry point."""
+def declaration(family: str, name: str) -> str:
+    """The entry-point name that declares ``name`` of ``family``: ``key-source.os-keyring``."""
+    return f"{family.replace(' ', '-')}.{name}"
 
 
-class PluginIndex:
-    """Reads (once) and writes the index file at ``path`` for one plugin policy."""
+class Installed:
+    """One scan of the installed plugins and their declarations."""
 
-    def __init__(self, path: Path, policy: "PluginPolicy") -> None:
-        self.path = path
-        self.policy = policy
-        self._document: dict[str, Any] | None = None
-        self._found: dict[tuple[str, str], Any] = {}
+    def __init__(self, given: list[Any] | None = None) -> None:
+        found = (
+            _discovery.entry_points(GROUP, PROVIDES_GROUP)
+            if given is None
+            else [_ours(ep) for ep in given]
+        )
+        self.plugins = [ep for ep in found if ep.group == GROUP]
+        self.declarations = [ep for ep in found if ep.group == PROVIDES_GROUP]
 
-    def fingerprint(self) -> list[Any]:
-        from secrets_core import __version__
+    def declares(self, distribution: str, family: str, name: str) -> bool:
+        wanted = declaration(family, name)
+        return any(ep.name == wanted and ep.dist.name == distribution for ep in self.declarations)
 
-        stamps: list[Any] = []
-        for entry in sys.path:
-            try:
-                stamps.append([entry, os.stat(entry or ".").st_mtime_ns])
-            except OSError:
-                stamps.append([entry, None])
-        allow = sorted(self.policy.allow) if self.policy.allow is not None else None
-        return [__version__, sys.version, allow, sorted(self.policy.block), stamps]
+    def declares_plugin(self, plugin: _discovery.EntryPoint) -> bool:
+        """Whether ``plugin``'s distribution declares anything it provides."""
+        return any(
+            ep.dist.name == plugin.dist.name and ep.value == plugin.value
+            for ep in self.declarations
+        )
 
-    def lookup(self, family: str, name: str, hook_name: str, spec_type: type) -> Any | None:
-        """The descriptor for ``name``, loading only its plugin; None if the index cannot
-        say (then the caller runs the full discovery)."""
-        key = (family, name)
-        if key not in self._found:
-            record = self._providers().get(family, {}).get(name)
-            if not (isinstance(record, list) and len(record) == len(Provider._fields)):
-                return None
-            if not all(isinstance(field, str) for field in record):
-                return None
-            spec = _load(Provider(*record), hook_name, spec_type, name)
-            if spec is None:
-                return None
-            self._found[key] = spec
-        return self._found[key]
-
-    def save(self, provided: dict[str, dict[str, Provider]]) -> None:
-        """Record a full discovery's findings, unless the file already holds them. A cache
-        that cannot be written only costs speed, so failures are logged, not raised."""
-        entry = {
-            "fingerprint": self.fingerprint(),
-            "provides": {
-                family: {name: list(provider) for name, provider in sorted(table.items())}
-                for family, table in sorted(provided.items())
-            },
-        }
-        entries = self._entries()
-        if entry in entries:
-            return
-        others = [e for e in entries if e.get("fingerprint") != entry["fingerprint"]]
-        document = {"format": FORMAT, "installations": [entry, *others][:KEPT]}
-        from secrets_core.errors import SecretsError
-        from secrets_core.fsutil import atomic_write, ensure_private_dir
-
-        try:
-            ensure_private_dir(self.path.parent)
-            atomic_write(self.path, json.dumps(document).encode())
-        except (OSError, SecretsError) as exc:
-            log.debug("plugin index %s not written: %s", self.path, exc)
-        self._document = document
-
-    def _providers(self) -> dict[str, dict[str, list[str]]]:
-        fingerprint = self.fingerprint()
-        for entry in self._entries():
-            if entry.get("fingerprint") == fingerprint and isinstance(entry.get("provides"), dict):
-                provides: dict[str, dict[str, list[str]]] = entry["provides"]
-                return provides
-        return {}
-
-    def _entries(self) -> list[dict[str, Any]]:
-        document = self._read()
-        if document is None or document.get("format") != FORMAT:
-            return []
-        entries = document.get("installations")
-        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
-
-    def _read(self) -> dict[str, Any] | None:
-        if self._document is None:
-            try:
-                loaded = json.loads(self.path.read_bytes())
-            except (OSError, ValueError):
-                return None
-            self._document = loaded if isinstance(loaded, dict) else None
-        return self._document
-
-
-def _on_sys_path(info_dir: str) -> bool:
-    """Whether ``info_dir`` is a distribution's metadata directory in a ``sys.path`` entry."""
-    parent = os.path.dirname(os.path.abspath(info_dir))
-    return any(os.path.abspath(entry or ".") == parent for entry in sys.path)
-
-
-def _load(provider: Provider, hook_name: str, spec_type: type, name: str) -> Any | None:
-    try:
-        if provider.plugin == CORE_PLUGIN:
-            module = entrypoints.load_internal(CORE_PLUGIN)
-        elif _on_sys_path(provider.info_dir) and entrypoints.declares(
-            provider.info_dir, GROUP, provider.plugin, provider.value
-        ):
-            dist = entrypoints.Distribution(provider.distribution, provider.version)
-            module = entrypoints.EntryPoint(provider.plugin, provider.value, GROUP, dist).load()
-        else:
+    def provider(
+        self, family: str, name: str, admitted: Callable[[_discovery.EntryPoint], bool]
+    ) -> _discovery.EntryPoint | None:
+        """The one ``admitted`` plugin entry point whose distribution declares ``name``, or
+        None when that is not exactly one (the full discovery then decides)."""
+        wanted = declaration(family, name)
+        targets = {(ep.dist.name, ep.value) for ep in self.declarations if ep.name == wanted}
+        plugins = [ep for ep in self.plugins if admitted(ep)]
+        chosen = [ep for ep in plugins if (ep.dist.name, ep.value) in targets]
+        if len(chosen) != 1:
             return None
-        register = getattr(module, hook_name, None)
-        if not markers.is_marked(register):
-            return None
-        for spec in register() or ():  # type: ignore[misc]  # checked marked above
-            if isinstance(spec, spec_type) and getattr(spec, "name", None) == name:
-                return spec
-    except Exception as exc:  # the full discovery reports a broken plugin properly
-        log.debug("plugin index entry for %s not usable: %s", name, type(exc).__name__)
-    return None
+        (plugin,) = chosen
+        if sum(ep.name == plugin.name for ep in plugins) != 1:
+            return None  # an entry-point name clash: the full discovery reports it
+        return plugin
+
+
+def _ours(ep: Any) -> _discovery.EntryPoint:
+    """An :class:`importlib.metadata.EntryPoint` (tests, docs) as the registry's own type."""
+    if isinstance(ep, _discovery.EntryPoint):
+        return ep
+    dist = getattr(ep, "dist", None)
+    name = _discovery.normalise(dist.name) if dist is not None else "unknown"
+    version = dist.version if dist is not None else "unknown"
+    return _discovery.EntryPoint(
+        ep.name, ep.value, ep.group, _discovery.Distribution(name, version)
+    )

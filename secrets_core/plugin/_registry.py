@@ -1,23 +1,29 @@
 """Plugin discovery and the registry of implementations.
 
 Entry points in the group ``secrets_core`` are loaded one at a time. A plugin that fails to
-import or register is recorded (with its distribution and version) and the others load on;
-in strict mode the failure raises instead. Discovery runs once per process and policy, on
-first use: :func:`get_registry` caches, :func:`reset_registry` clears the cache (for tests).
+import or register (any exception, ``SystemExit`` included; only ``KeyboardInterrupt``
+passes), or registers a malformed descriptor, is recorded as failed with its distribution,
+version and a message naming the field; the others load on. In strict mode the failure
+raises instead. A plugin is registered all or nothing, and a discovery is kept only once it
+has finished. Discovery runs once per process and policy, on first use: :func:`get_registry`
+caches, :func:`reset_registry` clears the cache (for tests).
 
-The registry :func:`get_registry` returns first looks a name up in the plugin index (see
-:mod:`secrets_core.plugin._index`), which a previous full discovery wrote, and loads just the
-plugin that provides it; anything the index cannot answer (a listing, an unknown or
-conflicting name, a changed installation, strict mode) runs the full discovery.
+Blocking uses pluggy's ``set_blocked`` and unknown hooks pluggy's ``check_pending`` (as tox
+does). The core's own names win: a third-party registration of ``jsonl`` or ``keyfile`` is
+reported as shadowed. A name that only one distribution declares in its metadata (see
+:mod:`secrets_core.plugin._index`) wins over undeclared registrations of it too.
+
+A lookup first asks the installed metadata which plugin provides a name and loads just that
+plugin; anything it cannot answer runs the full discovery.
 """
+
+from __future__ import annotations
 
 import _thread
 from collections.abc import Iterable
-from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
-from secrets_core import defaults
 from secrets_core.errors import (
     PluginConflictError,
     PluginLoadError,
@@ -27,6 +33,7 @@ from secrets_core.errors import (
 from secrets_core.plugin import _discovery as entrypoints
 from secrets_core.plugin import _index as plugin_index
 from secrets_core.plugin import _marker as markers
+from secrets_core.plugin import _validate as validate
 from secrets_core.plugin._api import (
     AuditSinkSpec,
     BackendSpec,
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "secrets_core"
 CORE_DISTRIBUTION = "secure-secrets"
+
 
 Status = Literal["active", "blocked", "failed"]
 
@@ -63,6 +71,8 @@ KNOWN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("command", "export-env"): "secure-secrets-env",
 }
 
+#: The one table of hook families: family -> (registration hook, descriptor type). The
+#: descriptor type's ``factory`` annotation says what its factory returns.
 _FAMILIES: dict[str, tuple[str, type]] = {
     "backend": ("secrets_register_backends", BackendSpec),
     "cipher": ("secrets_register_ciphers", CipherSpec),
@@ -73,15 +83,31 @@ _FAMILIES: dict[str, tuple[str, type]] = {
 }
 
 
-_HOOK_NAMES = frozenset(hook for hook, _spec_type in _FAMILIES.values())
+HOOKS: dict[str, type] = {hook: spec_type for hook, spec_type in _FAMILIES.values()}
+"""Registration hook -> the descriptor type its implementations return."""
+_FAMILY_OF: dict[type, str] = {spec_type: family for family, (_h, spec_type) in _FAMILIES.items()}
+S = TypeVar("S")
+CORE_PLUGIN = "core"
+DIST_PREFIX = "dist:"
 
 
 class PluginPolicy(NamedTuple):
-    """Which entry points may load. ``allow=None`` means all that are not blocked."""
+    """Which entry points may load: ``allow=None`` means all that are not blocked. An entry
+    is an entry-point name (``s3``) or a whole distribution (``dist:acme-secrets-s3``)."""
 
     allow: frozenset[str] | None = None
     block: frozenset[str] = frozenset()
     strict: bool = False
+
+    def admits(self, plugin: str, distribution: str) -> bool:
+        dist = DIST_PREFIX + entrypoints.normalise(distribution)
+        blocks = {entrypoints.normalise(b) if b.startswith(DIST_PREFIX) else b for b in self.block}
+        if plugin in blocks or dist in blocks:
+            return False
+        if self.allow is None:
+            return True
+        allows = {entrypoints.normalise(a) if a.startswith(DIST_PREFIX) else a for a in self.allow}
+        return plugin in allows or dist in allows
 
 
 class PluginInfo(NamedTuple):
@@ -94,12 +120,16 @@ class PluginInfo(NamedTuple):
     hooks: tuple[str, ...] = ()
     provides: tuple[str, ...] = ()
     error: str | None = None
+    shadowed: tuple[str, ...] = ()
+    """``family:name`` this plugin registers but another wins (the core's own names, or a
+    name another distribution declares in its metadata)."""
 
 
 class _Provided(NamedTuple):
     spec: Any
     plugin: str
     distribution: str
+    rank: int  # 2: the core's, 1: declared in the distribution's metadata, 0: neither
 
 
 class _Family:
@@ -110,12 +140,23 @@ class _Family:
         self.conflicts: dict[str, list[str]] = {}
 
 
+class _Discovery:
+    """What one full discovery found; kept by the registry only once it has finished."""
+
+    def __init__(self, pm: PluginManager, installed: plugin_index.Installed) -> None:
+        self.pm = pm
+        self.installed = installed
+        self.infos: dict[str, PluginInfo] = {}
+        self.families = {family: _Family() for family in _FAMILIES}
+        self.shadowed: dict[str, list[str]] = {}
+
+
 class PluginRegistry:
     """Loads plugins under a :class:`PluginPolicy` and indexes what they register.
 
     Given ``entry_points`` or ``internal`` (tests), discovery runs at once over exactly those.
-    Given an ``index_path`` (:func:`get_registry` does), lookups go through the plugin index
-    first and the full discovery runs only when needed.
+    Otherwise a lookup loads only the plugin the installed metadata names (see
+    :mod:`secrets_core.plugin._index`) and the full discovery runs only when needed.
     """
 
     def __init__(
@@ -124,238 +165,256 @@ class PluginRegistry:
         entry_points: Iterable[entrypoints.EntryPoint] | None = None,
         internal: Iterable[tuple[str, ModuleType]] | None = None,
         *,
-        index_path: Path | None = None,
+        quick: bool = False,
     ) -> None:
         self.policy = policy or PluginPolicy()
-        self._entry_points = entry_points
-        self._internal = internal
-        self._index = (
-            plugin_index.PluginIndex(index_path, self.policy)
-            if index_path is not None and entry_points is None and internal is None
-            else None
-        )
-        self._pm: PluginManager | None = None
-        self._infos: dict[str, PluginInfo] = {}
-        self._families = {family: _Family() for family in _FAMILIES}
+        self._entry_points = None if entry_points is None else list(entry_points)
+        self._internal = None if internal is None else list(internal)
+        self._quick = quick and entry_points is None and internal is None and not self.policy.strict
+        self._found: _Discovery | None = None
+        self._installed: plugin_index.Installed | None = None
+        self._quick_specs: dict[tuple[str, str], Any] = {}
         self._lock = _thread.RLock()
-        if self._index is None or self.policy.strict:  # strict: every plugin must load
+        if not self._quick:
             self._discover()
 
-    def _discover(self) -> None:
-        """Load every plugin (once), then refresh the plugin index."""
+    # --- full discovery -----------------------------------------------------------------------
+
+    def _discover(self) -> _Discovery:
+        """Load every plugin (once). Nothing is kept unless the whole discovery finishes."""
         with self._lock:
-            if self._pm is not None:
-                return
+            if self._found is not None:
+                return self._found
             from secrets_core.plugin._manager import PluginManager
 
-            self._pm = PluginManager()
+            found = _Discovery(PluginManager(), self._scan())
+            for name in self.policy.block:
+                if not name.startswith(DIST_PREFIX) and name != CORE_PLUGIN:
+                    found.pm.set_blocked(name)
             internal = self._internal
             if internal is None:
                 internal = [
                     (name, entrypoints.load_internal(name)) for name in entrypoints.INTERNAL_PLUGINS
                 ]
+            core_version = entrypoints.version(CORE_DISTRIBUTION)
             for name, module in internal:
-                self._register(
-                    name, module, CORE_DISTRIBUTION, entrypoints.version(CORE_DISTRIBUTION)
-                )
-            found = list(
-                entrypoints.entry_points(ENTRY_POINT_GROUP)
-                if self._entry_points is None
-                else self._entry_points
+                self._register(found, name, module, CORE_DISTRIBUTION, core_version)
+            # By name; of two distributions with one entry-point name, the one that declares
+            # what the plugin provides loads (a built-in never loses to an undeclared clash).
+            order = sorted(
+                found.installed.plugins,
+                key=lambda ep: (ep.name, not found.installed.declares_plugin(ep)),
             )
-            for entry_point in sorted(found, key=lambda ep: ep.name):
-                self._load_entry_point(entry_point)
-            if self._index is not None:
-                self._index.save(self._indexable({ep.name: ep for ep in found}))
+            for entry_point in order:
+                self._load_entry_point(found, entry_point)
+            for plugin, names in found.shadowed.items():
+                info = found.infos[plugin]
+                found.infos[plugin] = info._replace(shadowed=tuple(sorted(names)))
+            self._found = found
+            return found
 
-    def _indexable(
-        self, sources: dict[str, entrypoints.EntryPoint]
-    ) -> dict[str, dict[str, plugin_index.Provider]]:
-        """What this discovery found that the index may answer: unconflicted names of
-        active plugins (a core name, or an entry point with its dist-info directory)."""
-        provided: dict[str, dict[str, plugin_index.Provider]] = {}
-        for family, index in self._families.items():
-            table = provided.setdefault(family, {})
-            for name, item in index.items.items():
-                if name in index.conflicts:
-                    continue
-                if item.plugin == "core":
-                    table[name] = plugin_index.Provider("core", "", CORE_DISTRIBUTION, "", "")
-                elif item.plugin in sources:
-                    ep = sources[item.plugin]
-                    table[name] = plugin_index.Provider(
-                        ep.name, ep.value, ep.dist.name, ep.dist.version, ep.info_dir
-                    )
-        return provided
+    def _scan(self) -> plugin_index.Installed:
+        if self._installed is None:
+            if self._entry_points is not None:
+                self._installed = plugin_index.Installed(self._entry_points)
+            else:
+                self._installed = plugin_index.Installed()
+        return self._installed
 
     @property
-    def pm(self) -> "PluginManager":
+    def pm(self) -> PluginManager:
         """The pluggy plugin manager (running the full discovery if it has not run)."""
-        self._discover()
-        assert self._pm is not None
-        return self._pm
+        return self._discover().pm
 
-    # --- loading ------------------------------------------------------------------------------
-
-    def _load_entry_point(self, ep: entrypoints.EntryPoint) -> None:
-        dist = ep.dist.name if ep.dist else "unknown"
-        version = ep.dist.version if ep.dist else "unknown"
-        if ep.name in self.policy.block or (
-            self.policy.allow is not None and ep.name not in self.policy.allow
-        ):
-            self._infos[ep.name] = PluginInfo(ep.name, dist, version, "blocked")
+    def _load_entry_point(self, found: _Discovery, ep: entrypoints.EntryPoint) -> None:
+        dist, version = ep.dist.name, ep.dist.version
+        if found.pm.is_blocked(ep.name) or not self.policy.admits(ep.name, dist):
+            key = ep.name if ep.name not in found.infos else f"{ep.name} ({dist})"
+            found.infos[key] = PluginInfo(ep.name, dist, version, "blocked")
             return
-        if ep.name in self._infos:
-            other = self._infos[ep.name].distribution
+        if ep.name in found.infos:
+            other = found.infos[ep.name].distribution
             message = (
-                f"plugin name '{ep.name}' is provided by both {other} and {dist}; "
-                f"uninstall one, or block one with plugins.block / SECURE_SECRETS_PLUGINS_BLOCK"
+                f"plugin name '{ep.name}' is provided by both {other} and {dist}; uninstall "
+                f'one, or block one distribution: plugins.block = ["dist:{dist}"] '
+                f"(or SECURE_SECRETS_PLUGINS_BLOCK=dist:{dist})"
             )
             if self.policy.strict:
                 raise PluginConflictError(message)
-            self._infos[f"{ep.name} ({dist})"] = PluginInfo(
+            found.infos[f"{ep.name} ({dist})"] = PluginInfo(
                 ep.name, dist, version, "failed", error=message
             )
             return
         try:
             module = ep.load()
-        except Exception as exc:
-            self._fail(ep.name, dist, version, f"import failed: {type(exc).__name__}: {exc}", exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001  # SystemExit from a module-level argparse too
+            self._fail(found, ep.name, dist, version, f"import failed: {validate.describe(exc)}")
             return
-        self._register(ep.name, module, dist, version)
+        self._register(found, ep.name, module, dist, version)
 
-    def _register(self, name: str, plugin: Any, dist: str, version: str) -> None:
+    def _register(self, found: _Discovery, name: str, plugin: Any, dist: str, version: str) -> None:
+        pm = found.pm
         try:
-            # Checked before pm.register, which would create a spec-less caller for the name.
-            unknown = [
-                attr
-                for attr in dir(plugin)
-                if markers.is_marked(getattr(plugin, attr, None)) and attr not in _HOOK_NAMES
-            ]
-            if unknown:
-                raise PluginLoadError(f"implements unknown hook {unknown[0]}")
-            pm = self.pm
             pm.register(plugin, name=name)
-            hooks = tuple(sorted(impl for impl in _hook_names(pm, name)))
-            provided = self._collect(name, dist)
-        except Exception as exc:
-            if self.pm.has_plugin(name):
-                self.pm.unregister(name=name)
-            self._fail(
-                name, dist, version, f"registration failed: {type(exc).__name__}: {exc}", exc
+            pm.check_pending()  # a marked function that is no hook of ours
+            staged = _collect(
+                (impl.function, hook)
+                for hook in HOOKS
+                for impl in getattr(pm.hook, hook).get_hookimpls()
+                if impl.plugin_name == name
             )
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001
+            if pm.has_plugin(name):
+                pm.unregister(name=name)
+            error = exc.args[0] if isinstance(exc, PluginLoadError) else validate.describe(exc)
+            self._fail(found, name, dist, version, f"registration failed: {error}")
             return
-        self._infos[name] = PluginInfo(name, dist, version, "active", hooks, provided)
+        provided = []
+        for family, spec in staged:  # every hook returned cleanly: index them all
+            provided.append(f"{family}:{spec.name}")
+            self._index(found, family, spec, name, dist)
+        hooks = tuple(sorted(caller.name for caller in pm.get_hookcallers(plugin) or ()))
+        found.infos[name] = PluginInfo(name, dist, version, "active", hooks, tuple(provided))
 
-    def _collect(self, plugin: str, dist: str) -> tuple[str, ...]:
-        """Call this plugin's registration hooks and index what they return."""
-        staged: list[tuple[str, Any]] = []
-        for family, (hook_name, spec_type) in _FAMILIES.items():
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                if impl.plugin_name != plugin:
-                    continue
-                result = impl.function()
-                for spec in result or ():
-                    if not isinstance(spec, spec_type):
-                        raise TypeError(
-                            f"{hook_name} returned {type(spec).__name__}, "
-                            f"expected {spec_type.__name__}"
-                        )
-                    staged.append((family, spec))
-        for family, spec in staged:  # only index once every hook returned cleanly
-            items = self._families[family]
-            existing = items.items.get(spec.name)
-            if existing is not None:
-                items.conflicts.setdefault(spec.name, [existing.distribution]).append(dist)
-            else:
-                items.items[spec.name] = _Provided(spec, plugin, dist)
-        return tuple(f"{family}:{spec.name}" for family, spec in staged)
+    def _index(self, found: _Discovery, family: str, spec: Any, plugin: str, dist: str) -> None:
+        rank = (
+            2 if plugin == CORE_PLUGIN else int(found.installed.declares(dist, family, spec.name))
+        )
+        items = found.families[family]
+        owner = f"{family} '{spec.name}' of plugin '{plugin}' ({dist})"
+        new = _Provided(validate.bind(spec, owner), plugin, dist, rank)
+        existing = items.items.get(spec.name)
+        if existing is None or existing.rank < rank:
+            items.items[spec.name] = new
+            loser = existing
+        elif existing.rank > rank:
+            loser = new
+        else:
+            items.conflicts.setdefault(spec.name, [existing.distribution]).append(dist)
+            return
+        if loser is not None:
+            found.shadowed.setdefault(loser.plugin, []).append(f"{family}:{spec.name}")
 
-    def _fail(self, name: str, dist: str, version: str, error: str, exc: Exception) -> None:
-        self._infos[name] = PluginInfo(name, dist, version, "failed", error=error)
+    def _fail(self, found: _Discovery, name: str, dist: str, version: str, error: str) -> None:
+        found.infos[name] = PluginInfo(name, dist, version, "failed", error=error)
         if self.policy.strict:
-            raise PluginLoadError(f"plugin '{name}' from {dist} {version}: {error}") from exc
+            raise PluginLoadError(f"plugin '{name}' from {dist} {version}: {error}") from None
+
+    # --- the quick path: one plugin, named by the installed metadata --------------------------
+
+    def _quick_lookup(self, family: str, name: str) -> Any | None:
+        key = (family, name)
+        if key in self._quick_specs:
+            return self._quick_specs[key]
+        hook = _FAMILIES[family][0]
+        plugin, module, dist = CORE_PLUGIN, None, CORE_DISTRIBUTION
+        try:
+            core = entrypoints.load_internal(CORE_PLUGIN)
+            if any(spec.name == name for _family, spec in _collect(_marked(core, hook))):
+                module = core
+            else:
+                ep = self._scan().provider(
+                    family, name, lambda ep: self.policy.admits(ep.name, ep.dist.name)
+                )
+                if ep is None:
+                    return None
+                plugin, dist, module = ep.name, ep.dist.name, ep.load()
+            staged = _collect(_marked(module, *HOOKS))
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001  # the full discovery records it properly
+            return None
+        for staged_family, spec in staged:
+            if staged_family == family and spec.name == name:
+                owner = f"{family} '{name}' of plugin '{plugin}' ({dist})"
+                self._quick_specs[key] = validate.bind(spec, owner)
+                return self._quick_specs[key]
+        return None
 
     # --- lookup -------------------------------------------------------------------------------
 
-    def _get(self, family: str, name: str) -> Any:
-        if self._pm is None and self._index is not None:
-            hook_name, spec_type = _FAMILIES[family]
-            spec = self._index.lookup(family, name, hook_name, spec_type)
-            if spec is not None:
-                return spec
-        self._discover()
-        index = self._families[family]
+    def get(self, kind: type[S], name: str) -> S:
+        """The descriptor of type ``kind`` (``BackendSpec``, ``CipherSpec``, ...) named
+        ``name``; its ``factory`` imports a ``"module:attr"`` factory on first call and checks
+        what it returns. Raises :class:`PluginNotFoundError` or :class:`PluginConflictError`."""
+        spec: S = self.lookup(_FAMILY_OF[kind], name)
+        return spec
+
+    def lookup(self, family: str, name: str) -> Any:
+        """:meth:`get` by family name (``"backend"``, ``"key source"``, ...)."""
+        with self._lock:
+            if self._found is None and self._quick:
+                spec = self._quick_lookup(family, name)
+                if spec is not None:
+                    return spec
+            index = self._discover().families[family]
         if name in index.conflicts:
             dists = " and ".join(index.conflicts[name])
+            last = index.conflicts[name][-1]
             raise PluginConflictError(
                 f"{family} '{name}' is provided by {dists}; uninstall one of them, or block "
-                "one plugin with plugins.block in the config or SECURE_SECRETS_PLUGINS_BLOCK"
+                f'one distribution: plugins.block = ["dist:{last}"] in the config or '
+                f"SECURE_SECRETS_PLUGINS_BLOCK=dist:{last}"
             )
         if name not in index.items:
             raise PluginNotFoundError(self._not_found_message(family, name))
         return index.items[name].spec
 
     def _not_found_message(self, family: str, name: str) -> str:
+        found = self._discover()
         dist = KNOWN_DISTRIBUTIONS.get((family, name))
-        installed = ", ".join(sorted(self._families[family].items)) or "none"
+        installed = ", ".join(sorted(found.families[family].items)) or "none"
         hint = (
             f"install it with: {install_hint(dist)}"
             if dist
             else "install the distribution that provides it, or check the spelling"
         )
-        failed = [i for i in self._infos.values() if i.status != "active" and i.name == name]
+        failed = [i for i in found.infos.values() if i.status != "active" and i.name == name]
         if failed:
             hint += f" (plugin '{name}' from {failed[0].distribution} is {failed[0].status})"
-        return f"no {family} named '{name}' is installed (installed: {installed}); {hint}"
-
-    def backend(self, name: str) -> BackendSpec:
-        spec: BackendSpec = self._get("backend", name)
-        return spec
-
-    def cipher(self, name: str) -> CipherSpec:
-        spec: CipherSpec = self._get("cipher", name)
-        return spec
-
-    def kdf(self, name: str) -> KdfSpec:
-        spec: KdfSpec = self._get("kdf", name)
-        return spec
-
-    def key_source(self, name: str) -> KeySourceSpec:
-        spec: KeySourceSpec = self._get("key source", name)
-        return spec
-
-    def audit_sink(self, name: str) -> AuditSinkSpec:
-        spec: AuditSinkSpec = self._get("audit sink", name)
-        return spec
-
-    def command(self, name: str) -> CommandSpec:
-        spec: CommandSpec = self._get("command", name)
-        return spec
+        shown = validate.shown(name)
+        return f"no {family} named '{shown}' is installed (installed: {installed}); {hint}"
 
     def has(self, family: str, name: str) -> bool:
         """Whether an implementation ``name`` of ``family`` is installed (raises
         :class:`PluginConflictError` if two plugins provide it)."""
         try:
-            self._get(family, name)
+            self.lookup(family, name)
         except PluginNotFoundError:
             return False
         return True
 
     def names(self, family: str) -> list[str]:
         """Installed implementation names of one family ("backend", "cipher", ...)."""
-        self._discover()
-        return sorted(self._families[family].items)
+        return sorted(self._discover().families[family].items)
 
     def plugins(self) -> list[PluginInfo]:
-        self._discover()
-        return sorted(self._infos.values(), key=lambda info: (info.name, info.distribution))
+        infos = self._discover().infos.values()
+        return sorted(infos, key=lambda info: (info.name, info.distribution))
 
 
-def _hook_names(pm: "PluginManager", plugin_name: str) -> Iterable[str]:
-    plugin = pm.get_plugin(plugin_name)
-    for caller in pm.get_hookcallers(plugin) or ():
-        yield caller.name
+def _marked(module: Any, *hooks: str) -> Iterable[tuple[Any, str]]:
+    """A module's registration functions, called without pluggy (the quick path)."""
+    for hook in hooks:
+        function = getattr(module, hook, None)
+        if markers.is_marked(function):
+            yield function, hook
+
+
+def _collect(functions: Iterable[tuple[Any, str]]) -> list[tuple[str, Any]]:
+    """Call registration functions and check every descriptor; raises PluginLoadError."""
+    staged: list[tuple[str, Any]] = []
+    for function, hook in functions:
+        spec_type = HOOKS[hook]
+        family = _FAMILY_OF[spec_type]
+        specs = validate.descriptors(hook, spec_type, function())
+        validate.duplicates(family, specs)
+        staged += [(family, spec) for spec in specs]
+    return staged
 
 
 _cache: dict[PluginPolicy, PluginRegistry] = {}
@@ -368,9 +427,7 @@ def get_registry(policy: PluginPolicy | None = None) -> PluginRegistry:
     with _cache_lock:
         registry = _cache.get(policy)
         if registry is None:
-            registry = _cache[policy] = PluginRegistry(
-                policy, index_path=defaults.plugin_index_path()
-            )
+            registry = _cache[policy] = PluginRegistry(policy, quick=True)
         return registry
 
 

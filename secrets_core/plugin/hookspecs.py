@@ -227,14 +227,4 @@ def secrets_register_commands() -> list[CommandSpec]:
     raise NotImplementedError
 
 
-#: Hook name -> the descriptor type its implementations must return.
-__all__ = ["PROJECT_NAME", "REGISTRATION_HOOKS", "hookspec"]
-
-REGISTRATION_HOOKS: dict[str, type] = {
-    "secrets_register_backends": BackendSpec,
-    "secrets_register_ciphers": CipherSpec,
-    "secrets_register_kdfs": KdfSpec,
-    "secrets_register_key_sources": KeySourceSpec,
-    "secrets_register_audit_sinks": AuditSinkSpec,
-    "secrets_register_commands": CommandSpec,
-}
+__all__ = ["PROJECT_NAME", "hookspec"]

@@ -18,7 +18,7 @@ class CipherContract:
 
     @pytest.fixture
     def cipher(self, cipher_spec: CipherSpec) -> Cipher:
-        return cipher_spec.factory(os.urandom(cipher_spec.key_size))
+        return cipher_spec.make(os.urandom(cipher_spec.key_size))
 
     def test_round_trip(self, cipher: Cipher) -> None:
         for plaintext in (b"", PLAINTEXT, os.urandom(65536)):
@@ -49,7 +49,7 @@ class CipherContract:
                 cipher.decrypt(bad, AD)
 
     def test_wrong_key_raises(self, cipher: Cipher, cipher_spec: CipherSpec) -> None:
-        other = cipher_spec.factory(os.urandom(cipher_spec.key_size))
+        other = cipher_spec.make(os.urandom(cipher_spec.key_size))
         with pytest.raises(EncryptionError):
             other.decrypt(cipher.encrypt(PLAINTEXT, AD), AD)
 
@@ -60,5 +60,5 @@ class CipherContract:
 
     def test_repr_does_not_show_the_key(self, cipher_spec: CipherSpec) -> None:
         key = os.urandom(cipher_spec.key_size)
-        text = repr(cipher_spec.factory(key))
+        text = repr(cipher_spec.make(key))
         assert key.hex() not in text and repr(key) not in text, "repr must not reveal the key"

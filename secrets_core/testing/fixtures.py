@@ -30,6 +30,12 @@ def isolate_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def secrets_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh, isolated home for secure-secrets (config, data and log dirs under tmp)."""
-    yield isolate_home(tmp_path / "home", monkeypatch)
+    """A fresh, isolated home for secure-secrets: ``home/config``, ``home/data``,
+    ``home/state`` and ``home/cache`` exist (0700) and platformdirs points there, so
+    ``secrets_home / "config" / "secure-secrets" / "config.toml"`` is the config file a
+    manager reads (or pass ``config_path=`` / set ``SECURE_SECRETS_CONFIG``)."""
+    home = isolate_home(tmp_path / "home", monkeypatch)
+    for sub in ("config", "data", "state", "cache"):
+        (home / sub / "secure-secrets").mkdir(mode=0o700, parents=True, exist_ok=True)
+    yield home
     reset_registry()

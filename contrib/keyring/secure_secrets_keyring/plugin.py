@@ -3,14 +3,8 @@ manager first needs the key, not when the plugin is discovered."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
 from secrets_core import hookimpl
-from secrets_core.plugin import ConfigOption, KeySourceSpec, PluginContext
-
-if TYPE_CHECKING:
-    from secure_secrets_keyring.source import OsKeyringSource
+from secrets_core.plugin import ConfigOption, KeySourceSpec
 
 OPTIONS = {
     "service": ConfigOption(
@@ -27,20 +21,12 @@ OPTIONS = {
 }
 
 
-def _make_source(options: Mapping[str, Any], context: PluginContext) -> OsKeyringSource:
-    from secure_secrets_keyring.source import OsKeyringSource
-
-    return OsKeyringSource(
-        service=options["service"], username=options["username"], backend=options["backend"]
-    )
-
-
 @hookimpl
 def secrets_register_key_sources() -> list[KeySourceSpec]:
     return [
         KeySourceSpec(
             name="os-keyring",
-            factory=_make_source,
+            factory="secure_secrets_keyring.source:OsKeyringSource.from_options",
             options=OPTIONS,
             description="random KEK stored in the OS keyring (Secret Service, Keychain, ...)",
         )

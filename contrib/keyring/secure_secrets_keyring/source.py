@@ -33,6 +33,13 @@ def _load_backend(name: str) -> KeyringBackend:
 class OsKeyringSource:
     """Keeps the KEK under (``service``, ``username``) in a keyring backend."""
 
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], context: object) -> OsKeyringSource:
+        """The ``os-keyring`` factory."""
+        return cls(
+            service=options["service"], username=options["username"], backend=options["backend"]
+        )
+
     def __init__(self, service: str, username: str, backend: str | None = None) -> None:
         self.service = service
         self.username = username

@@ -35,7 +35,7 @@ FILE_BACKEND = "keyrings.alt.file.PlaintextKeyring"
 def make(tmp_path: Path, **options: object) -> OsKeyringSource:
     spec = plugin.secrets_register_key_sources()[0]
     resolved = resolve_options(spec.options, options, "[key_source]")
-    source = spec.factory(resolved, PluginContext(tmp_path / "data", tmp_path / "log"))
+    source = spec.make(resolved, PluginContext(tmp_path / "data", tmp_path / "log"))
     assert isinstance(source, OsKeyringSource)
     return source
 
@@ -175,7 +175,7 @@ def test_env_var_selects_the_backend_in_a_fresh_process(isolated_home: Path) -> 
         from secure_secrets_keyring import plugin
         spec = plugin.secrets_register_key_sources()[0]
         opts = {"service": "env-selected", "username": "kek", "backend": None}
-        source = spec.factory(opts, PluginContext(Path("."), Path(".")))
+        source = spec.make(opts, PluginContext(Path("."), Path(".")))
         key, params = source.create_kek(32)
         assert source.load_kek(params, 32) == key
         print(type(source.keyring).__name__)
@@ -228,6 +228,7 @@ def test_backend_errors_are_converted_without_their_details(tmp_path: Path) -> N
 
 
 class TestOsKeyringContract(KeySourceContract):
+    CREATES_NEW_KEYS = False  # reuses a key already in the OS keyring
     """The kit's key-source contract against the real keyrings.alt file backend."""
 
     @pytest.fixture

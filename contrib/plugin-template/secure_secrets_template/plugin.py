@@ -15,7 +15,7 @@ from secrets_core.plugin import BackendSpec, Capability, PluginContext
 
 
 class MemoryBackend:
-    def __init__(self) -> None:
+    def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
         self._values: dict[str, bytes | str] = {}
 
     def read(self, name: str) -> bytes | str:
@@ -38,16 +38,12 @@ class MemoryBackend:
         self._values.clear()
 
 
-def _make_backend(options: Mapping[str, Any], context: PluginContext) -> MemoryBackend:
-    return MemoryBackend()
-
-
 @hookimpl
 def secrets_register_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             name="memory",
-            factory=_make_backend,
+            factory=MemoryBackend,  # or a "package.module:attr" string
             capabilities=frozenset({Capability.LIST}),
             description="process-local dict (template plugin; values vanish on exit)",
         )

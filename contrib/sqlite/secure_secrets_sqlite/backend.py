@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from secrets_core.errors import (
     BackendConfigurationError,
@@ -31,7 +32,7 @@ from secrets_core.errors import (
     LockTimeoutError,
     SecretNotFoundError,
 )
-from secrets_core.plugin import SecretMetadata, VersionInfo
+from secrets_core.plugin import PluginContext, SecretMetadata, VersionInfo
 
 SCHEMA_VERSION = 1
 PRIVATE_FILE = 0o600
@@ -74,8 +75,26 @@ def _encode(value: bytes | str) -> tuple[str, bytes]:
     )
 
 
+def validate_options(options: Mapping[str, Any]) -> None:
+    """Offline checks of ``[backends.sqlite]`` (``config validate`` runs them too)."""
+    if options["max_versions"] < 1:
+        raise BackendConfigurationError(
+            "option 'max_versions' in [backends.sqlite] must be at least 1"
+        )
+    if not 0 < float(options["timeout"]) <= 3600:
+        raise BackendConfigurationError(
+            "option 'timeout' in [backends.sqlite] must be between 0 and 3600 seconds"
+        )
+
+
 class SqliteBackend:
     """Secrets in one SQLite file (0600, in a 0700 directory when it creates one)."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], context: PluginContext) -> SqliteBackend:
+        """The ``sqlite`` factory (the core has run :func:`validate_options`)."""
+        path = Path(options["path"] or context.data_dir / "secrets.sqlite3").expanduser()
+        return cls(path, max_versions=options["max_versions"], timeout=float(options["timeout"]))
 
     def __init__(self, path: Path, *, max_versions: int = 10, timeout: float = 10.0) -> None:
         self.path = path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def spec() -> BackendSpec:
 def make(tmp_path: Path, **options: object) -> SqliteBackend:
     resolved = resolve_options(spec().options, options, "[backends.sqlite]")
     context = PluginContext(data_dir=tmp_path / "data", log_dir=tmp_path / "log")
-    backend = spec().factory(resolved, context)
+    backend = spec().make(resolved, context)
     assert isinstance(backend, SqliteBackend)
     return backend
 
@@ -46,6 +47,17 @@ class TestSqliteBackend(BackendContract):
     @pytest.fixture
     def backend_options(self, tmp_path: Path) -> dict[str, object]:
         return {"path": str(tmp_path / "store" / "kit.sqlite3"), "max_versions": 5}
+
+    @pytest.fixture
+    def make_unavailable(self) -> Callable[[SqliteBackend], None]:
+        """The database file overwritten by something that is not a database."""
+
+        def down(backend: SqliteBackend) -> None:
+            backend.close()
+            for file in backend.path.parent.iterdir():
+                file.write_bytes(b"this is not a database" * 100)
+
+        return down
 
 
 def test_declares_the_capabilities_it_implements() -> None:

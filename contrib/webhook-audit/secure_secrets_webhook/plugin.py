@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-
 from secrets_core import hookimpl
-from secrets_core.plugin import AuditSinkSpec, ConfigOption, PluginContext
-
-if TYPE_CHECKING:
-    from secure_secrets_webhook.sink import WebhookSink
+from secrets_core.plugin import AuditSinkSpec, ConfigOption
 
 OPTIONS = {
     "url": ConfigOption(
@@ -27,23 +21,12 @@ OPTIONS = {
 }
 
 
-def _make_sink(options: Mapping[str, Any], context: PluginContext) -> WebhookSink:
-    from secure_secrets_webhook.sink import WebhookSink
-
-    return WebhookSink(
-        url=options["url"],
-        timeout=float(options["timeout"]),
-        token=options["token"],
-        ca_file=options["ca_file"],
-    )
-
-
 @hookimpl
 def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
     return [
         AuditSinkSpec(
             name="webhook",
-            factory=_make_sink,
+            factory="secure_secrets_webhook.sink:WebhookSink.from_options",
             options=OPTIONS,
             description="HTTP POST of each event as JSON (https; http only to loopback)",
         )

@@ -13,6 +13,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 from secrets_core.audit import AuditEvent
@@ -39,6 +40,16 @@ class WebhookSink:
     """POSTs each audit event as JSON; any non-2xx answer or network error raises
     :class:`~secrets_core.errors.AuditError`, and the core applies the sink's ``required``
     policy."""
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any], context: object) -> WebhookSink:
+        """The ``webhook`` factory."""
+        return cls(
+            url=options["url"],
+            timeout=float(options["timeout"]),
+            token=options["token"],
+            ca_file=options["ca_file"],
+        )
 
     def __init__(
         self, url: str, timeout: float = 5.0, token: str | None = None, ca_file: str | None = None

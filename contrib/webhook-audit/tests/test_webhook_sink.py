@@ -89,7 +89,7 @@ def down_url() -> str:
 def make(**options: object) -> WebhookSink:
     spec = plugin.secrets_register_audit_sinks()[0]
     resolved = resolve_options(spec.options, options, "[audit.webhook]")
-    sink = spec.factory(resolved, PluginContext(Path("."), Path(".")))
+    sink = spec.make(resolved, PluginContext(Path("."), Path(".")))
     assert isinstance(sink, WebhookSink)
     return sink
 
@@ -121,6 +121,13 @@ class TestWebhookSinkContract(AuditSinkContract):
     @pytest.fixture
     def recorded(self, receiver: Receiver) -> Callable[[], str]:
         return lambda: "\n".join(body.decode() for body in receiver.bodies)
+
+    @pytest.fixture
+    def unreachable_sink(self) -> WebhookSink:
+        with socket.socket() as probe:  # a loopback port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        return make(url=f"http://127.0.0.1:{port}/audit", timeout=2)
 
 
 @pytest.mark.slow

@@ -7,21 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from secrets_core import hookimpl
-from secrets_core.plugin import (
-    BackendSpec,
-    Capability,
-    CommandSpec,
-    ConfigOption,
-    PluginContext,
-    StorageBackend,
-)
+from secrets_core.plugin import BackendSpec, Capability, CommandSpec, ConfigOption, PluginContext
 from secure_secrets_env.format import DEFAULT_PREFIX
-
-
-def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    from secure_secrets_env.backend import EnvBackend
-
-    return EnvBackend.from_options(options, context)
 
 
 def _paths(options: Mapping[str, Any], context: PluginContext) -> dict[str, Path]:
@@ -35,7 +22,7 @@ def secrets_register_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             name="env",
-            factory=_make_backend,
+            factory="secure_secrets_env.backend:EnvBackend.from_options",
             capabilities=frozenset({Capability.LIST}),
             options={
                 "prefix": ConfigOption(

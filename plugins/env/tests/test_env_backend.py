@@ -418,7 +418,7 @@ def test_registration_does_not_import_the_backend_module() -> None:
     script = (
         "import sys\n"
         "from secrets_core.plugin import get_registry\n"
-        "get_registry().backend('env')\n"
+        "get_registry().lookup('backend', 'env')\n"
         "assert 'secure_secrets_env.backend' not in sys.modules\n"
         "assert 'dotenv' not in sys.modules\n"
     )

@@ -12,7 +12,7 @@ from secrets_core.testing import BackendContract
 
 @pytest.fixture
 def backend_spec() -> BackendSpec:
-    return get_registry().backend("env")
+    return get_registry().lookup("backend", "env")
 
 
 class TestEnvBackendProcessOnly(BackendContract):

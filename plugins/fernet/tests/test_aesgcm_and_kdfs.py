@@ -90,12 +90,12 @@ def test_malformed_params_are_refused(name: str, params: dict) -> None:
     from secrets_core.errors import ConfigError
 
     with pytest.raises(ConfigError):
-        _spec(plugin.secrets_register_kdfs(), name).factory(params)
+        _spec(plugin.secrets_register_kdfs(), name).make(params)
 
 
 def test_argon2id_falls_back_to_scrypt_with_a_notice(monkeypatch, caplog) -> None:
     monkeypatch.setattr(kdfs, "argon2_supported", lambda: False)  # an OpenSSL without Argon2
     with caplog.at_level(logging.WARNING, logger="secure_secrets_fernet"):
-        kdf = _spec(plugin.secrets_register_kdfs(), "argon2id").factory({})
+        kdf = _spec(plugin.secrets_register_kdfs(), "argon2id").make({})
     assert kdf.name == "scrypt" and kdf.params == {"log2_n": 17, "r": 8, "p": 1}
     assert "argon2id is not supported" in caplog.text

@@ -23,7 +23,7 @@ class TestFernetContract(CipherContract):
 def test_a_key_of_the_wrong_size_is_refused() -> None:
     spec = plugin.secrets_register_ciphers()[0]
     with pytest.raises(EncryptionError, match="32-byte"):
-        spec.factory(os.urandom(16))
+        spec.make(os.urandom(16))
 
 
 @pytest.mark.slow

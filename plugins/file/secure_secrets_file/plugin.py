@@ -7,19 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from secrets_core import hookimpl
-from secrets_core.plugin import (
-    BackendSpec,
-    Capability,
-    ConfigOption,
-    PluginContext,
-    StorageBackend,
-)
-
-
-def _make_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    from secure_secrets_file.backend import FileBackend
-
-    return FileBackend.from_options(options, context)
+from secrets_core.plugin import BackendSpec, Capability, ConfigOption, PluginContext
 
 
 def _paths(options: Mapping[str, Any], context: PluginContext) -> dict[str, Path]:
@@ -34,7 +22,7 @@ def secrets_register_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             name="file",
-            factory=_make_backend,
+            factory="secure_secrets_file.backend:FileBackend.from_options",
             capabilities=frozenset(
                 {Capability.LIST, Capability.VERSIONS, Capability.METADATA, Capability.SOFT_DELETE}
             ),

@@ -308,7 +308,7 @@ def test_bad_options_are_configuration_errors(tmp_path: Path, options: dict) -> 
     spec = plugin.secrets_register_backends()[0]
     resolved = resolve_options(spec.options, options, "[backends.file]")
     with pytest.raises(BackendConfigurationError, match=next(iter(options))):
-        spec.factory(resolved, PluginContext(tmp_path / "data", tmp_path / "log"))
+        spec.make(resolved, PluginContext(tmp_path / "data", tmp_path / "log"))
 
 
 # --- through the manager ---------------------------------------------------------------------

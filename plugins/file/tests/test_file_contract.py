@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,17 @@ class TestFileBackendContract(BackendContract):
     @pytest.fixture
     def backend_spec(self, spec: BackendSpec) -> BackendSpec:
         return spec
+
+    @pytest.fixture
+    def make_unavailable(self) -> Callable[[FileBackend], None]:
+        """The store directory replaced by a file (an unmounted volume, a broken path)."""
+
+        def down(backend: FileBackend) -> None:
+            root = backend.inner.root if hasattr(backend, "inner") else backend.root
+            shutil.rmtree(root)
+            Path(root).write_text("not a directory")
+
+        return down
 
 
 class TestFileRotationContract(RotationContract):

@@ -219,7 +219,7 @@ class DynamicSecrets:
         """With the settings of the manager's ``[backends.<backend_type>]`` table (a
         ``vault`` backend). The KV mount is not touched, so a token that may only read
         dynamic secrets works too. ``store_as`` stores through this manager."""
-        spec = manager.registry.backend(backend_type)
+        spec = manager.registry.lookup("backend", backend_type)
         if "vault_url" not in spec.options:
             raise BackendConfigurationError(
                 f"backend '{backend_type}' is not a Vault backend; dynamic secrets need a "

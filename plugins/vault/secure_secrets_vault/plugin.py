@@ -7,20 +7,8 @@ cipher is actually constructed, never here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from secrets_core import hookimpl
-from secrets_core.plugin import (
-    BackendSpec,
-    Capability,
-    Cipher,
-    CipherSpec,
-    CommandSpec,
-    DynamicCredentials,
-    PluginContext,
-    StorageBackend,
-)
+from secrets_core.plugin import BackendSpec, Capability, CipherSpec, CommandSpec
 from secure_secrets_vault.options import OPTIONS
 
 NATIVE_CAPABILITIES = frozenset(
@@ -36,45 +24,15 @@ NATIVE_CAPABILITIES = frozenset(
 ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA, Capability.CAS})
 
 
-def _make_backend(
-    options: Mapping[str, Any], context: PluginContext, table: str = "[backends.vault]"
-) -> StorageBackend:
-    from secure_secrets_vault.settings import settings_from_options
-
-    try:
-        settings = settings_from_options(options, table)  # config errors before hvac import
-        envelope = bool(options.get("client_side_encryption"))
-    finally:
-        del options  # an error's traceback locals must not show the credentials
-    from secure_secrets_vault.backend import VaultBackend
-
-    return VaultBackend(settings, envelope=envelope)
-
-
-def _make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
-    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on. It reads its
-    own table, ``[backends.vault-envelope]`` (not ``[backends.vault]``), and says so."""
-    return _make_backend(
-        {**options, "client_side_encryption": True}, context, "[backends.vault-envelope]"
-    )
-
-
-def _make_dynamic(options: Mapping[str, Any], context: PluginContext) -> DynamicCredentials:
-    """``run --dynamic``'s credentials, with the backend's connection settings."""
-    from secure_secrets_vault.dynamic import DynamicSecrets
-
-    return DynamicSecrets.from_resolved(options)
-
-
 @hookimpl
 def secrets_register_backends() -> list[BackendSpec]:
     return [
         BackendSpec(
             name="vault",
-            factory=_make_backend,
+            factory="secure_secrets_vault.settings:make_backend",
             capabilities=NATIVE_CAPABILITIES,
             options=OPTIONS,
-            dynamic=_make_dynamic,
+            dynamic="secure_secrets_vault.settings:make_dynamic",
             description="HashiCorp Vault / OpenBao KV, stored natively (readable by other Vault "
             "clients, encrypted at rest by the server); KV v2: versions, metadata, "
             "check-and-set, soft delete; KV v1: read, write, delete, list; "
@@ -82,10 +40,10 @@ def secrets_register_backends() -> list[BackendSpec]:
         ),
         BackendSpec(
             name="vault-envelope",
-            factory=_make_envelope_backend,
+            factory="secure_secrets_vault.settings:make_envelope_backend",
             capabilities=ENVELOPE_CAPABILITIES,
             options=OPTIONS,
-            dynamic=_make_dynamic,
+            dynamic="secure_secrets_vault.settings:make_dynamic",
             description="HashiCorp Vault / OpenBao KV v2 holding client-side envelope "
             "ciphertext (for when the server is not trusted with plaintext); the same as "
             "vault with client_side_encryption = true",
@@ -93,18 +51,12 @@ def secrets_register_backends() -> list[BackendSpec]:
     ]
 
 
-def _make_transit_cipher(key: bytes) -> Cipher:
-    from secure_secrets_vault.transit import make_cipher
-
-    return make_cipher(key)
-
-
 @hookimpl
 def secrets_register_ciphers() -> list[CipherSpec]:
     return [
         CipherSpec(
             name="transit",
-            factory=_make_transit_cipher,
+            factory="secure_secrets_vault.transit:make_cipher",
             key_size=32,
             description="Vault/OpenBao Transit (keys never leave the server); the local data "
             "key is bound in as the derivation context. Connection from VAULT_ADDR, "

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from secrets_core.errors import BackendConfigurationError
+from secrets_core.plugin import DynamicCredentials, PluginContext, StorageBackend
 from secure_secrets_vault.options import AUTH_METHODS
 
 DEFAULT_AUTH_MOUNTS = {"approle": "approle", "kubernetes": "kubernetes", "jwt": "jwt"}
@@ -265,3 +266,32 @@ def settings_from_options(
         read_your_writes=bool(options.get("read_your_writes", True)),
         allow_insecure_http=allow_http,
     )
+
+
+def make_backend(
+    options: Mapping[str, Any], context: PluginContext, table: str = "[backends.vault]"
+) -> StorageBackend:
+    """The ``vault`` factory: settings are checked before a client is made."""
+    try:
+        settings = settings_from_options(options, table)  # config errors before hvac import
+        envelope = bool(options.get("client_side_encryption"))
+    finally:
+        del options  # an error's traceback locals must not show the credentials
+    from secure_secrets_vault.backend import VaultBackend  # hvac: only once the settings are good
+
+    return VaultBackend(settings, envelope=envelope)
+
+
+def make_envelope_backend(options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
+    """``vault-envelope``: ``vault`` with ``client_side_encryption`` forced on. It reads its
+    own table, ``[backends.vault-envelope]`` (not ``[backends.vault]``), and says so."""
+    return make_backend(
+        {**options, "client_side_encryption": True}, context, "[backends.vault-envelope]"
+    )
+
+
+def make_dynamic(options: Mapping[str, Any], context: PluginContext) -> DynamicCredentials:
+    """``run --dynamic``'s credentials, with the backend's connection settings."""
+    from secure_secrets_vault.dynamic import DynamicSecrets
+
+    return DynamicSecrets.from_resolved(options)

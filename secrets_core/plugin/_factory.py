@@ -1,0 +1,150 @@
+"""The factory wrapper: imports a ``"module:attr"`` factory on first use (fsspec's
+``known_implementations`` model), runs the descriptor's offline ``validate(options)``, and
+checks that what the factory returns implements the family's interface. Also how plugin text
+is made safe to show. Imports nothing from the rest of the plugin package."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import typing
+from collections.abc import Callable, Mapping
+from collections.abc import Callable as CallableABC
+from typing import Any
+
+from secrets_core.errors import PluginContractError, SecretsError
+
+MAX_SHOWN = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def shown(text: object) -> str:
+    """Plugin-supplied text as it may be shown to a user: control characters (terminal
+    escapes, newlines that fake log lines) replaced, and capped in length."""
+    try:
+        value = text if isinstance(text, str) else repr(text)
+    except BaseException as exc:  # noqa: BLE001  # a hostile __repr__
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        value = f"<{type(text).__name__}>"
+    value = _CONTROL.sub("?", value)
+    return value if len(value) <= MAX_SHOWN else value[: MAX_SHOWN - 3] + "..."
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of a plugin's exception, made safe to show (see :func:`shown`)."""
+    try:
+        message = str(exc)
+    except BaseException:  # noqa: BLE001  # a hostile __str__
+        message = ""
+    return shown(f"{type(exc).__name__}: {message}" if message else type(exc).__name__)
+
+
+def product(spec_type: type) -> type | None:
+    """What a descriptor type's factory returns, read from its ``factory`` annotation
+    (``Callable[..., StorageBackend] | str`` -> ``StorageBackend``); None if not a class."""
+    if spec_type not in _PRODUCTS:
+        _PRODUCTS[spec_type] = _annotated_product(spec_type)
+    return _PRODUCTS[spec_type]
+
+
+_PRODUCTS: dict[type, type | None] = {}
+
+
+def _annotated_product(spec_type: type) -> type | None:
+    hint = typing.get_type_hints(spec_type).get("factory")
+    for candidate in (hint, *typing.get_args(hint)):
+        args = typing.get_args(candidate)
+        if typing.get_origin(candidate) is CallableABC and isinstance(args[-1], type):
+            return args[-1]
+    return None
+
+
+class Factory:
+    """A descriptor's factory as the core calls it: a ``"module:attr"`` string is imported on
+    the first call; the result must be an instance of the family's interface, else a
+    :class:`PluginContractError` names the plugin that broke the contract."""
+
+    __slots__ = ("_target", "_product", "_owner", "_check")
+
+    def __init__(
+        self,
+        target: Callable[..., Any] | str,
+        expected: type | None,
+        owner: str,
+        check: Callable[..., Any] | str | None = None,
+    ):
+        self._target = target
+        self._product = expected
+        self._owner = owner
+        self._check = check
+
+    def __repr__(self) -> str:
+        return f"<factory of {self._owner}>"
+
+    def load(self) -> Callable[..., Any]:
+        self._target = _imported(self._target, self._owner)
+        return self._target
+
+    def validate(self, options: Mapping[str, Any]) -> None:
+        """Run the descriptor's offline ``validate(options)``, if it has one."""
+        if self._check is None:
+            return
+        self._check = check = _imported(self._check, self._owner)
+        try:
+            check(options)
+        except SecretsError:
+            raise
+        except Exception as exc:
+            raise PluginContractError(
+                f"{self._owner}: validate() raised {describe(exc)}; it must raise ConfigError"
+            ) from None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._check is not None and args:
+            self.validate(args[0])
+        made = self.load()(*args, **kwargs)
+        expected = self._product
+        if expected is not None and not isinstance(made, expected):
+            raise PluginContractError(
+                f"{self._owner}: factory returned {type(made).__name__}, not a "
+                f"{expected.__name__}; report this to the plugin's authors, or block the "
+                "plugin (plugins.block)"
+            )
+        return made
+
+
+def _imported(target: Callable[..., Any] | str, owner: str) -> Callable[..., Any]:
+    """``target`` itself, or the callable a ``"module:attr"`` string names."""
+    if not isinstance(target, str):
+        return target
+    module, _, attrs = target.partition(":")
+    try:
+        loaded: Any = importlib.import_module(module)
+        for attr in attrs.split("."):
+            loaded = getattr(loaded, attr)
+    except (ImportError, AttributeError) as exc:
+        raise PluginContractError(
+            f"{owner}: '{target}' cannot be imported ({describe(exc)}); "
+            "reinstall the plugin's distribution"
+        ) from None
+    if not callable(loaded):
+        raise PluginContractError(f"{owner}: '{target}' is not callable")
+    return loaded  # type: ignore[no-any-return]
+
+
+def load(target: Callable[..., Any] | str, owner: str) -> Callable[..., Any]:
+    """``target`` itself, or the callable a ``"module:attr"`` string names (a descriptor's
+    ``dynamic`` or ``paths``); a string that does not import raises
+    :class:`PluginContractError` naming ``owner``."""
+    return _imported(target, owner)
+
+
+def bind(spec: Any, owner: str = "") -> Any:
+    """``spec`` with its factory wrapped in :class:`Factory` (use before calling a factory
+    that may be a ``"module:attr"`` string; the conformance kit does)."""
+    if not hasattr(spec, "factory") or isinstance(spec.factory, Factory):
+        return spec  # a CommandSpec: its command is imported by the CLI when the verb runs
+    owner = owner or f"{type(spec).__name__} '{spec.name}'"
+    check = getattr(spec, "validate", None)
+    return spec._replace(factory=Factory(spec.factory, product(type(spec)), owner, check))
