@@ -11,9 +11,10 @@ measured in the same run, interleaved (one of each per round) on the same data:
 * ``run --env-file`` with 100 references against ``run`` of the same 100 secrets by name
   (``--only`` x100) (target <= 1.3x), new processes each.
 
-    python benchmarks/bench_references.py [--rounds N] [--cli-rounds N]
+    python benchmarks/bench_references.py [--level full|quick|smoke]
 
-Everything runs in a temporary home; nothing of the user's is read or written.
+Also the ``references`` section of ``benchmarks/bench_report.py``. Everything runs in a
+temporary home; nothing of the user's is read or written.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import Row, compare, fmt_us, render  # noqa: E402
 
 N = 100
 RECORDS_PER_BATCH = 500
@@ -163,18 +168,25 @@ def bench_run(rounds: int, workdir: Path) -> list[tuple[str, float, float, float
     ]  # fmt: skip
 
 
-def fmt(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.1f} ms"
-    return f"{seconds * 1e6:.1f} µs"
+#: (rounds of the in-process measures, rounds of the CLI runs) per bench_report level.
+ROUNDS = {"full": (31, 9), "quick": (15, 3), "smoke": (5, 1)}
+
+
+def report_rows(level: str, workdir: Path | None = None) -> list[Row]:
+    """The rows for bench_report.py's ``references`` section (run in a private home)."""
+    rounds, cli_rounds = ROUNDS[level]
+    measured = bench_logging(rounds) + bench_resolve(rounds)
+    with tempfile.TemporaryDirectory() as tmp:
+        measured += bench_run(cli_rounds, workdir or Path(tmp))
+    return [
+        compare("references", label, ours * 1e6, floor * 1e6, fmt_us, at_most=target)
+        for label, ours, floor, target in measured
+    ]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument("--cli-rounds", type=int, default=7)
+    parser.add_argument("--level", choices=sorted(ROUNDS), default="full")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -182,20 +194,9 @@ def main() -> int:
             del os.environ[var]
         for xdg, sub in (("CONFIG", "config"), ("DATA", "data"), ("STATE", "state")):
             os.environ[f"XDG_{xdg}_HOME"] = str(home / sub)
-        rows = bench_logging(args.rounds)
-        rows += bench_resolve(args.rounds)
-        rows += bench_run(args.cli_rounds, home)
-    print(f"{'measure':58} {'ours':>10} {'floor':>10} {'ratio':>7}  target  result")
-    missed = 0
-    for label, ours, floor, target in rows:
-        ratio = ours / floor
-        ok = target is None or round(ratio, 2) <= target
-        missed += not ok
-        print(
-            f"{label:58} {fmt(ours):>10} {fmt(floor):>10} {ratio:>6.2f}x"
-            + (f"  <= {target:g}x  {'pass' if ok else 'MISS'}" if target else "  (info)")
-        )
-    return 1 if missed else 0
+        rows = report_rows(args.level, home)
+    print(render(rows))
+    return 1 if any(row.ok is False for row in rows) else 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
 * env      -- benchmarks/bench_env.py: env-backend get against Fernet decrypt + os.environ lookup.
 * vault    -- benchmarks/bench_vault.py: read, write, 8-thread throughput and import cost against
               raw hvac on an OpenBao dev server started (and stopped) for the run.
+* references -- benchmarks/bench_references.py: the log-redaction filter against formatting
+  alone, resolving 100 references against 100 retrieves, and ``run --env-file`` with 100
+  references against ``run --only`` x100.
 * cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` against ``bao kv get`` and
               ``python -c "import cryptography.fernet"``.
 
@@ -46,7 +49,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_common import Row, render  # noqa: E402
 
-SECTIONS = ("file", "peers", "rotation", "env", "vault", "cli")
+SECTIONS = ("file", "peers", "rotation", "env", "vault", "cli", "references")
 LEVELS = ("full", "quick", "smoke")
 # Rotation count and env rounds, CLI rounds per level.
 ROTATE = {"full": 10_000, "quick": 1_000, "smoke": 50}
@@ -79,6 +82,10 @@ def measure_section(section: str, level: str, sizes: list[int] | None) -> list[R
         import bench_cli
 
         return bench_cli.report_rows(CLI_RUNS[level])
+    if section == "references":
+        import bench_references
+
+        return bench_references.report_rows(level)
     raise ValueError(section)
 
 

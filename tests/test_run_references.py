@@ -189,3 +189,21 @@ def test_policy_applies_to_references(tmp_path: Path, store: SecureSecretsManage
     result, child = run(tmp_path, ("--policy", "app"), env=env)
     assert child is None and result.returncode == 8
     assert "$KEY: AccessDeniedError" in result.stderr and "$DB" not in result.stderr
+
+
+def test_references_follow_the_least_privilege_rules(
+    tmp_path: Path, store: SecureSecretsManager
+) -> None:
+    # A reference may not set a variable that steers a loader, shell or interpreter...
+    result, child = run(tmp_path, env={"LD_PRELOAD": "ss:app/db_password"})
+    assert child is None and result.returncode == 4 and "$LD_PRELOAD" in result.stderr
+    result, child = run(
+        tmp_path, ("--allow-variable", "LD_PRELOAD"), env={"LD_PRELOAD": "ss:api-key"}
+    )
+    assert child is not None and child["LD_PRELOAD"] == "k-123"  # allowed by name: resolved
+    # ...and key material from an env file is not passed on either.
+    env_file = tmp_path / "keys.env"
+    env_file.write_text("SECURE_SECRETS_PASSPHRASE=from-the-file\nDB=ss:app/db_password\n")
+    result, child = run(tmp_path, ("--env-file", str(env_file)))
+    assert result.returncode == 0 and child is not None
+    assert "SECURE_SECRETS_PASSPHRASE" not in child and child["DB"] == CANARY

@@ -165,7 +165,7 @@ def run_cmd(
     state = get_state()
     manager = state.manager()
     source = manager.scoped(policy=policy) if policy else manager
-    base, secrets = _resolve_references(manager, env_files, allow_profiles, policy)
+    base, secrets = _resolve_references(manager, env_files, allow_profiles, allowed, policy)
     if only or prefix or not (secrets or env_files):
         names = list(only) if only else source.list_secrets(prefix)
         if prefix:
@@ -188,11 +188,13 @@ def _resolve_references(
     manager: SecretsManager,
     env_files: tuple[Path, ...],
     allow_profiles: tuple[str, ...],
+    allowed: tuple[str, ...],
     policy: str | None,
 ) -> tuple[dict[str, str], dict[str, str | bytes]]:
     """The parent environment plus the ``env_files``' variables, and the values of the
     references among them (all resolved before any child starts, or an
-    ``UnresolvedReferencesError`` listing the variables)."""
+    ``UnresolvedReferencesError`` listing the variables). A reference may not set a variable
+    that steers execution unless ``allowed``, as a secret may not."""
     from secrets_core.references import ReferenceResolver, find_references, unescape
 
     base = dict(os.environ)
@@ -204,6 +206,7 @@ def _resolve_references(
     # credentials and key material are never references, never altered
     keys = credential_variables(manager)
     references = find_references({k: v for k, v in base.items() if k not in keys})
+    refuse_steering({v: r.name for v, r in references.items()}, allowed)
     for variable, value in base.items():
         if variable not in references and variable not in keys:
             base[variable] = unescape(value)
