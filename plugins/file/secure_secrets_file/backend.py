@@ -57,6 +57,7 @@ log = get_logger("secure_secrets_file")
 SUFFIX = ".secret"
 DELETED_SUFFIX = ".deleted"
 STAMP_FILE = ".keyring-stamp"
+STAMP_LOCK = "keyring-stamp"  # not a base32 stem: cannot be a secret's lock
 DEFAULT_MAX_VERSIONS = 10
 MAX_MAX_VERSIONS = 1000
 LOOSE_PERMISSION_POLICIES = ("error", "warn")
@@ -237,7 +238,8 @@ class FileBackend:
 
     def write_keyring_stamp(self, stamp: bytes) -> None:
         try:
-            atomic_write(Path(self._prefix + STAMP_FILE), stamp, PRIVATE_FILE_MODE)
+            with self.locks.hold(STAMP_LOCK, "the keyring stamp"):
+                atomic_write(Path(self._prefix + STAMP_FILE), stamp, PRIVATE_FILE_MODE)
         except OSError as exc:
             raise BackendUnavailableError(
                 f"the keyring stamp of the store could not be written ({_describe(exc)})"
@@ -564,6 +566,12 @@ class FileBackend:
         holding that lock is stale; one whose lock is busy belongs to a live writer."""
         for entry in os.scandir(self.root):
             if not (entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX)):
+                continue
+            if entry.name.startswith(f".{STAMP_FILE}."):  # the stamp's, written under its lock
+                with self.locks.try_hold(STAMP_LOCK) as free:
+                    if free:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
                 continue
             stem = entry.name[1:].split(".", 1)[0]
             if not _STEM.fullmatch(stem):
