@@ -162,6 +162,11 @@ class Cluster:
         codes = sorted(self.health(n) for n in self.nodes)
         return codes == [200, 429, 429] and self.three_voters()
 
+    def kv_ready(self) -> bool:
+        """The new KV v2 mount has finished upgrading on every node (until then a standby
+        answers 400 "waiting for the primary to upgrade")."""
+        return all(self.call(n, "GET", "secret/data/none").status_code == 404 for n in self.nodes)
+
     def restart(self, node: Node) -> None:
         """Start a killed node again on its data; unseal it; wait until it has rejoined."""
         node.start()
@@ -196,6 +201,7 @@ def raft_cluster(
     try:
         cluster.start()
         cluster.wait("a healthy cluster", cluster.healthy)
+        cluster.wait("the KV mount to be ready on every node", cluster.kv_ready)
         yield cluster
     finally:
         cluster.stop()
