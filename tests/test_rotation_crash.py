@@ -221,7 +221,7 @@ def test_two_stores_sharing_the_keyring_survive_sigkill_at_each_phase(
     doc = keyring_doc(isolated_home)
     assert [k["id"] for k in doc["keys"]] == [doc["primary"]], "old keys are retired"
     assert {entry["backend"] for entry in doc["stores"]} == {"file", "env"}
-    assert stored_key_ids(isolated_home) == {doc["primary"]}
+    assert stored_key_ids() == {doc["primary"]}
     manager = SecureSecretsManager()
     for (backend, name), _value in two_stores.items():
         token = manager.read_stored(name, backend_type=backend)
