@@ -44,7 +44,9 @@ def _third_party_imports() -> dict[str, str]:
                 modules = [node.module]
             for module in modules:
                 top = module.partition(".")[0]
-                if top not in sys.stdlib_module_names and top not in ("secrets_core", "tomli"):
+                # tomllib: the standard library from 3.11 (the declared tomli backport before)
+                ours = ("secrets_core", "tomli", "tomllib")
+                if top not in sys.stdlib_module_names and top not in ours:
                     found.setdefault(top, str(path.relative_to(ROOT)))
     return found
 
