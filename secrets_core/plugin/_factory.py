@@ -105,13 +105,26 @@ class Factory:
             self.validate(args[0])
         made = self.load()(*args, **kwargs)
         expected = self._product
-        if expected is not None and not isinstance(made, expected):
+        if expected is not None and not _implements(made, expected):
             raise PluginContractError(
                 f"{self._owner}: factory returned {type(made).__name__}, not a "
                 f"{expected.__name__}; report this to the plugin's authors, or block the "
                 "plugin (plugins.block)"
             )
         return made
+
+
+def _implements(made: object, protocol: type) -> bool:
+    """Whether ``made`` has every method of ``protocol``, looked up as the core calls them
+    (``getattr``, so a delegating ``__getattr__`` counts). Not ``isinstance``: since Python
+    3.12 a runtime-checkable protocol looks attributes up statically, and the same plugin
+    would pass on 3.11 and fail on 3.13."""
+    methods = [
+        name
+        for name, member in vars(protocol).items()
+        if not name.startswith("_") and callable(member)
+    ]
+    return all(callable(getattr(made, name, None)) for name in methods)
 
 
 def _imported(target: Callable[..., Any] | str, owner: str) -> Callable[..., Any]:
