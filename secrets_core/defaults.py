@@ -60,12 +60,6 @@ def user_log_dir() -> Path:
     return platformdirs.user_log_path(APP_NAME)
 
 
-def user_cache_dir() -> Path:
-    import platformdirs
-
-    return platformdirs.user_cache_path(APP_NAME)
-
-
 def keyring_path(data_dir: Path) -> Path:
     return data_dir / KEYRING_FILE
 
