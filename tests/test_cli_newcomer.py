@@ -82,6 +82,7 @@ def test_doctor_prints_json_and_keeps_its_exit_code(store: None, isolated_home: 
 def test_config_validate_and_path_print_json(isolated_home: Path) -> None:
     assert as_json(run("config", "validate", "--json"))["ok"] is True  # type: ignore[index]
     config = isolated_home / "bad.toml"
+    isolated_home.mkdir(exist_ok=True)  # nothing above writes a file (no plugin cache)
     config.write_text('no_such_key = 1\ncipher = "nosuch"\n')
     doc = as_json(run("--config", str(config), "config", "validate", "--json", code=CONFIG))
     assert doc["ok"] is False and doc["problems"] and doc["config_file"] == str(config)  # type: ignore[index]
