@@ -29,6 +29,7 @@ from secrets_core.errors import ConfigError, InvalidSecretNameError, SecretsErro
 from secrets_core.fsutil import atomic_write, read_private_file
 from secrets_core.names import validate_name
 from secrets_core.plugin._api import DOTENV_BACKEND_METHODS, Capability, DotenvBackend
+from secrets_core.references import SecretReference
 from secrets_core.secret import SecretValue
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def import_dotenv(
     path: str | os.PathLike[str],
     backend_type: str | enum.Enum | None = None,
     dry_run: bool = True,
-    rewrite: bool = False,
+    rewrite: bool | Literal["references"] = False,
     *,
     overwrite: bool = False,
     interpolate: bool = True,
@@ -152,6 +153,11 @@ def import_dotenv(
         del text  # raised outside the except, without the plaintext in this frame's locals
         raise parse_error
     target = dotenv_backend(manager, backend)
+    if rewrite == "references" and target is not None:
+        raise ConfigError(
+            f"the {backend} backend keeps its secrets in the dotenv file itself: rewrite it with "
+            "its own lines (rewrite=True, CLI --rewrite) or import into another backend"
+        )
     own_file = target.dotenv_file() if target is not None else None
     if own_file is not None and own_file.expanduser().resolve() == source.resolve():
         raise ConfigError(
@@ -211,7 +217,7 @@ def import_dotenv(
         try:
             manager.store_secret(name, secret.reveal(), backend)
             if rewrite:
-                updates[key] = _replacement(target, key, name, backend)
+                updates[key] = _replacement(target, key, name, backend, rewrite)
         except SecretsError as exc:
             failure = f"{type(exc).__name__}: {exc}"
         del secret
@@ -219,7 +225,7 @@ def import_dotenv(
         if failure is not None:
             break
     if rewrite and failure is None:
-        _already_imported(manager, report, present, values, updates, target)
+        _already_imported(manager, report, present, values, updates, target, rewrite)
     values.clear()
     if failure is not None:
         for key, _line, _name in plan:
@@ -245,9 +251,19 @@ def dotenv_backend(manager: SecretsManager, backend: str) -> DotenvBackend | Non
     return None
 
 
-def _replacement(target: DotenvBackend | None, key: str, name: str, backend: str) -> str:
-    """The line that replaces an imported entry in a rewritten .env: the backend's own
-    line for a dotenv backend, else a comment naming where the secret went."""
+def _replacement(
+    target: DotenvBackend | None,
+    key: str,
+    name: str,
+    backend: str,
+    rewrite: bool | Literal["references"],
+) -> str:
+    """The line that replaces an imported entry in a rewritten .env: its secret reference
+    (``rewrite="references"``: the application keeps reading ``KEY``, and ``run --env-file``
+    supplies it), the backend's own line for a dotenv backend, else a comment naming where
+    the secret went."""
+    if rewrite == "references":
+        return f"{key}={SecretReference(name, backend)}"
     if target is not None:
         return target.dotenv_line(name)
     return f"# {key}: moved to secure-secrets (secret '{name}', backend '{backend}')"
@@ -260,6 +276,7 @@ def _already_imported(
     values: dict[str, str | None],
     updates: dict[str, str | None],
     target: DotenvBackend | None,
+    rewrite: bool | Literal["references"],
 ) -> None:
     """Existing secrets whose stored value equals the .env value (an earlier, interrupted
     import) are "already imported": a rewrite removes their plaintext too. Different values
@@ -267,7 +284,7 @@ def _already_imported(
     for key, name in present:
         stored = SecretValue(manager.retrieve_secret(name, report.backend))
         if stored == SecretValue(values.get(key) or ""):
-            updates[key] = _replacement(target, key, name, report.backend)
+            updates[key] = _replacement(target, key, name, report.backend, rewrite)
             _set_status(report, key, "already imported")
         del stored
 

@@ -65,6 +65,30 @@ def read_env_file(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
+def read_dotenv_values(path: Path, *, interpolate: bool = True) -> dict[str, str]:
+    """The variables of a dotenv file as python-dotenv's ``dotenv_values`` reads them (quotes,
+    ``export``, multi-line values; a later duplicate key wins; ``${VAR}`` expanded unless
+    ``interpolate=False``), keys without ``=`` left out. A missing file, a symlink or a line
+    that is not dotenv raises :class:`EnvFileError`."""
+    from dotenv import dotenv_values
+
+    if not path.is_file():
+        problem = "is not a regular file" if path.exists() else "does not exist"
+        raise EnvFileError(f"env file {path} {problem}")
+    text = read_env_file(path)
+    parse_error: EnvFileError | None = None
+    try:
+        parse_env_text(text, f"env file {path}")
+    except EnvFileError as exc:
+        parse_error = exc
+    if parse_error is not None:
+        del text  # raised outside the except, without the file's content in this frame
+        raise parse_error
+    values = dotenv_values(stream=io.StringIO(text), interpolate=interpolate)
+    del text
+    return {key: value for key, value in values.items() if value is not None}
+
+
 def _utf8_error_offset(raw: bytes) -> int:
     try:
         raw.decode("utf-8")

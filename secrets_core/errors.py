@@ -82,6 +82,11 @@ class PluginNotFoundError(BackendConfigurationError):
     """No installed plugin provides the requested backend, cipher, KDF, key source or sink."""
 
 
+class InvalidReferenceError(ConfigError, ValueError):
+    """A value starts with ``ss:`` but is not a valid secret reference (see
+    docs/references.md). The message names the variable, never the value."""
+
+
 class BackendUnavailableError(SecretAccessError):
     """The backend cannot be reached or is not usable right now (down, sealed, locked)."""
 
@@ -101,6 +106,25 @@ class KeyringRollbackError(KeyNotAvailableError):
     a data key this keyring does not know, or has seen a newer keyring generation. Writing
     would seal values under a key the current keyring may have retired, so nothing is
     written; put the newest keyring back."""
+
+
+class UnresolvedReferencesError(SecretAccessError):
+    """One or more secret references could not be resolved. ``failures`` maps each variable
+    (or key) to its own error; the message lists the variables and the reasons, never a
+    value."""
+
+    def __init__(self, failures: dict[str, SecretsError]) -> None:
+        self.failures = failures
+        listed = "; ".join(
+            f"${key}: {type(error).__name__}: {error}" for key, error in sorted(failures.items())
+        )
+        count = len(failures)
+        super().__init__(
+            f"{count} secret reference{'s' if count > 1 else ''} could not be resolved: {listed}"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[dict[str, SecretsError]]]:
+        return type(self), (self.failures,)
 
 
 # --- plugins --------------------------------------------------------------------------------
@@ -134,6 +158,7 @@ __all__ = [
     "ConflictError",
     "EncryptionError",
     "IntegrityError",
+    "InvalidReferenceError",
     "InvalidSecretNameError",
     "InvalidSecretValueError",
     "KeyNotAvailableError",
@@ -148,6 +173,7 @@ __all__ = [
     "SecretNotFoundError",
     "SecretTooLargeError",
     "SecretsError",
+    "UnresolvedReferencesError",
 ]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from secrets_core import redaction
 from secrets_core.assembly import Assembly, GuardedBackend
 from secrets_core.audit import AuditEvent, AuditVerification, Operation, verify_log
 from secrets_core.config import AccessPolicy, Settings, load_settings, resolve_options
@@ -154,7 +155,9 @@ class SecretsManager:
             name = validate_name(name)
             backend_name = assembly.backend_name(backend_type)
             spec, backend = assembly.backends.get(backend_name) or assembly.backend(backend_name)
-            return assembly.decode(spec, name, backend.read(name)).reveal()
+            value = assembly.decode(spec, name, backend.read(name)).reveal()
+            redaction.remember(value)  # a no-op unless redact_logs() was called
+            return value
         with self.assembly.operation(Operation.RETRIEVE, name, backend_type) as op:
             spec, backend = self.assembly.backend(op.backend)
             if version is None:
@@ -164,7 +167,9 @@ class SecretsManager:
                 op.details["version"] = version
                 stored = cast(VersionedBackend, backend).read_version(op.name or "", version)
             secret = self.assembly.decode(spec, op.name or "", stored, op.details)
-        return secret.reveal()
+        value = secret.reveal()
+        redaction.remember(value)
+        return value
 
     def secret_metadata(
         self, name: str, backend_type: str | enum.Enum | None = None

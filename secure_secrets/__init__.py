@@ -16,12 +16,32 @@ from secrets_core.audit import AuditEvent
 from secrets_core.config import BackendType
 from secrets_core.manager import SecretsManager as SecureSecretsManager
 from secrets_core.plugin import PluginInfo
+from secrets_core.redacted_logs import RedactingFilter, redact_logs, stop_redacting
+from secrets_core.references import (
+    ReferenceResolver,
+    SecretReference,
+    escape_reference,
+    is_reference,
+    parse_reference,
+    resolve_reference,
+    resolve_references,
+)
 
 __all__ = [
     "AuditEvent",
     "BackendType",
     "PluginInfo",
+    "RedactingFilter",
+    "ReferenceResolver",
+    "SecretReference",
     "SecureSecretsManager",
     "__version__",
+    "escape_reference",
+    "is_reference",
     "list_plugins",
+    "parse_reference",
+    "redact_logs",
+    "resolve_reference",
+    "resolve_references",
+    "stop_redacting",
 ]

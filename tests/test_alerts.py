@@ -134,3 +134,38 @@ def test_a_plain_http_webhook_to_another_host_is_refused(isolated_home) -> None:
         manager_with(isolated_home, 'channel = "webhook"\nurl = "http://alerts.example.com/x"')[
             0
         ].store_secret("a", "v")
+
+
+def test_the_webhook_ignores_environment_proxies(isolated_home, monkeypatch) -> None:
+    """Hardening issue, item 5: an HTTP(S)_PROXY from the environment used to see every alert."""
+    hits: dict[str, int] = {"receiver": 0, "proxy": 0}
+
+    def handler(name: str) -> type[BaseHTTPRequestHandler]:
+        class Count(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                hits[name] += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Count
+
+    servers = [HTTPServer(("127.0.0.1", 0), handler(n)) for n in ("receiver", "proxy")]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    receiver, proxy = (f"http://127.0.0.1:{s.server_port}" for s in servers)
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.setenv(variable, proxy)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    try:
+        manager, _ = manager_with(
+            isolated_home, f'channel = "webhook"\nurl = "{receiver}/a"\nsensitive = ["prod/"]'
+        )
+        manager.store_secret("prod/db", "v")
+    finally:
+        for server in servers:
+            server.shutdown()
+    assert hits == {"receiver": 1, "proxy": 0}

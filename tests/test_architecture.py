@@ -16,14 +16,15 @@ CORE = Path(__file__).resolve().parents[1] / "secrets_core"
 
 #: Rooms from the bottom up. A module may import its own room and the rooms below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "names", "secret", "fsutil", "lazylog", "defaults", "envfile"),
+    ("errors", "names", "secret", "fsutil", "lazylog", "defaults", "envfile", "redaction",
+     "redacted_logs"),
     ("plugin",),
     ("config",),
     ("keys", "audit"),
     ("assembly", "builtin"),
     ("rotation",),
     ("scoped", "manager"),
-    ("child_env", "dotenv_import"),
+    ("child_env", "dotenv_import", "references"),
     ("cli", "testing"),
 ]
 PLUGIN_DISTRIBUTIONS = ("secure_secrets_",)  # every plugin in plugins/ and contrib/

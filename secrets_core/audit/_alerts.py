@@ -161,12 +161,19 @@ def _channel(options: Mapping[str, Any]) -> Callable[[Alert], None]:
 
 
 def _post(url: str, alert: Alert) -> None:
+    """POST the alert to exactly ``url``: no environment proxy (``HTTPS_PROXY`` would see it)
+    and no redirect (it could lead the alert off the checked address)."""
     import urllib.request  # here, not at the top: the alerts sink is registered on every start
 
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+            return None  # the 3xx is raised as an HTTPError instead of followed
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirect())
     request = urllib.request.Request(  # noqa: S310 - scheme checked in _channel
         url, data=alert.to_json().encode(), headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS):  # noqa: S310  # nosec B310
+    with opener.open(request, timeout=_TIMEOUT_SECONDS):  # nosec B310 - scheme checked
         pass
 
 

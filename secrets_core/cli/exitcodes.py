@@ -11,6 +11,7 @@ ACCESS_DENIED = 4
 CONFIG = 5
 INTEGRITY = 6
 UNAVAILABLE = 7
+REFERENCE = 8
 INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports it: 128 + 2
 
 #: The exit-code table at the end of ``secure-secrets --help`` (the one in docs/cli.md).
@@ -24,12 +25,14 @@ Exit codes:
   5    configuration error (config, plugin missing or failing)
   6    integrity or key error (tampered data, wrong or missing key)
   7    unavailable (server down or sealed, lock timeout)
+  8    run: a secret reference could not be resolved (command not started)
   130  interrupted (Ctrl-C)
   run: the command's own status; 126 not executable, 127 not found, 128+N killed by signal N"""
 
 #: (error class name, exit code, what to do next), most specific first. Names, not classes,
 #: so that this module does not import the library.
 _TABLE: tuple[tuple[str, int, str], ...] = (
+    ("UnresolvedReferencesError", REFERENCE, "see docs/references.md"),
     ("SecretNotFoundError", NOT_FOUND, "list the names with: secure-secrets list"),
     ("AccessDeniedError", ACCESS_DENIED, "check the backend's credentials and policy"),
     ("BackendUnavailableError", UNAVAILABLE, "retry later; see: secure-secrets doctor"),

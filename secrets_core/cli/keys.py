@@ -228,7 +228,8 @@ def change_passphrase_cmd(rotate_now: bool) -> None:
 
 
 @click.command("verify-keys")
-def verify_keys_cmd() -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_keys_cmd(as_json: bool) -> None:
     """Check that every stored value can be opened with the keyring.
 
     Reads the data key id of every stored ciphertext (every version, soft-deleted secrets
@@ -241,17 +242,34 @@ def verify_keys_cmd() -> None:
 
     state = get_state()
     report = verify_keys(state.manager().assembly)
-    for store, count in sorted(report.checked.items()):
+    ok = not (report.unopenable or report.rolled_back or report.problems)
+    if as_json:
+        from secrets_core.cli.state import echo_json
+
+        echo_json(
+            {
+                "ok": ok,
+                "checked": dict(report.checked),
+                "unopenable": [
+                    {"store": store, "secret": name, "reason": why}
+                    for store, name, why in report.unopenable
+                ],
+                "rolled_back": dict(report.rolled_back),
+                "not_checked": dict(report.problems),
+            }
+        )
+    for store, count in sorted(report.checked.items()) if not as_json else ():
         state.info(f"{store}: {count} stored value(s) checked")
-    for store, name, why in report.unopenable:
+    for store, name, why in report.unopenable if not as_json else ():
         click.echo(f"FAIL  {store}: secret '{name}' cannot be opened: {why}")
-    for store, why in sorted(report.rolled_back.items()):
+    for store, why in sorted(report.rolled_back.items()) if not as_json else ():
         click.echo(f"FAIL  {store}: {why}")
-    for store, why in sorted(report.problems.items()):
+    for store, why in sorted(report.problems.items()) if not as_json else ():
         click.echo(f"FAIL  {store}: not checked: {why}")
     if report.unopenable or report.rolled_back:
         state.info("restore the newest keyring.json (or the secrets) from backup")
         click.get_current_context().exit(INTEGRITY)
     if report.problems:
         click.get_current_context().exit(UNAVAILABLE)
-    click.echo("every stored value names a data key the keyring holds")
+    if not as_json:
+        click.echo("every stored value names a data key the keyring holds")

@@ -9,12 +9,13 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import FrameType
 from typing import IO, TYPE_CHECKING
 
 import click
 
-from secrets_core.child_env import inherited_environment, refuse_steering
+from secrets_core.child_env import credential_variables, refuse_steering
 from secrets_core.cli.envnames import variable_map
 from secrets_core.cli.errors import USAGE, CliError
 from secrets_core.cli.masking import Masker
@@ -123,6 +124,23 @@ def _pump(source: IO[bytes], sink: IO[bytes], masker: Masker) -> None:
     "--backend or the first configured backend that issues them (Vault/OpenBao with "
     "secure-secrets-vault); renewed while COMMAND runs, revoked when it exits.",
 )
+@click.option(
+    "--env-file",
+    "env_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also pass the variables of this dotenv file (repeatable; later files win); "
+    "secret references (ss:...) in it are resolved.",
+)
+@click.option(
+    "--allow-profile",
+    "allow_profiles",
+    multiple=True,
+    metavar="NAME",
+    help="Resolve references that name this profile (repeatable); by default a reference "
+    "to a profile other than the active one is refused.",
+)
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_cmd(
     only: tuple[str, ...],
@@ -132,42 +150,83 @@ def run_cmd(
     pass_key_env: bool,
     allowed: tuple[str, ...],
     dynamic_specs: tuple[str, ...],
+    env_files: tuple[Path, ...],
+    allow_profiles: tuple[str, ...],
     command: tuple[str, ...],
 ) -> None:
     """Run COMMAND with secrets as environment variables: secure-secrets run -- CMD ARGS.
 
-    Secret 'db/password' becomes $DB_PASSWORD (upper case, other characters '_'). The exit
-    status of COMMAND is returned; SIGINT, SIGTERM and SIGHUP are forwarded to it.
+    Secret 'db/password' becomes $DB_PASSWORD (upper case, other characters '_'). Secret
+    references (ss://BACKEND/NAME, ss:NAME) in the environment and in --env-file files are
+    resolved first; if one cannot be, COMMAND is not started (exit code 8). Without --only
+    or --prefix, every secret is passed only when there is no reference and no --env-file.
+    The exit status of COMMAND is returned; SIGINT, SIGTERM and SIGHUP are forwarded to it.
     """
     state = get_state()
     manager = state.manager()
     source = manager.scoped(policy=policy) if policy else manager
-    names = list(only) if only else source.list_secrets(prefix)
-    if prefix:
-        names = [name for name in names if name.startswith(prefix)]
-    mapping = variable_map(names, prefix)
-    refuse_steering(mapping, allowed)  # before anything is decrypted
-    secrets = {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
+    base, secrets = _resolve_references(manager, env_files, allow_profiles, policy)
+    if only or prefix or not (secrets or env_files):
+        names = list(only) if only else source.list_secrets(prefix)
+        if prefix:
+            names = [name for name in names if name.startswith(prefix)]
+        mapping = variable_map(names, prefix)
+        refuse_steering(mapping, allowed)  # before anything is decrypted
+        secrets.update(
+            {variable: source.retrieve_secret(name) for variable, name in mapping.items()}
+        )
     with contextlib.ExitStack() as leases:
         if dynamic_specs:
             from secrets_core.cli.dynamic import dynamic_variables
 
             secrets.update(dynamic_variables(state, dynamic_specs, set(secrets), leases))
-        code = _run_with(state, manager, secrets, mask, pass_key_env, allowed, command)
+        code = _run_with(state, manager, base, secrets, mask, pass_key_env, allowed, command)
     click.get_current_context().exit(code)
+
+
+def _resolve_references(
+    manager: SecretsManager,
+    env_files: tuple[Path, ...],
+    allow_profiles: tuple[str, ...],
+    policy: str | None,
+) -> tuple[dict[str, str], dict[str, str | bytes]]:
+    """The parent environment plus the ``env_files``' variables, and the values of the
+    references among them (all resolved before any child starts, or an
+    ``UnresolvedReferencesError`` listing the variables)."""
+    from secrets_core.references import ReferenceResolver, find_references, unescape
+
+    base = dict(os.environ)
+    if env_files:
+        from secrets_core.envfile import read_dotenv_values
+
+        for path in env_files:
+            base.update(read_dotenv_values(path))
+    # credentials and key material are never references, never altered
+    keys = credential_variables(manager)
+    references = find_references({k: v for k, v in base.items() if k not in keys})
+    for variable, value in base.items():
+        if variable not in references and variable not in keys:
+            base[variable] = unescape(value)
+    if not references:
+        return base, {}
+    resolver = ReferenceResolver(manager, allow_profiles=allow_profiles, policy=policy)
+    with resolver:
+        secrets = resolver.resolve_mapping({v: base.pop(v) for v in references})
+    return base, secrets
 
 
 def _run_with(
     state: State,
     manager: SecretsManager,
+    base: Mapping[str, str],
     secrets: dict[str, str | bytes],
     mask: bool,
     pass_key_env: bool,
     allowed: tuple[str, ...],
     command: tuple[str, ...],
 ) -> int:
-    parent = dict(os.environ) if pass_key_env else inherited_environment(manager, allowed)
-    env = child_environment(parent, secrets)
+    drop = set() if pass_key_env else credential_variables(manager) - set(allowed)
+    env = child_environment({k: v for k, v in base.items() if k not in drop}, secrets)
     mask_values = None
     if mask:
         mask_values = [v.encode("utf-8") if isinstance(v, str) else v for v in secrets.values()]

@@ -36,7 +36,7 @@ from secure_secrets_vault.errors import (
     status_of,
     translate,
 )
-from secure_secrets_vault.settings import VaultSettings
+from secure_secrets_vault.settings import VaultSettings, check_address
 
 log = logging.getLogger("secure_secrets_vault")
 
@@ -70,6 +70,12 @@ def _seconds(header: str | None) -> float | None:
         return None  # an HTTP date: fall back to the backoff
 
 
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    default = {"https": 443, "http": 80}.get(parts.scheme)
+    return parts.scheme, parts.hostname, parts.port or default
+
+
 class _Session(requests.Session):
     """The client's HTTP session. Every request (redirects included)
 
@@ -81,8 +87,11 @@ class _Session(requests.Session):
     - records, per thread, the URL it went to and a 429's ``Retry-After``.
     """
 
-    def __init__(self, timeout: float, read_your_writes: bool) -> None:
+    def __init__(self, settings: VaultSettings) -> None:
         super().__init__()
+        timeout, read_your_writes = settings.timeout, settings.read_your_writes
+        self.addresses = settings.addresses
+        self.allow_insecure_http = settings.allow_insecure_http
         self.local = threading.local()
         self.request_timeout = timeout
         self.read_your_writes = read_your_writes
@@ -112,6 +121,26 @@ class _Session(requests.Session):
             local.retry_after = _seconds(response.headers.get("Retry-After"))
         return response
 
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        """A redirect is followed only to an address that passes the same policy as
+        ``vault_url`` (https, or http to loopback), and the token goes only to the configured
+        addresses: requests strips ``Authorization`` on a host change, not ``X-Vault-Token``."""
+        super().rebuild_auth(prepared_request, response)
+        target = str(prepared_request.url)
+        try:
+            check_address(target, self.allow_insecure_http)
+        except BackendConfigurationError:
+            host = urlsplit(target).hostname
+            raise BackendConfigurationError(
+                f"vault: the server redirected to {host} over plain http://, which is not a "
+                "loopback address; the request (and its token) was not sent there. Point "
+                "vault_url at the active node or fix the server's api_addr"
+            ) from None
+        if _origin(target) not in {_origin(address) for address in self.addresses}:
+            prepared_request.headers.pop("X-Vault-Token", None)
+
     def _see(self, raw: str) -> None:
         key = _index_key(raw)
         with self._index_lock:
@@ -131,7 +160,7 @@ class VaultClient:
 
     def __init__(self, settings: VaultSettings) -> None:
         self.settings = settings
-        session = _Session(settings.timeout, settings.read_your_writes)
+        session = _Session(settings)
         session.trust_env = False  # no per-request env/netrc/proxy lookups; no env surprises
         pool = HTTPAdapter(pool_connections=4, pool_maxsize=32)
         session.mount("https://", pool)

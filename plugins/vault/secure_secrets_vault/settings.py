@@ -75,6 +75,7 @@ class VaultSettings:
     max_retries: int
     retry_budget: float
     read_your_writes: bool
+    allow_insecure_http: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -109,7 +110,7 @@ class VaultSettings:
         )
 
 
-def _check_address(url: str, allow_insecure_http: bool) -> str:
+def check_address(url: str, allow_insecure_http: bool) -> str:
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BackendConfigurationError(
@@ -171,7 +172,7 @@ def settings_from_options(
                 f"vault: no server address: set vault_url (or addresses) in {table}, or VAULT_ADDR"
             )
         candidates = [u for u in url.split(",") if u.strip()]
-    addresses = tuple(_check_address(a, allow_http) for a in candidates)
+    addresses = tuple(check_address(a, allow_http) for a in candidates)
 
     mount = str(options.get("mount_point") or "secret").strip("/")
     if not mount or any(seg in ("", ".", "..") for seg in mount.split("/")):
@@ -262,4 +263,5 @@ def settings_from_options(
         max_retries=retries,
         retry_budget=budget,
         read_your_writes=bool(options.get("read_your_writes", True)),
+        allow_insecure_http=allow_http,
     )
