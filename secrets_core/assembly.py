@@ -16,6 +16,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from secrets_core import defaults
+from secrets_core.audit._chain import (
+    AuditVerification,
+    anchor_record,
+    check_anchor,
+    parse_head,
+    verify_log,
+)
 from secrets_core.audit._events import AuditTrail
 from secrets_core.audit._operation import AuditedOperation, Operation
 from secrets_core.config import Settings, load_settings, plugin_name, resolve_options
@@ -110,7 +117,9 @@ class Assembly:
     # --- plugin context ---------------------------------------------------------------------
 
     def context(self) -> PluginContext:
-        return self.settings.context._replace(kdf=self.kdf, audit_key=self.audit_key)
+        return self.settings.context._replace(
+            kdf=self.kdf, audit_key=self.audit_key, audit_anchor=self.audit_anchor
+        )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
         """The configured KDF (``[kdf]``), or the one named with stored params."""
@@ -125,6 +134,19 @@ class Assembly:
         one: a failed first operation must not make keys)."""
         keys = self.key_manager()
         return keys.audit_key() if keys.exists() else None
+
+    def audit_anchor(self, first: tuple[int, str] | None = None) -> tuple[int, str] | None:
+        """Where the keyring anchors the audit chain, ``(seq, mac)`` of its first line; with
+        ``first``, anchor it there unless it is anchored already. None without a keyring.
+        Raises ValueError if the stored anchor is not authentic."""
+        keys = self.key_manager()
+        if not keys.exists():
+            return None
+        key = keys.audit_key()
+        stored = keys.audit_anchor()
+        if stored is None and first is not None:
+            stored = keys.set_audit_anchor(anchor_record(key, *first))
+        return check_anchor(key, stored)
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -170,6 +192,22 @@ class Assembly:
             with op:  # a rejected name is not recorded: it could be a pasted value
                 raise
         return op
+
+    def verify_audit_log(self, path: Path | None, saved_head: str | None) -> AuditVerification:
+        """:func:`~secrets_core.audit.verify_log` with this store's audit key and anchor."""
+        path = path or self.audit_log_path()
+        head = parse_head(saved_head) if saved_head else None
+        keys = self.key_manager()
+        if not keys.exists():
+            return verify_log(path, None)
+        key = keys.audit_key()
+        try:
+            anchor = check_anchor(key, keys.audit_anchor())
+        except ValueError as exc:
+            return AuditVerification(
+                False, 0, 0, problem=str(exc), status="tampered", reason="anchor_forged"
+            )
+        return verify_log(path, key, anchor, head)
 
     def audit_log_path(self) -> Path:
         """Where the configured ``jsonl`` sink writes (its default when not configured)."""

@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from secrets_core import redaction
 from secrets_core.assembly import Assembly, GuardedBackend
-from secrets_core.audit import AuditEvent, AuditVerification, Operation, verify_log
+from secrets_core.audit import AuditEvent, AuditVerification, Operation
 from secrets_core.config import AccessPolicy, Settings, load_settings, resolve_options
 from secrets_core.defaults import key_file_path
 from secrets_core.errors import ConfigError, InvalidSecretValueError
@@ -377,14 +377,21 @@ class SecretsManager:
         granted = AccessPolicy(read=names, write=() if read_only else names)
         return ScopedSecrets(self, granted, f"handle scoped to {', '.join(names)}")
 
-    def verify_audit_log(self, path: str | os.PathLike[str] | None = None) -> AuditVerification:
-        """Check the HMAC chain and checkpoint of a JSON-lines audit log (default: the
-        configured ``jsonl`` sink's file). Reports the first bad line, if any."""
-        keys = self.assembly.key_manager()
-        # Without a keyring (only server-encrypted backends so far) nothing was chained, so an
-        # empty key verifies the unchained lines and fails any line that claims a MAC.
-        log_path = Path(path).expanduser() if path is not None else self.assembly.audit_log_path()
-        return verify_log(log_path, keys.audit_key() if keys.exists() else b"")
+    def verify_audit_log(
+        self, path: str | os.PathLike[str] | None = None, *, anchor: str | None = None
+    ) -> AuditVerification:
+        """Check a JSON-lines audit log (default: the configured ``jsonl`` sink's file, with
+        its rotated files): the HMAC chain, its anchor in the keyring, the checkpoint, and
+        with ``anchor`` (a head ``SEQ:MAC`` saved from :meth:`audit_head`) that the log still
+        holds that head. See docs/audit.md for what each ``status`` and ``reason`` means."""
+        log_path = Path(path).expanduser() if path is not None else None
+        return self.assembly.verify_audit_log(log_path, anchor)
+
+    def audit_head(self) -> str | None:
+        """The log's current head, ``SEQ:MAC`` of its last authenticated line, to keep
+        somewhere an attacker who can write this host cannot (``audit verify --anchor``)."""
+        head = self.assembly.verify_audit_log(None, None).head
+        return f"{head[0]}:{head[1]}" if head else None
 
     def close(self) -> None:
         """Close backends and audit sinks. The manager reopens them if used again."""

@@ -282,10 +282,11 @@ def test_rotation_rewraps_on_the_server_and_keeps_the_data_key(tmp_path: Path) -
     assert manager.retrieve_secret("a", version=1) == "first"
 
 
-def test_the_audit_log_of_a_store_without_a_keyring_verifies_as_unchained() -> None:
+def test_the_audit_log_of_a_store_without_a_keyring_is_not_tamper_evident() -> None:
+    """Nothing authenticates such a log, so it is never "ok" (audit issue, item 3)."""
     manager = manager_with(VersionedMemory(DECLARED))  # encrypts at rest: no keyring needed
     manager.store_secret("cfg", "plain")
     manager.retrieve_secret("cfg")
     assert not manager.keyring_path.exists()
     result = manager.verify_audit_log()
-    assert (result.ok, result.events, result.chained) == (True, 2, 0)
+    assert (result.ok, result.status, result.chained) == (False, "not_tamper_evident", 0)

@@ -337,9 +337,9 @@ def test_not_detected_the_whole_store_and_keyring_rolled_back_together(
     assert store.manager().retrieve_secret(VICTIM) == VALUES[VICTIM]
 
 
-def test_not_detected_the_audit_log_deleted_with_its_checkpoint(isolated_home: Path) -> None:
+def test_the_audit_log_deleted_with_its_checkpoint_is_detected(isolated_home: Path) -> None:
     """Deleting the log alone is reported (tests/test_audit_chain.py); deleting it with its
-    checkpoint leaves nothing to compare with."""
+    checkpoint is too: the keyring anchors the chain's start, so an empty log cannot pass."""
     manager = SecureSecretsManager()
     manager.store_secret(VICTIM, "v")
     log = isolated_home / "state" / "secure-secrets" / "log" / "audit.jsonl"
@@ -347,7 +347,7 @@ def test_not_detected_the_audit_log_deleted_with_its_checkpoint(isolated_home: P
     assert not manager.verify_audit_log().ok
     log.with_name(log.name + ".checkpoint").unlink()
     verification = manager.verify_audit_log()
-    assert verification.ok and verification.events == 0
+    assert not verification.ok and verification.reason == "log_replaced", verification
 
 
 # --- the security page's evidence ---------------------------------------------------------------

@@ -1,20 +1,30 @@
-"""The tamper-evident audit log: an HMAC chain over JSON lines, and a checkpoint.
+"""The tamper-evident audit log: an HMAC chain over JSON lines, anchored in the keyring.
 
-Each line carries ``seq`` (1, 2, ...), ``prev`` (the previous line's MAC) and ``mac`` =
-HMAC-SHA256(audit key, prev + "\\n" + the line's canonical JSON without ``mac``). The audit
-key is a random key kept, wrapped by the KEK, in the keyring. Someone who can write the log
-but does not hold the key cannot forge, edit, delete or reorder lines without breaking the
-chain. The checkpoint file beside the log holds the last ``seq``/``mac`` (itself MACed), so
-cutting lines off the end, or replacing the whole log, is detected too.
+Each *authenticated* line carries ``seq`` (1, 2, ...), ``prev`` (the previous authenticated
+line's MAC) and ``mac`` = HMAC-SHA256(audit key, prev + "\\n" + the line's canonical JSON
+without ``mac``). The audit key is a random key kept, wrapped by the KEK, in the keyring.
 
-Lines written before any keyring existed (the very first operations of a new store) have
-``mac: null``; once a MACed line appears, every later line must be MACed.
+- The chain's start is *anchored*: the keyring holds the first authenticated line's ``seq``
+  and ``mac``, itself MACed with the audit key (:func:`anchor_record`). Someone who can edit
+  the log cannot move that start: a log replaced, emptied, cut at its beginning, or restarted
+  from a forged start fails.
+- The checkpoint file beside the log holds the last authenticated ``seq``/``mac`` (MACed), so
+  cutting lines off the end fails too.
+- An event written without the key (a wrong passphrase, a missing key file) is a *keyless*
+  line: ``mac`` is null and it has no place in the chain, so it can neither remove, replace
+  nor reorder an authenticated event. :func:`verify_log` lists such events separately.
+
+Rotated files (``audit.jsonl.<time>``, or ``audit.jsonl.1``/``audit.jsonl-DATE`` from
+logrotate) continue the same chain; :func:`log_files` finds them and orders them by their
+first authenticated ``seq``.
 """
+
+from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,6 +32,7 @@ from secrets_core.fsutil import read_private_file
 
 GENESIS = "0" * 64
 CHECKPOINT_SIZE = 256
+_ANCHOR_DOMAIN = b"secure-secrets audit anchor v1\n"
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
@@ -38,24 +49,70 @@ def _mac(key: bytes, prev: str, body: bytes) -> str:
     return hmac.new(key, prev.encode() + b"\n" + body, hashlib.sha256).hexdigest()
 
 
-def sealed_line(key: bytes | None, record: Mapping[str, Any]) -> tuple[bytes, str | None]:
+def sealed_line(key: bytes, record: Mapping[str, Any]) -> tuple[bytes, str]:
     """The line to append for ``record`` (which has ``seq`` and ``prev``) and its MAC.
 
     The JSON is encoded once: ``mac`` is appended after the sorted fields, and verification
     re-encodes the other fields sorted, which gives the same bytes.
     """
     body = canonical(record)
-    mac = _mac(key, str(record["prev"]), body) if key is not None else None
-    return body[:-1] + b',"mac":' + json.dumps(mac).encode() + b"}\n", mac
+    mac = _mac(key, str(record["prev"]), body)
+    return body[:-1] + b',"mac":"' + mac.encode() + b'"}\n', mac
 
 
-def checkpoint_bytes(key: bytes | None, seq: int, mac: str | None, size: int) -> bytes:
-    state = json.dumps(mac)
-    body = f'{{"mac":{state},"seq":{seq},"size":{size}}}'.encode()  # == canonical(...)
-    cmac = hmac.new(key, body, hashlib.sha256).hexdigest() if key is not None else None
-    return (body[:-1] + b',"cmac":' + json.dumps(cmac).encode() + b"}").ljust(
-        CHECKPOINT_SIZE - 1
-    ) + b"\n"
+def keyless_line(record: Mapping[str, Any]) -> bytes:
+    """An event written without the audit key: outside the chain (``mac`` null, no seq)."""
+    return canonical(record)[:-1] + b',"mac":null}\n'
+
+
+def witness(raw_lines: Sequence[bytes]) -> dict[str, Any]:
+    """What an authenticated line records of the keyless lines since the previous one, so
+    that they cannot be removed, edited or inserted afterwards."""
+    digest = hashlib.sha256()
+    for raw in raw_lines:
+        digest.update(raw.rstrip(b"\n") + b"\n")
+    return {"count": len(raw_lines), "sha256": digest.hexdigest()}
+
+
+def checkpoint_bytes(key: bytes, seq: int, mac: str, size: int) -> bytes:
+    body = f'{{"mac":"{mac}","seq":{seq},"size":{size}}}'.encode()  # == canonical(...)
+    cmac = hmac.new(key, body, hashlib.sha256).hexdigest()
+    return (body[:-1] + b',"cmac":"' + cmac.encode() + b'"}').ljust(CHECKPOINT_SIZE - 1) + b"\n"
+
+
+def read_checkpoint(path: Path, key: bytes) -> tuple[int, str] | None:
+    """The (seq, mac) an authentic checkpoint records, or None (missing, unreadable, forged)."""
+    try:
+        state = json.loads(read_private_file(path))
+        body = {k: state[k] for k in ("seq", "mac", "size")}
+        good = hmac.compare_digest(
+            str(state["cmac"]), hmac.new(key, canonical(body), hashlib.sha256).hexdigest()
+        )
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return (int(state["seq"]), str(state["mac"])) if good else None
+
+
+def anchor_record(key: bytes, seq: int, mac: str) -> dict[str, Any]:
+    """The keyring's record of where the chain starts, MACed with the audit key."""
+    body = {"seq": seq, "mac": mac}
+    tag = hmac.new(key, _ANCHOR_DOMAIN + canonical(body), hashlib.sha256).hexdigest()
+    return {**body, "tag": tag}
+
+
+def check_anchor(key: bytes, record: Mapping[str, Any] | None) -> tuple[int, str] | None:
+    """The (seq, mac) of an authentic anchor record; None when there is none.
+
+    Raises ValueError for a record whose tag does not match (a forged or edited anchor)."""
+    if record is None:
+        return None
+    try:
+        expected = anchor_record(key, int(record["seq"]), str(record["mac"]))
+        if hmac.compare_digest(str(record.get("tag")), expected["tag"]):
+            return int(record["seq"]), str(record["mac"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise ValueError("the audit chain's anchor in the keyring is not authentic")
 
 
 def name_digest(key: bytes, name: str) -> str:
@@ -63,108 +120,385 @@ def name_digest(key: bytes, name: str) -> str:
     return "hmac-sha256:" + hmac.new(key, name.encode(), hashlib.sha256).hexdigest()
 
 
+def parse_head(text: str) -> tuple[int, str]:
+    """A head as ``audit anchor`` prints it, ``SEQ:MAC``."""
+    seq, _, mac = text.strip().partition(":")
+    if not seq.isdigit() or len(mac) != 64 or any(c not in "0123456789abcdef" for c in mac):
+        raise ValueError(f"not a head (SEQ:MAC as `audit anchor` prints it): {text[:80]!r}")
+    return int(seq), mac
+
+
+# --- finding the files ------------------------------------------------------------------------
+
+
+def log_files(path: Path) -> list[Path]:
+    """The log's rotated files, oldest first, then the live log (if it exists).
+
+    Rotated files are ``<name>.<anything>`` and ``<name>-<anything>`` beside the log, except
+    the checkpoint, lock and compressed files; they are ordered by the ``seq`` of their first
+    authenticated line (files holding none go by modification time)."""
+    rotated = []
+    for candidate in path.parent.glob(path.name + "[.-]*"):
+        suffix = candidate.name[len(path.name) + 1 :]
+        if suffix in ("checkpoint", "lock") or suffix.endswith((".gz", ".bz2", ".xz", ".tmp")):
+            continue
+        if candidate.is_file() and not candidate.is_symlink():
+            rotated.append(candidate)
+    rotated.sort(key=lambda p: (_first_seq(p), p.stat().st_mtime_ns))
+    return rotated + ([path] if path.exists() else [])
+
+
+def _first_seq(path: Path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.get("mac") is not None:
+                    return int(record.get("seq") or 0)
+    except OSError:
+        pass
+    return 1 << 62
+
+
+def first_authenticated(paths: Sequence[Path]) -> tuple[int, str] | None:
+    """(seq, mac) of the first authenticated line in ``paths``, read in order."""
+    for path in paths:
+        with open(path, "rb") as handle:
+            for raw in handle:
+                try:
+                    record = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and isinstance(record.get("mac"), str):
+                    return int(record["seq"]), record["mac"]
+    return None
+
+
+def last_authenticated(path: Path, key: bytes, window: int) -> tuple[int, str] | None:
+    """(seq, mac) of the last authenticated line within the last ``window`` bytes of
+    ``path``, if its MAC verifies."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, 2)
+            handle.seek(max(0, size - window))
+            lines = handle.read().splitlines()
+    except OSError:
+        return None
+    for raw in reversed(lines):
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("mac"), str):
+            try:
+                good = hmac.compare_digest(record["mac"], line_mac(key, record))
+            except (KeyError, TypeError):
+                return None
+            return (int(record["seq"]), record["mac"]) if good else None
+    return None
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
 class AuditVerification(NamedTuple):
-    """The result of :func:`verify_log`. ``first_bad_line`` is 1-based."""
+    """The result of :func:`verify_log`.
+
+    ``status`` is ``"ok"``; ``"keyless"`` (the chain verifies, but some lines are not
+    authenticated: events written without the audit key, listed in ``keyless``, or fragments
+    of cut-short writes; events from before the store had an audit key, vouched for by the
+    chain's first line, are listed with ``before_key`` but leave the status "ok");
+    ``"tampered"`` (``reason`` says how, ``problem`` in words, ``first_bad_line`` is 1-based
+    within ``bad_file``); or ``"not_tamper_evident"`` (no
+    audit key: nothing authenticates this log). ``head`` is the last authenticated
+    ``(seq, mac)``; ``anchored`` says whether the keyring anchors the chain's start."""
 
     ok: bool
     events: int
     chained: int
     first_bad_line: int | None = None
     problem: str | None = None
+    status: str = "ok"
+    reason: str | None = None
+    keyless: tuple[dict[str, Any], ...] = ()
+    torn: int = 0
+    anchored: bool = False
+    head: tuple[int, str] | None = None
+    bad_file: str | None = None
+    files: int = 1
 
 
-def verify_log(path: Path, key: bytes) -> AuditVerification:
-    """Check the chain of every line and the checkpoint; report the first problem."""
-    checkpoint_path = path.with_name(path.name + ".checkpoint")
-    try:
-        content = read_private_file(path, limit=None)
-    except FileNotFoundError:
-        if checkpoint_path.exists():
-            return AuditVerification(
-                False, 0, 0, 1, "the audit log is missing but its checkpoint exists"
+class _Tampered(Exception):
+    def __init__(self, reason: str, problem: str, line: int | None = None) -> None:
+        super().__init__(problem)
+        self.reason, self.problem, self.line = reason, problem, line
+
+
+def keyless_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``verify`` reports of an event written without the key. ``witnessed_by`` is the
+    seq of the authenticated line that vouches it was there (it can no longer be removed or
+    edited unnoticed); ``before_key`` marks events from before the store had an audit key."""
+    actor = record.get("actor") if isinstance(record.get("actor"), dict) else {}
+    assert isinstance(actor, dict)
+    return {
+        "timestamp": record.get("timestamp"),
+        "operation": record.get("operation"),
+        "outcome": record.get("outcome"),
+        "error_type": record.get("error_type"),
+        "secret_name": record.get("secret_name"),
+        "user": actor.get("user"),
+        "pid": actor.get("pid"),
+        "host": actor.get("host"),
+        "witnessed_by": None,
+        "before_key": False,
+    }
+
+
+class _Walk:
+    """The state of one pass over the chain, across files."""
+
+    def __init__(self, key: bytes, anchor: tuple[int, str] | None, saved: tuple[int, str] | None):
+        self.key, self.anchor, self.saved = key, anchor, saved
+        self.seq, self.prev = 0, GENESIS
+        self.chained = self.events = self.torn = 0
+        self.keyless: list[dict[str, Any]] = []
+        self.pending: list[bytes] = []  # raw keyless lines since the last authenticated one
+        self.saved_seen = False
+        self.before_key = 0
+        self.first_torn: tuple[str, int] | None = None
+
+    def new_file(self) -> None:
+        self.pending = []  # a writer in a new file vouches only for that file's lines
+
+    def line(self, record: Any, raw: bytes) -> None:
+        if not isinstance(record, dict):
+            raise _Tampered("not_json", "not a JSON object")
+        mac = record.get("mac")
+        self.events += 1
+        if mac is None:
+            self.keyless.append(keyless_summary(record))
+            self.pending.append(raw)
+            return
+        if not isinstance(mac, str) or "prev" not in record:
+            raise _Tampered("mac_mismatch", "mac does not match (line edited, or forged)")
+        if not hmac.compare_digest(mac, line_mac(self.key, record)):
+            raise _Tampered(
+                "mac_mismatch", "mac does not match (line edited, or forged without the key)"
             )
-        return AuditVerification(True, 0, 0)
-    except OSError as exc:
-        return AuditVerification(False, 0, 0, None, f"the audit log cannot be read: {exc.strerror}")
-    lines = content.splitlines()
-    prev, chained, seq, events = GENESIS, 0, 0, 0
-    torn: list[int] = []
-    for number, raw in enumerate(lines, 1):
-        problem = None
+        seq = record.get("seq")
+        if not isinstance(seq, int):
+            raise _Tampered("sequence", "an authenticated line without a seq")
+        if not self.chained:
+            if self.anchor is not None and (seq, mac) != self.anchor:
+                raise _Tampered(
+                    "anchor_mismatch",
+                    f"the chain does not start at its anchor (seq {self.anchor[0]} in the "
+                    "keyring): its beginning was removed or reordered, or the chain was "
+                    "restarted after the log was replaced",
+                )
+            if self.anchor is None and record.get("prev") != GENESIS:
+                raise _Tampered("anchor_mismatch", "the chain's first line was removed")
+        elif seq != self.seq + 1:
+            raise _Tampered(
+                "sequence", f"expected seq {self.seq + 1} (a line was removed or reordered)"
+            )
+        elif record.get("prev") != self.prev:
+            raise _Tampered("chain_broken", "prev does not match the previous line's mac")
+        self.vouch(record.get("keyless"), seq)
+        self.seq, self.prev = seq, mac
+        self.chained += 1
+        if self.saved is not None and self.seq == self.saved[0]:
+            if not hmac.compare_digest(mac, self.saved[1]):
+                raise _Tampered(
+                    "head_mismatch", f"seq {self.seq} differs from the saved head (log rewritten)"
+                )
+            self.saved_seen = True
+
+    def vouch(self, recorded: Any, seq: int) -> None:
+        """Check what an authenticated line says of the keyless lines before it."""
+        if recorded is None:
+            self.pending = []
+            return
+        if recorded != witness(self.pending):
+            raise _Tampered(
+                "keyless_altered",
+                f"the events written without the key before seq {seq} were removed, edited "
+                "or inserted after that authenticated event vouched for them",
+            )
+        for summary in self.keyless[len(self.keyless) - len(self.pending) :]:
+            summary["witnessed_by"] = seq
+            if not self.chained:
+                summary["before_key"] = True
+                self.before_key += 1
+        self.pending = []
+
+    def finish(self, checkpoint: Path) -> None:
+        if self.anchor is not None and not self.chained:
+            raise _Tampered(
+                "log_replaced",
+                "the keyring anchors an audit chain but the log holds no authenticated event "
+                "(the log was replaced or emptied)",
+            )
+        if self.saved is not None and not self.saved_seen:
+            raise _Tampered(
+                "head_missing",
+                f"the log ends at seq {self.seq}, before the saved head seq {self.saved[0]} "
+                "(rolled back)"
+                if self.seq < self.saved[0]
+                else f"the saved head seq {self.saved[0]} is not in the log",
+            )
+        if self.chained or self.anchor is not None:
+            self.check_checkpoint(checkpoint)
+
+    def check_checkpoint(self, path: Path) -> None:
         try:
-            record = json.loads(raw)
+            state = json.loads(read_private_file(path))
+        except FileNotFoundError:
+            raise _Tampered("checkpoint_missing", "the checkpoint is missing") from None
+        except OSError as exc:
+            raise _Tampered(
+                "checkpoint_unreadable", f"the checkpoint cannot be read: {exc.strerror}"
+            ) from None
         except (ValueError, RecursionError):
-            if _is_torn(lines, number, seq, prev, content.endswith(b"\n")):
-                torn.append(number)
-                continue
-            return AuditVerification(False, events, chained, number, "not a JSON line")
-        if not isinstance(record, dict) or record.get("seq") != seq + 1:
-            problem = f"expected seq {seq + 1} (a line was removed, inserted or reordered)"
-        elif record.get("prev") != prev:
-            problem = "prev does not match the previous line's mac (chain broken)"
-        elif record.get("mac") is None:
-            if chained:
-                problem = "an unauthenticated line after the chain began"
-        elif not hmac.compare_digest(str(record["mac"]), line_mac(key, record)):
-            problem = "mac does not match (line edited, or forged without the key)"
-        if problem:
-            return AuditVerification(False, events, chained, number, problem)
-        seq = record["seq"]
-        prev = record["mac"] if record["mac"] is not None else GENESIS
-        chained += record["mac"] is not None
-        events += 1
-    problem = _check_checkpoint(checkpoint_path, key, seq, prev)
-    if problem:
-        return AuditVerification(False, events, chained, len(lines) + 1, problem)
-    if torn:
+            raise _Tampered("checkpoint_corrupt", "the checkpoint is corrupt") from None
+        if not isinstance(state, dict) or state.get("cmac") is None:
+            raise _Tampered(
+                "checkpoint_unauthenticated",
+                "the checkpoint is unauthenticated but the log is chained",
+            )
+        found = read_checkpoint(path, self.key)
+        if found is None:
+            raise _Tampered(
+                "checkpoint_forged", "the checkpoint's mac does not match (forged or edited)"
+            )
+        seq, mac = found
+        if seq > self.seq:
+            raise _Tampered(
+                "truncated",
+                f"the log ends at seq {self.seq} but the checkpoint records seq {seq} "
+                "(truncated: events were cut off the end)",
+            )
+        if seq == self.seq and not hmac.compare_digest(mac, self.prev):
+            raise _Tampered(
+                "log_replaced", "the last line differs from the one the checkpoint recorded"
+            )
+
+
+def verify_log(
+    path: Path,
+    key: bytes | None,
+    anchor: tuple[int, str] | None = None,
+    saved_head: tuple[int, str] | None = None,
+) -> AuditVerification:
+    """Check the chain across the log's files, the anchor and the checkpoint.
+
+    ``key`` None means the store has no audit key: the result is ``not_tamper_evident``.
+    ``saved_head`` (from ``audit anchor``, kept elsewhere) must be in the log: this catches
+    a rollback of both the log and its checkpoint, which nothing local can."""
+    checkpoint = path.with_name(path.name + ".checkpoint")
+    files = log_files(path)
+    if key is None:
+        events = sum(len(read_private_file(p, limit=None).splitlines()) for p in files)
         return AuditVerification(
             False,
             events,
-            chained,
-            torn[0],
-            f"{len(torn)} incomplete line(s), first at line {torn[0]}: a write cut short by a "
-            "power cut or a full disk; that event is lost, every other line verifies",
+            0,
+            problem="this log is not tamper-evident: the store has no audit key yet (create the "
+            "keyring that holds one: `secure-secrets init`, or where a config file exists "
+            "already, SecureSecretsManager().initialize_keys())",
+            status="not_tamper_evident",
+            reason="no_audit_key",
+            files=len(files),
         )
-    return AuditVerification(True, events, chained)
+    walk = _Walk(key, anchor, saved_head)
+    where: tuple[str | None, int | None] = (None, None)
+    try:
+        if not files and checkpoint.exists():
+            raise _Tampered("log_missing", "the audit log is missing but its checkpoint exists", 1)
+        for file in files:
+            where = (str(file), None)
+            try:
+                content = read_private_file(file, limit=None)
+            except OSError as exc:
+                raise _Tampered("unreadable", f"{file} cannot be read: {exc.strerror}") from None
+            lines = content.splitlines()
+            walk.new_file()
+            for number, raw in enumerate(lines, 1):
+                where = (str(file), number)
+                try:
+                    record = json.loads(raw)
+                except (ValueError, RecursionError):
+                    if _is_torn(lines, number, walk, content.endswith(b"\n")):
+                        walk.torn += 1
+                        walk.first_torn = walk.first_torn or (str(file), number)
+                        continue
+                    raise _Tampered("not_json", "not a JSON line") from None
+                walk.line(record, raw)
+        where = (str(checkpoint), None)
+        walk.finish(checkpoint)
+    except _Tampered as bad:
+        return AuditVerification(
+            False,
+            walk.events,
+            walk.chained,
+            bad.line or where[1],
+            bad.problem,
+            status="tampered",
+            reason=bad.reason,
+            keyless=tuple(walk.keyless),
+            torn=walk.torn,
+            anchored=anchor is not None,
+            head=(walk.seq, walk.prev) if walk.chained else None,
+            bad_file=where[0],
+            files=len(files),
+        )
+    head = (walk.seq, walk.prev) if walk.chained else None
+    problem = None
+    without_key = len(walk.keyless) - walk.before_key
+    if without_key or walk.torn:
+        parts = []
+        if without_key:
+            parts.append(f"{without_key} events written without the audit key")
+        if walk.torn:
+            parts.append(
+                f"{walk.torn} incomplete line(s) (a write cut short by a power cut or a full "
+                "disk; that event is lost)"
+            )
+        problem = "; ".join(parts) + "; the authenticated chain verifies"
+    return AuditVerification(
+        problem is None,
+        walk.events,
+        walk.chained,
+        walk.first_torn[1] if walk.first_torn else None,
+        problem=problem,
+        status="keyless" if problem else "ok",
+        keyless=tuple(walk.keyless),
+        torn=walk.torn,
+        anchored=anchor is not None,
+        head=head,
+        bad_file=walk.first_torn[0] if walk.first_torn else None,
+        files=len(files),
+    )
 
 
-def _is_torn(lines: list[bytes], number: int, seq: int, prev: str, terminated: bool) -> bool:
+def _is_torn(lines: list[bytes], number: int, walk: _Walk, terminated: bool) -> bool:
     """Whether unparseable line ``number`` (1-based) is a fragment a cut-short write left: the
-    log's unterminated last line, or a line the next writer ended, whose next line carries
-    on the chain from the line before it (as if the fragment were not there). Without the
-    key, a complete line cannot be made to look like this: its successor names it."""
+    file's unterminated last line, or a line the next writer ended, whose next line carries
+    on (a keyless line, or the chain from the line before the fragment). Without the key, a
+    complete authenticated line cannot be made to look like this: its successor names it."""
     if number == len(lines):
         return not terminated
     try:
         following = json.loads(lines[number])
     except ValueError:
         return False
-    return (
-        isinstance(following, dict)
-        and following.get("seq") == seq + 1
-        and following.get("prev") == prev
-    )
-
-
-def _check_checkpoint(path: Path, key: bytes, last_seq: int, last_mac: str) -> str | None:
-    try:
-        state = json.loads(read_private_file(path))
-    except FileNotFoundError:
-        return "the checkpoint is missing" if last_seq and last_mac != GENESIS else None
-    except OSError as exc:
-        return f"the checkpoint cannot be read: {exc.strerror}"
-    except (ValueError, RecursionError):
-        return "the checkpoint is corrupt"
-    if state.get("cmac") is not None:
-        body = {k: state.get(k) for k in ("seq", "mac", "size")}
-        expected = hmac.new(key, canonical(body), hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(str(state["cmac"]), expected):
-            return "the checkpoint's mac does not match (checkpoint forged or edited)"
-    elif last_mac != GENESIS:
-        return "the checkpoint is unauthenticated but the log is chained"
-    seq = state.get("seq")
-    if not isinstance(seq, int) or seq > last_seq:
-        return f"the log ends at seq {last_seq} but the checkpoint records seq {seq} (truncated)"
-    if seq == last_seq and state.get("mac") not in (last_mac, None):
-        return "the last line differs from the one the checkpoint recorded (log replaced)"
-    return None
+    if not isinstance(following, dict):
+        return False
+    if following.get("mac") is None:
+        return True
+    if not walk.chained:
+        return following.get("prev") == GENESIS or walk.anchor is not None
+    return following.get("seq") == walk.seq + 1 and following.get("prev") == walk.prev

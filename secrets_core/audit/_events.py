@@ -9,6 +9,7 @@ import datetime as dt
 import getpass
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -123,58 +124,118 @@ class AuditEvent(_EventFields):
         return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
+#: The ``operation`` of the events that carry the chain's head to the other sinks.
+CHECKPOINT = "checkpoint"
+#: A checkpoint event goes out every this many chained events, and when the trail closes.
+CHECKPOINT_EVERY = 100
+_REASON_LIMIT = 200
+_USERINFO = re.compile(r"(?<=://)[^/@\s]*@")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A sink's own reason, fit to show: its type and message, with control characters and
+    URL credentials removed and the length capped (sinks never see a secret value)."""
+    message = "".join(c if c.isprintable() else " " for c in str(exc))
+    message = _USERINFO.sub("***@", " ".join(message.split()))
+    if len(message) > _REASON_LIMIT:
+        message = message[: _REASON_LIMIT - 3] + "..."
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 class AuditTrail:
-    """Delivers each event to every configured sink, in order."""
+    """Delivers each event to every configured sink, in order.
+
+    A sink that chains (the ``jsonl`` sink) exposes its ``head``, ``(seq, mac)`` of the last
+    line it wrote; the trail sends that head to every other sink as a ``checkpoint`` event,
+    every :data:`CHECKPOINT_EVERY` events and when it closes, so that a copy of the head lives
+    off this host and a rollback of the log can be caught (``audit verify --anchor``)."""
 
     def __init__(self, sinks: list[tuple[str, AuditSink, bool]]) -> None:
         self._sinks = sinks
         self.empty = not sinks
+        self._sent_head: tuple[int, str] | None = None
+        self._since_checkpoint = 0
 
     @property
     def sinks(self) -> list[str]:
         return [name for name, _sink, _required in self._sinks]
 
-    def emit(self, event: AuditEvent) -> None:
+    def emit(self, event: AuditEvent, change: bool = True) -> None:
+        """Deliver ``event``; a required sink's failure raises :class:`AuditError` (after a
+        ``change`` was made, or for a read whose value is then withheld)."""
         failed_required: list[str] = []
         for name, sink, required in self._sinks:
             try:
                 sink.emit(event)
             except Exception as exc:  # a sink's failure is reported, not propagated raw
-                log.error(
-                    "audit sink %r failed for event %s: %s",
-                    name,
-                    event.event_id,
-                    type(exc).__name__,
-                )
+                reason = describe_failure(exc)
+                log.error("audit sink %r failed for event %s: %s", name, event.event_id, reason)
                 if required:
-                    failed_required.append(name)
+                    failed_required.append(f"{name} ({reason})")
+        self._since_checkpoint += 1
+        if self._since_checkpoint >= CHECKPOINT_EVERY:
+            self.send_checkpoint()
         if failed_required:
+            outcome = (
+                "the change was made but is not recorded there"
+                if change
+                else "the value read is withheld"
+            )
             raise AuditError(
                 f"required audit sink {', '.join(failed_required)} could not record event "
-                f"{event.event_id} ({event.operation}); a retrieved value is withheld, but a "
-                "change had already been applied (check the sink's path and permissions, or "
-                "mark it required = false)"
+                f"{event.event_id} ({event.operation}); {outcome} (fix the sink, or mark it "
+                "required = false; see: secure-secrets doctor)"
             )
+
+    def send_checkpoint(self) -> None:
+        """Send the chain's head, if it moved, to every sink that does not hold the chain."""
+        self._since_checkpoint = 0
+        for name, sink, _required in self._sinks:
+            head = getattr(sink, "head", None)
+            if head is None or head == self._sent_head:
+                continue
+            self._sent_head = head
+            event = AuditEvent(
+                CHECKPOINT, None, None, "success", details={"seq": head[0], "mac": head[1]}
+            )
+            for other, receiver, _ in self._sinks:
+                if other == name or getattr(receiver, "head", None) is not None:
+                    continue
+                try:
+                    receiver.emit(event)
+                except Exception as exc:  # best-effort: the next checkpoint carries it again
+                    log.error(
+                        "audit sink %r failed for a checkpoint: %s", other, describe_failure(exc)
+                    )
 
     def check_required(self) -> None:
         """Ask each required sink that has a ``check()`` whether it can record now, so a
         change is refused before it is made rather than after."""
+        for name, problem in self.check(required_only=True):
+            log.error("required audit sink %r is not writable: %s", name, problem)
+            raise AuditError(
+                f"required audit sink {name} cannot record events ({problem}); nothing was "
+                "changed (fix the sink, or mark it required = false; see: secure-secrets doctor)"
+            )
+
+    def check(self, required_only: bool = False) -> list[tuple[str, str]]:
+        """``(sink, reason)`` for each sink whose ``check()`` fails (sinks without one are
+        taken to be able to record)."""
+        problems = []
         for name, sink, required in self._sinks:
             check = getattr(sink, "check", None)
-            if not required or check is None:
+            if check is None or (required_only and not required):
                 continue
             try:
                 check()
             except Exception as exc:
-                log.error("required audit sink %r is not writable: %s", name, type(exc).__name__)
-                raise AuditError(
-                    f"required audit sink {name} cannot record events; nothing was changed "
-                    "(check the sink's path and permissions, or mark it required = false)"
-                ) from None
+                problems.append((name, describe_failure(exc)))
+        return problems
 
     def close(self) -> None:
+        self.send_checkpoint()
         for _name, sink, _required in self._sinks:
             try:
                 sink.close()
-            except Exception:  # closing is best-effort
-                log.warning("audit sink %r failed to close", _name)
+            except Exception as exc:  # closing is best-effort
+                log.warning("audit sink %r failed to close: %s", _name, describe_failure(exc))

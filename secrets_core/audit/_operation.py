@@ -88,10 +88,11 @@ class AuditedOperation:
             details=self.details,
         )
         if exc_type is None:
-            self.trail.emit(self.event)  # a required sink failing raises AuditError here
+            # a required sink failing raises AuditError here
+            self.trail.emit(self.event, change=self.operation.is_change)
             return
         try:
-            self.trail.emit(self.event)
+            self.trail.emit(self.event, change=self.operation.is_change)
         except SecretsError:
             log.error("audit of failed %s could not be recorded", self.operation.value)
 

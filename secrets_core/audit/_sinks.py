@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import _thread
-import contextlib
 import fcntl
 import json
 import os
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,14 @@ from secrets_core.audit._chain import (
     GENESIS,
     canonical,
     checkpoint_bytes,
+    first_authenticated,
+    keyless_line,
+    last_authenticated,
+    log_files,
     name_digest,
+    read_checkpoint,
     sealed_line,
+    witness,
 )
 from secrets_core.audit._events import AuditEvent
 from secrets_core.defaults import audit_log_path
@@ -31,6 +37,12 @@ JSONL_OPTIONS = {
     "hash_names": ConfigOption(
         bool, default=False, help="record secret names as keyed HMACs, not in clear"
     ),
+    "rotate_bytes": ConfigOption(
+        int, default=0, help="start a new file once the log reaches this size (0: never)"
+    ),
+    "rotate_days": ConfigOption(
+        (int, float), default=0, help="start a new file once the log is this old (0: never)"
+    ),
 }
 LOGGING_OPTIONS = {
     "logger": ConfigOption(str, default="secure_secrets.audit", help="logger name"),
@@ -42,11 +54,13 @@ log = get_logger("secrets_core.audit")
 
 class JsonlSink:
     """Appends one JSON object per line to a 0600 file, HMAC-chained (see
-    :mod:`secrets_core.audit`), and keeps a checkpoint of the last line beside it.
+    :mod:`secrets_core.audit`), and keeps a checkpoint of the last authenticated line beside
+    it. Without the audit key an event is still appended, as a keyless line outside the chain.
 
-    Appends from several processes are serialised with ``flock`` on the log itself (the log
-    is only ever appended to, never replaced, so no separate lock file is needed), and each
-    writer re-reads the last line when another process has appended since its own write.
+    Appends from several processes are serialised with ``flock`` on the log itself, and each
+    writer re-reads the last line when another process has appended since its own write. A
+    log renamed away (by :meth:`_rotate`, another process, or logrotate) is noticed under the
+    lock and reopened; the chain goes on in the new file from the checkpoint.
     """
 
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
@@ -55,16 +69,24 @@ class JsonlSink:
         self.fsync = bool(options.get("fsync"))
         self.chain = options.get("chain", True) is not False
         self.hash_names = bool(options.get("hash_names"))
+        self.rotate_bytes = int(options.get("rotate_bytes") or 0)
+        self.rotate_days = float(options.get("rotate_days") or 0)
         self._audit_key = context.audit_key
+        self._audit_anchor = context.audit_anchor
         self._key: bytes | None = None
+        self._key_failed = False
+        self._anchored = False
         self._fds: tuple[int, int] | None = None
         self._fd_pid = 0
-        self._tail_state: tuple[int, str, int] | None = None  # seq, mac, log size after it
+        self._tail_state: _Tail | None = None
+        self._born: float | None = None  # when the open log file was started (rotate_days)
         self._lock = _thread.allocate_lock()
+        self.head: tuple[int, str] | None = None
+        """The (seq, mac) of the last authenticated line this sink wrote."""
 
     def _open(self, path: Path) -> int:
         refuse_symlink(path)
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
         fd = os.open(path, flags | (os.O_APPEND if path == self.path else 0), PRIVATE_FILE_MODE)
         os.fchmod(fd, PRIVATE_FILE_MODE)
         return fd
@@ -75,6 +97,7 @@ class JsonlSink:
             self._fds = (self._open(self.path), self._open(self.checkpoint_path))
             self._fd_pid = os.getpid()
             self._tail_state = None
+            self._born = None
         return self._fds
 
     def check(self) -> None:
@@ -83,69 +106,166 @@ class JsonlSink:
             self._files()
 
     def _chain_key(self) -> bytes | None:
-        if self._key is None and self.chain and self._audit_key is not None:
+        if self._key is None and not self._key_failed and self._audit_key is not None:
             try:
                 self._key = self._audit_key()  # None until the store has a keyring
             except Exception as exc:
-                # The event is still recorded, unauthenticated: verify_audit_log reports such
-                # a line once the chain has begun, so losing the key cannot hide events.
-                log.warning("audit chain key unavailable (%s); event not MACed", type(exc).__name__)
+                # The event is recorded as a keyless line: `audit verify` lists it as written
+                # without the key. The operation's own error already tells the user why.
+                self._key_failed = True
+                log.debug("audit key unavailable (%s); keyless event", type(exc).__name__)
         return self._key
 
     def emit(self, event: AuditEvent) -> None:
         record = event.to_dict()
-        key = self._chain_key()
+        key = self._chain_key() if self.chain or self.hash_names else None
         if self.hash_names and record["secret_name"] is not None:
             name = record["secret_name"]
             record["secret_name"] = name_digest(key, name) if key else "hmac-sha256:unavailable"
         with self._lock:
-            log_fd, checkpoint_fd = self._files()
             if not self.chain:
-                os.write(log_fd, canonical(record) + b"\n")
+                log_fd = self._files()[0]
+                _write_all(log_fd, canonical(record) + b"\n")
                 if self.fsync:
                     os.fsync(log_fd)
                 return
-            with _exclusive(log_fd):
-                seq, prev, size = self._tail(log_fd)
+            log_fd, checkpoint_fd = self._locked_log()
+            try:
+                if key is None:
+                    _write_all(log_fd, keyless_line(record))
+                    if self.fsync:
+                        os.fsync(log_fd)
+                    return
+                seq, prev, size, keyless = self._tail(log_fd, key)
                 record["seq"], record["prev"] = seq + 1, prev
+                if keyless is not None:
+                    record["keyless"] = keyless
                 line, mac = sealed_line(key, record)
                 _write_all(log_fd, line)
                 if self.fsync:
                     os.fsync(log_fd)
                 size += len(line)
-                self._tail_state = (seq + 1, mac or GENESIS, size)
+                self._tail_state = (seq + 1, mac, size, None)
                 os.pwrite(checkpoint_fd, checkpoint_bytes(key, seq + 1, mac, size), 0)
+                self.head = (seq + 1, mac)
+            finally:
+                fcntl.flock(log_fd, fcntl.LOCK_UN)
+        if not self._anchored:
+            self._anchor(seq + 1, mac, prev)
 
-    def _tail(self, fd: int) -> tuple[int, str, int]:
-        """seq and mac of the last line, re-read only if another process appended."""
+    def _locked_log(self) -> tuple[int, int]:
+        """The log's descriptors with the log locked, after reopening a log renamed away
+        (rotated here, by another process or by logrotate) and rotating when due."""
+        while True:
+            fds = self._files()
+            fcntl.flock(fds[0], fcntl.LOCK_EX)
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fds[0]).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            fcntl.flock(fds[0], fcntl.LOCK_UN)
+            self._reopen_log()
+        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0]):
+            self._rotate()
+        assert self._fds is not None
+        return self._fds
+
+    def _reopen_log(self) -> None:
+        assert self._fds is not None
+        old = self._fds[0]
+        self._fds = (self._open(self.path), self._fds[1])
+        os.close(old)
+        self._tail_state = None  # others may have written since: re-read under the lock
+        self._born = None
+
+    def _rotation_due(self, fd: int) -> bool:
+        size = os.fstat(fd).st_size
+        if not size:
+            return False
+        if self.rotate_bytes and size >= self.rotate_bytes:
+            return True
+        if self.rotate_days:
+            if self._born is None:
+                self._born = _started(fd)
+            return time.time() - self._born >= self.rotate_days * 86400
+        return False
+
+    def _rotate(self) -> None:
+        """Rename the (locked) log to ``<name>.<UTC time>`` and start a new one; writers in
+        other processes notice the rename under the lock and reopen."""
+        assert self._fds is not None
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
+        os.rename(self.path, self.path.with_name(f"{self.path.name}.{stamp}Z"))
+        old = self._fds[0]
+        new = self._open(self.path)
+        fcntl.flock(new, fcntl.LOCK_EX)  # before the old lock goes: nobody writes in between
+        self._fds = (new, self._fds[1])
+        os.close(old)
+        self._tail_state = None
+        self._born = None
+
+    def _tail(self, fd: int, key: bytes) -> _Tail:
+        """seq and mac of the last authenticated line, the log's size, and the witness of
+        the keyless lines after that line (None if there are none, or if they do not all fit
+        in the window); re-read only if another process appended. A log with no
+        authenticated line (a new file after a rotation) goes on from the checkpoint."""
         size = os.fstat(fd).st_size
         if self._tail_state is not None and self._tail_state[2] == size:
             return self._tail_state
-        if size == 0:
-            return 0, GENESIS, 0
         start = max(0, size - _TAIL_WINDOW)
-        window = os.pread(fd, size - start, start)
-        candidates = window.rstrip(b"\n").rsplit(b"\n", 2)[::-1][:2]  # last, the one before
-        if not window.endswith(b"\n"):
+        window = os.pread(fd, size - start, start) if size else b""
+        if window and not window.endswith(b"\n"):
             # The last write was cut short (a power cut or a full disk; SIGKILL cannot tear
             # one write). End the fragment so the next line starts clean; the chain goes on
             # from the last complete line, and verification reports the fragment as torn.
             _write_all(fd, b"\n")
             size += 1
-        else:
-            candidates = candidates[:1]  # a complete last line must be a chained event
-        for last in candidates:
+        keyless: list[bytes] = []
+        for raw in reversed(window.splitlines()[1 if start else 0 :]):
             try:
-                record = json.loads(last)
-                return int(record["seq"]), record["mac"] or GENESIS, size
-            except (ValueError, KeyError, TypeError):
+                record = json.loads(raw)
+            except ValueError:
+                continue  # a fragment: verification reports it
+            if not isinstance(record, dict):
                 continue
-        if start == 0 and len(candidates) == 1:
-            return 0, GENESIS, size  # the log held only the fragment
+            if isinstance(record.get("mac"), str):
+                return int(record["seq"]), record["mac"], size, _vouch(keyless)
+            keyless.insert(0, raw)
+        seen = None if start else _vouch(keyless)
+        found = self._previous_head(key)
+        if found is not None:
+            return (*found, size, seen)
+        if start == 0:
+            return 0, GENESIS, size, seen
         raise ValueError(
-            f"the last line of {self.path} is not a chained audit event; run "
-            "`secure-secrets audit verify` and move the damaged log aside"
+            f"the end of {self.path} holds no chained audit event and the checkpoint is not "
+            "authentic; run `secure-secrets audit verify` and move the damaged log aside"
         )
+
+    def _previous_head(self, key: bytes) -> tuple[int, str] | None:
+        """Where the chain stands when the live file holds no authenticated line (it was
+        just rotated): the later of the checkpoint and the newest rotated file's last
+        authenticated line (the checkpoint lags if a writer died between its two writes)."""
+        heads = [read_checkpoint(self.checkpoint_path, key)]
+        rotated = [p for p in log_files(self.path) if p != self.path]
+        if rotated:
+            heads.append(last_authenticated(rotated[-1], key, _TAIL_WINDOW))
+        known = [head for head in heads if head is not None]
+        return max(known) if known else None
+
+    def _anchor(self, seq: int, mac: str, prev: str) -> None:
+        """Make sure the keyring anchors the chain's start (once per process)."""
+        hook = self._audit_anchor
+        try:
+            if hook is not None and hook(None) is None:
+                first = (seq, mac) if prev == GENESIS else first_authenticated(log_files(self.path))
+                if first is not None:
+                    hook(first)
+            self._anchored = True
+        except Exception as exc:  # verify reports an unanchored chain; the event is written
+            log.debug("audit chain not anchored (%s)", type(exc).__name__)
 
     def close(self) -> None:
         with self._lock:
@@ -155,20 +275,30 @@ class JsonlSink:
                 self._fds = None
 
 
+_Tail = tuple[int, str, int, "dict[str, Any] | None"]  # seq, mac, log size, keyless witness
+
+
+def _vouch(keyless: list[bytes]) -> dict[str, Any] | None:
+    return witness(keyless) if keyless else None
+
+
+def _started(fd: int) -> float:
+    """When the log file was started: its first line's time (its mtime if unreadable)."""
+    head = os.pread(fd, 4096, 0).split(b"\n", 1)[0]
+    try:
+        stamp = json.loads(head)["timestamp"]
+        import datetime as dt
+
+        return dt.datetime.fromisoformat(stamp).timestamp()
+    except (ValueError, KeyError, TypeError):
+        return os.fstat(fd).st_mtime
+
+
 def _write_all(fd: int, data: bytes) -> None:
     """Write every byte (``os.write`` may write fewer, e.g. when the disk fills up)."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-@contextlib.contextmanager
-def _exclusive(fd: int) -> Iterator[None]:
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 class LoggingSink:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from secrets_core.cli.output import visible
 from secrets_core.cli.state import echo_json, get_state, json_option
 from secrets_core.defaults import audit_log_path, key_file_path, keyring_path
 from secrets_core.fsutil import read_private_file
@@ -189,13 +190,56 @@ def _backend_check(manager: SecretsManager) -> Finding:
 
     def reach() -> Finding:
         if Capability.LIST in manager.backend_capabilities(name):
-            count = len(manager.list_secrets())
+            # the backend itself, not an audited list: a failing sink is the sinks' finding
+            count = len(manager.assembly.backend(name)[1].list_names(""))
             return Finding(f"backend {name}", note=f"reachable, {count} secret(s)")
         return Finding(f"backend {name}", note="configured")
 
     return _guard(
         f"backend {name}", reach, f"check [backends.{name}]; see: secure-secrets config validate"
     )
+
+
+def _audit_checks(manager: SecretsManager) -> list[Finding]:
+    """Each configured sink checked itself (its ``check()``), and the audit log's state:
+    chained, anchored, events written without the key, the last verified head."""
+    from secrets_core.errors import SecretsError
+
+    try:
+        trail = manager.assembly.audit_trail()
+    except SecretsError as exc:
+        return [Finding("audit sinks", str(exc), "see: secure-secrets config validate")]
+    findings = []
+    failing = dict(trail.check())
+    for name in trail.sinks:
+        if name in failing:
+            fix = f"fix the sink's target, or its [audit.{name}] table (required = false to go on)"
+            findings.append(Finding(f"audit sink {name}", f"cannot record: {failing[name]}", fix))
+        else:
+            findings.append(Finding(f"audit sink {name}", note="can record"))
+    if "jsonl" not in trail.sinks:
+        return findings
+    try:
+        result = manager.verify_audit_log()
+    except SecretsError as exc:
+        return [*findings, Finding("audit log", str(exc), "see: secure-secrets audit verify")]
+    state = f"{result.events} events, {result.chained} chained"
+    state += ", anchored" if result.anchored else ", not anchored yet"
+    if result.head:
+        state += f", last verified head {result.head[0]}:{result.head[1][:16]}…"
+    if result.status == "tampered":
+        problem = f"fails verification: {result.problem} [{result.reason}]"
+        findings.append(Finding("audit log", problem, "see docs/audit.md, Recovering"))
+    elif result.status == "not_tamper_evident":
+        findings.append(
+            Finding("audit log", f"{state}; not tamper-evident", "run: secure-secrets init")
+        )
+    else:
+        keyless = sum(1 for event in result.keyless if not event.get("before_key"))
+        if keyless:
+            state += f", {keyless} written without the audit key (audit verify lists them)"
+        findings.append(Finding("audit log", note=state))
+    return findings
 
 
 def _kdf_checks(manager: SecretsManager) -> list[Finding]:
@@ -326,6 +370,7 @@ def doctor_cmd(as_json: bool) -> None:
         findings += _plugin_checks(manager)
         findings += _key_check(manager)
         findings.append(_backend_check(manager))
+        findings += _audit_checks(manager)
         findings += _kdf_checks(manager)
         findings += _profile_checks(state.config)
         findings += _configuration_notes(manager)
@@ -336,10 +381,11 @@ def doctor_cmd(as_json: bool) -> None:
         click.get_current_context().exit(1 if problems else 0)
     for finding in findings:
         if finding.problem:
-            click.echo(f"FAIL  {finding.check}: {finding.problem}")
-            click.echo(f"      fix: {finding.fix}")
+            click.echo(f"FAIL  {visible(finding.check)}: {visible(finding.problem)}")
+            click.echo(f"      fix: {visible(finding.fix)}")
         elif not state.quiet:
-            click.echo(f"ok    {finding.check}" + (f": {finding.note}" if finding.note else ""))
+            note = f": {visible(finding.note)}" if finding.note else ""
+            click.echo(f"ok    {visible(finding.check)}{note}")
     if problems:
         state.info(f"{len(problems)} problem(s) found")
         click.get_current_context().exit(1)

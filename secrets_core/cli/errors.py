@@ -14,6 +14,8 @@ import click
 
 from secrets_core.cli.exitcodes import (
     ACCESS_DENIED,
+    AUDIT_KEYLESS,
+    AUDIT_NOT_TAMPER_EVIDENT,
     CONFIG,
     FAILURE,
     INTEGRITY,
@@ -28,6 +30,8 @@ from secrets_core.cli.exitcodes import (
 )
 
 __all__ = [
+    "AUDIT_KEYLESS",
+    "AUDIT_NOT_TAMPER_EVIDENT",
     "ACCESS_DENIED", "CONFIG", "FAILURE", "INTEGRITY", "INTERRUPTED", "NOT_FOUND", "OK",
     "UNAVAILABLE", "USAGE", "CliError", "classify", "error_line", "from_library", "unexpected",
 ]  # fmt: skip

@@ -12,6 +12,8 @@ CONFIG = 5
 INTEGRITY = 6
 UNAVAILABLE = 7
 REFERENCE = 8
+AUDIT_KEYLESS = 10  # `audit verify`: the chain verifies, some events were written without the key
+AUDIT_NOT_TAMPER_EVIDENT = 11  # `audit verify`: no audit key, nothing authenticates the log
 INTERRUPTED = 130  # Ctrl-C (SIGINT), as a shell reports it: 128 + 2
 
 #: The exit-code table at the end of ``secure-secrets --help`` (the one in docs/cli.md).
@@ -26,6 +28,8 @@ Exit codes:
   6    integrity or key error (tampered data, wrong or missing key)
   7    unavailable (server down or sealed, lock timeout)
   8    run: a secret reference could not be resolved (command not started)
+  10   audit verify: events written without the audit key (the chain verifies)
+  11   audit verify: the log is not tamper-evident (the store has no audit key)
   130  interrupted (Ctrl-C)
   run: the command's own status; 126 not executable, 127 not found, 128+N killed by signal N"""
 
@@ -58,7 +62,9 @@ def classify(exc: BaseException) -> tuple[int, str]:
 
 def error_line(message: str, hint: str = "") -> str:
     """``error: <message> (<hint>)``, the one line an error prints on stderr."""
-    message = message.rstrip(".")
+    from secrets_core.cli.output import visible
+
+    message = visible(message.rstrip("."))
     if hint and hint not in message:
         message += f" ({hint})"
     return f"error: {message}"

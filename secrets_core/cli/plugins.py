@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from secrets_core.cli.output import visible
 from secrets_core.cli.state import get_state, json_dumps
 
 
@@ -27,9 +28,10 @@ def plugins_cmd(as_json: bool, verbose: bool) -> None:
         rows.append((info.name, info.distribution, info.version, info.status, hooks))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for index, row in enumerate(rows):
-        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        cells = zip(row, widths, strict=True)
+        click.echo("  ".join(visible(cell).ljust(w) for cell, w in cells).rstrip())
         info_row = infos[index - 1] if index else None
         if info_row is not None and info_row.error:
-            click.echo(f"    error: {info_row.error}")
+            click.echo(f"    error: {visible(info_row.error)}")
         if info_row is not None and (verbose or state.verbose) and info_row.provides:
-            click.echo(f"    provides: {', '.join(info_row.provides)}")
+            click.echo(f"    provides: {visible(', '.join(info_row.provides))}")

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from secrets_core.cli.errors import CONFIG, USAGE, CliError
-from secrets_core.cli.output import emit_value
+from secrets_core.cli.output import emit_value, visible
 from secrets_core.cli.state import echo_json, get_state, json_dumps, json_option, stdin_is_tty
 
 
@@ -319,11 +319,11 @@ def history_cmd(name: str, as_json: bool) -> None:
         return
     state_word = " (deleted: secure-secrets restore to undo)" if meta.deleted else ""
     click.echo(f"{name}{state_word}")
-    click.echo(f"  created  {meta.created}")
-    click.echo(f"  updated  {meta.updated}")
+    click.echo(f"  created  {visible(meta.created)}")  # a store's fields are untrusted text
+    click.echo(f"  updated  {visible(meta.updated)}")
     for key, value in sorted(meta.custom.items()):
-        click.echo(f"  meta     {key}={value}")
+        click.echo(f"  meta     {visible(key)}={visible(value)}")
     click.echo("  VERSION  CREATED")
     for info in sorted(meta.versions, key=lambda v: v.version, reverse=True):
         mark = "  (current)" if info.version == meta.current_version else ""
-        click.echo(f"  {info.version:>7}  {info.created}{mark}")
+        click.echo(f"  {info.version:>7}  {visible(info.created)}{mark}")

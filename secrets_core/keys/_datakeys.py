@@ -433,6 +433,30 @@ class KeyManager:
     def exists(self) -> bool:
         return self._inline is not None or self.path.exists()
 
+    # --- the audit chain's anchor (opaque here: secrets_core.audit makes and checks it) ------
+
+    def audit_anchor(self) -> dict[str, Any] | None:
+        """The record anchoring the audit chain's start, as stored, or None."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            elif self._changed_on_disk():
+                self._reload()
+            found = self._doc.get("audit_anchor")
+            return dict(found) if isinstance(found, dict) else None
+
+    def set_audit_anchor(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store ``record`` as the audit chain's anchor unless one exists; return the one in
+        force. An anchor is never replaced: a log-only attacker must not move the start."""
+        with self._locked(), self._lock:
+            self._unlock(create=False)
+            self._reload()
+            if not isinstance(self._doc.get("audit_anchor"), dict):
+                self._doc["audit_anchor"] = dict(record)
+                self._save()
+                self._reload()
+            return dict(self._doc["audit_anchor"])
+
     # --- internals --------------------------------------------------------------------------
 
     @contextlib.contextmanager

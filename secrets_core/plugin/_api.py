@@ -67,7 +67,10 @@ class PluginContext(NamedTuple):
     need one: ``kdf(None, None)`` is the one configured in ``[kdf]``; a name and stored
     params rebuild the one a keyring was made with (validated before any derivation).
     ``audit_key()`` returns the key of the audit log's HMAC chain, or None while the store has
-    no keyring yet (audit sinks that chain or hash names use it).
+    no keyring yet (audit sinks that chain or hash names use it). ``audit_anchor(None)``
+    returns where the keyring anchors the audit chain, ``(seq, mac)`` of its first line, or
+    None; ``audit_anchor((seq, mac))`` records that anchor unless one exists, and returns the
+    one in force.
     """
 
     data_dir: Path
@@ -75,6 +78,7 @@ class PluginContext(NamedTuple):
     config_file: Path | None = None
     kdf: Callable[[str | None, Mapping[str, int] | None], "Kdf"] | None = None
     audit_key: Callable[[], bytes | None] | None = None
+    audit_anchor: Callable[[tuple[int, str] | None], tuple[int, str] | None] | None = None
 
 
 # --- interfaces the factories return ---------------------------------------------------------
