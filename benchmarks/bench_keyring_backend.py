@@ -10,7 +10,7 @@ With ``--count`` credentials stored (default 1,000), in one process:
   manager: the floor. Both audited by the default JSON-lines sink. Target: at most 1.5x.
 * peer: keyrings.cryptfile ``CryptFileKeyring`` (default settings: Argon2 on every call)
   holding as many credentials, its ``get_password`` against ours. Target: ours at least 100x
-  faster. Its file is filled by cloning one real entry, as tests/bench_file.py does (its
+  faster. Its file is filled by cloning one real entry, as benchmarks/bench_file.py does (its
   ``set_password`` rewrites the whole file and runs Argon2, so filling it call by call would
   take minutes); the timed gets are real calls.
 

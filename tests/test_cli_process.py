@@ -53,6 +53,7 @@ def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_cli_that_runs_a_child_has_no_core_dumps() -> None:
     assert cli("set", "app/token", stdin="value\n").returncode == 0
     result = cli("run", "--only", "app/token", "--", sys.executable, "-c", CHILD)
@@ -60,6 +61,7 @@ def test_the_cli_that_runs_a_child_has_no_core_dumps() -> None:
     assert result.stdout.split()[4:6] == ["0", "0"], result.stdout
 
 
+@pytest.mark.slow
 def test_hardening_makes_the_process_non_dumpable() -> None:
     result = subprocess.run(
         [sys.executable, "-c", DUMPABLE], capture_output=True, text=True, timeout=60

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from secure_secrets_env.format import variable_name
 
 from secrets_core.dotenv_import import DotenvImportError, ImportReport, import_dotenv
 from secrets_core.envfile import EnvFileError
@@ -101,7 +100,8 @@ def test_rewrite_for_the_env_backend_leaves_only_ciphertext(dotenv: Path, tmp_pa
     assert text.startswith("# production settings\n")
     assert "not:a:name=kept-as-is\n" in text and "\nDEBUG\n" in text
     for name in ("DATABASE_URL", "STRIPE_KEY", "API_TOKEN"):
-        assert f"{variable_name(name)}=sse1:b:" in text
+        variable = "SECURE_SECRET_" + name.replace("_", "__")  # docs/containers.md's mapping
+        assert f"{variable}=sse1:b:" in text
         assert f"{name}=" not in text
     assert stat.S_IMODE(dotenv.stat().st_mode) == 0o600
     assert report.backup.read_text() == DOTENV, "the backup is the original, byte for byte"

@@ -29,6 +29,7 @@ DOTENV = (
 )
 
 
+@pytest.mark.slow
 def test_rewrite_as_references_leaves_no_secret_in_the_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(DOTENV)

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 SKIPS_DELETED = '''
 import pytest
 from secrets_core.errors import SecretNotFoundError
@@ -32,6 +34,7 @@ class TestSkipsDeleted(RotationContract):
 '''
 
 
+@pytest.mark.slow
 def test_the_kit_fails_a_backend_that_skips_soft_deleted_secrets(tmp_path: Path) -> None:
     (tmp_path / "test_skips.py").write_text(textwrap.dedent(SKIPS_DELETED))
     result = subprocess.run(

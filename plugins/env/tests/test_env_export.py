@@ -280,6 +280,7 @@ def test_failures_keep_values_gathered_so_far_out_of_traceback_locals(kek: str) 
         assert info.value.__context__ is None and CANARY not in str(info.value)
 
 
+@pytest.mark.slow
 def test_the_export_env_verb_prints_tokens_a_fresh_env_backend_reads() -> None:
     from click.testing import CliRunner
 

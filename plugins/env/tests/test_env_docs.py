@@ -14,7 +14,7 @@ import pytest
 from secure_secrets_env.export import kubernetes_secret
 from secure_secrets_env.format import secret_name_of
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
 YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```$", re.M | re.S)
 
