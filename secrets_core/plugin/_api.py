@@ -39,6 +39,9 @@ class Capability(str, enum.Enum):
     """Delete can be undone until a purge."""
     CAS = "cas"
     """Check-and-set writes: ``write(name, value, cas=N)`` (see :class:`CasBackend`)."""
+    MULTI_PROCESS = "multi_process"
+    """Several processes may share one store at once: no write is lost, version numbers
+    stay unique and increasing, and every process reads what the others wrote."""
 
     def __str__(self) -> str:
         return self.value

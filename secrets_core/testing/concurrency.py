@@ -1,0 +1,204 @@
+"""Backend contracts, part three: writers sharing a store lose no write, whether they are
+threads sharing one instance or (for backends declaring ``Capability.MULTI_PROCESS``)
+processes each with an instance of their own. Mixed into
+:class:`~secrets_core.testing.BackendContract`."""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from secrets_core.errors import SecretNotFoundError
+from secrets_core.plugin._api import Capability, StorageBackend, VersionedBackend
+from secrets_core.testing.basics import CapabilityTests
+
+#: What one writer process reports: its number, (version, value) of each write to the shared
+#: name, and the error that stopped it (type and message), if any.
+Report = tuple[int, list[tuple[Any, str]], str | None]
+
+
+class ConcurrencyContract:
+    """Several threads sharing one backend instance lose no write. Mixed into
+    :class:`BackendContract`."""
+
+    THREADS = 8
+    WRITES = 10
+
+    def test_threads_sharing_one_instance_lose_no_write(
+        self, backend: StorageBackend, capabilities: frozenset[Capability]
+    ) -> None:
+        errors: list[BaseException] = []
+        versions: list[object] = []
+        lock = threading.Lock()
+
+        def work(thread: int) -> None:
+            try:
+                for i in range(self.WRITES):
+                    backend.write(f"kit_thread/{thread}", f"{thread}-{i}")
+                    version = backend.write("kit_thread/shared", f"{thread}-{i}")
+                    with lock:
+                        versions.append(version)
+            except BaseException as exc:  # noqa: BLE001  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(self.THREADS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, f"concurrent writes raised {errors[0]!r}"
+        for t in range(self.THREADS):
+            assert backend.read(f"kit_thread/{t}") == f"{t}-{self.WRITES - 1}", "a write was lost"
+        if Capability.VERSIONS in capabilities:
+            assert len(set(versions)) == len(versions), (
+                "concurrent writes to one secret must each get their own version number"
+            )
+
+
+def _write_from_a_process(
+    maker: Callable[[], StorageBackend],
+    worker: int,
+    writes: int,
+    start: Any,  # a multiprocessing Barrier
+    results: Any,  # a multiprocessing Queue of Report
+) -> None:
+    """One writer process: its own instance of the backend, then after every writer is ready,
+    ``writes`` rounds of one write to its own name and one to the shared name."""
+    shared: list[tuple[Any, str]] = []
+    try:
+        backend = maker()
+        try:
+            start.wait(timeout=60)
+            for i in range(writes):
+                backend.write(f"kit_proc/{worker}", f"{worker}-{i}")
+                value = f"{worker}-{i}"
+                shared.append((backend.write("kit_proc/shared", value), value))
+        finally:
+            backend.close()
+    except BaseException as exc:  # noqa: BLE001  # reported to the parent
+        results.put((worker, shared, f"{type(exc).__name__}: {exc}"))
+        return
+    results.put((worker, shared, None))
+
+
+class MultiProcessContract(CapabilityTests):
+    """For a backend declaring ``Capability.MULTI_PROCESS``: ``PROCESSES`` processes (started
+    with ``spawn``), each with its own instance built by ``backend_maker`` on the same store,
+    write their own name and one shared name ``WRITES`` times each, all at once. Afterwards a
+    fresh instance and the ``backend`` instance made before they started both read every
+    process's last write and list every name; the shared name holds one process's last write;
+    with ``VERSIONS``, every write got its own version number, increasing within each
+    process, and each retained version reads back the value written under it."""
+
+    PROCESSES = 4
+    WRITES = 10
+
+    def test_processes_sharing_one_store_lose_no_write(
+        self,
+        backend: StorageBackend,
+        backend_maker: Callable[[], StorageBackend],
+        capabilities: frozenset[Capability],
+    ) -> None:
+        self.needs(capabilities, Capability.MULTI_PROCESS)
+        try:
+            pickle.dumps(backend_maker)
+        except Exception as exc:  # noqa: BLE001  # explained below
+            pytest.fail(
+                f"backend_maker must pickle to reach a child process ({type(exc).__name__}): "
+                'give the BackendSpec a "module:attr" factory or a module-level function, or '
+                "override the backend_maker fixture"
+            )
+        reports = self._run_writers(backend_maker)
+        failed = [(w, error) for w, _, error in reports if error is not None]
+        assert not failed, f"a writer process failed: process {failed[0][0]}: {failed[0][1]}"
+        fresh = backend_maker()
+        try:
+            self._check_nothing_lost(
+                fresh, capabilities, "was lost (a process wrote back an older copy of the store?)"
+            )
+        finally:
+            fresh.close()
+        self._check_nothing_lost(
+            backend,
+            capabilities,
+            "is not seen by an instance opened before the processes wrote (a stale cache?)",
+        )
+        if Capability.VERSIONS in capabilities:
+            self._check_versions(backend, [shared for _, shared, _ in reports])
+
+    def _check_nothing_lost(
+        self, backend: StorageBackend, capabilities: frozenset[Capability], problem: str
+    ) -> None:
+        last = {f"{w}-{self.WRITES - 1}" for w in range(self.PROCESSES)}
+        for w in range(self.PROCESSES):
+            try:
+                value: object = backend.read(f"kit_proc/{w}")
+            except SecretNotFoundError:
+                value = None
+            assert value == f"{w}-{self.WRITES - 1}", (
+                f"process {w}'s last write to its own name {problem}: read {value!r}"
+            )
+        if Capability.LIST in capabilities:
+            assert backend.list_names("kit_proc/") == sorted(
+                [f"kit_proc/{w}" for w in range(self.PROCESSES)] + ["kit_proc/shared"]
+            ), f"list_names must list every name any process wrote: a name {problem}"
+        assert backend.read("kit_proc/shared") in last, (
+            "the shared name must hold the last write of one of the processes"
+        )
+
+    def _run_writers(self, maker: Callable[[], StorageBackend]) -> list[Report]:
+        context = multiprocessing.get_context("spawn")
+        start = context.Barrier(self.PROCESSES)
+        results = context.Queue()
+        processes = [
+            context.Process(
+                target=_write_from_a_process, args=(maker, w, self.WRITES, start, results)
+            )
+            for w in range(self.PROCESSES)
+        ]
+        for process in processes:
+            process.start()
+        reports: list[Report] = []
+        try:
+            for _ in processes:
+                reports.append(results.get(timeout=180))
+        except queue.Empty:
+            pytest.fail("a writer process did not finish within 180 s (a lock never released?)")
+        finally:
+            for process in processes:
+                process.join(timeout=10)
+                if process.is_alive():
+                    process.kill()
+                    process.join()
+        return reports
+
+    def _check_versions(self, backend: StorageBackend, shared: list[list[tuple[Any, str]]]) -> None:
+        assert isinstance(backend, VersionedBackend)
+        every = [version for writes in shared for version, _ in writes]
+        for writes in shared:
+            mine = [version for version, _ in writes]
+            assert all(isinstance(v, int) for v in mine), "with VERSIONS, write returns the version"
+            assert mine == sorted(set(mine)), (
+                f"one process's writes must get increasing version numbers: {mine}"
+            )
+        assert len(set(every)) == len(every), (
+            "writes from different processes to one name must each get their own version number"
+        )
+        for version, value in (pair for writes in shared for pair in writes):
+            try:
+                stored = backend.read_version("kit_proc/shared", version)
+            except SecretNotFoundError:
+                continue  # no longer retained
+            assert stored == value, (
+                f"version {version} must read back the value written under it, not {stored!r}"
+            )
+        newest = max(every)
+        assert backend.read_version("kit_proc/shared", newest) == backend.read("kit_proc/shared"), (
+            "read must return the highest version written by any process"
+        )
