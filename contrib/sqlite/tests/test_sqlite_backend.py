@@ -66,6 +66,7 @@ def test_declares_the_capabilities_it_implements() -> None:
         Capability.VERSIONS,
         Capability.METADATA,
         Capability.SOFT_DELETE,
+        Capability.MULTI_PROCESS,
     }
 
 

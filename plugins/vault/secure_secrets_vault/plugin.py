@@ -19,9 +19,12 @@ NATIVE_CAPABILITIES = frozenset(
         Capability.METADATA,
         Capability.SOFT_DELETE,
         Capability.CAS,
+        Capability.MULTI_PROCESS,  # the server orders every write
     }
 )
-ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA, Capability.CAS})
+ENVELOPE_CAPABILITIES = frozenset(
+    {Capability.LIST, Capability.METADATA, Capability.CAS, Capability.MULTI_PROCESS}
+)
 
 
 @hookimpl
