@@ -5,9 +5,11 @@ processes each with an instance of their own. Mixed into
 
 from __future__ import annotations
 
-import multiprocessing
+import json
+import os
 import pickle
-import queue
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -61,35 +63,9 @@ class ConcurrencyContract:
             )
 
 
-def _write_from_a_process(
-    maker: Callable[[], StorageBackend],
-    worker: int,
-    writes: int,
-    start: Any,  # a multiprocessing Barrier
-    results: Any,  # a multiprocessing Queue of Report
-) -> None:
-    """One writer process: its own instance of the backend, then after every writer is ready,
-    ``writes`` rounds of one write to its own name and one to the shared name."""
-    shared: list[tuple[Any, str]] = []
-    try:
-        backend = maker()
-        try:
-            start.wait(timeout=60)
-            for i in range(writes):
-                backend.write(f"kit_proc/{worker}", f"{worker}-{i}")
-                value = f"{worker}-{i}"
-                shared.append((backend.write("kit_proc/shared", value), value))
-        finally:
-            backend.close()
-    except BaseException as exc:  # noqa: BLE001  # reported to the parent
-        results.put((worker, shared, f"{type(exc).__name__}: {exc}"))
-        return
-    results.put((worker, shared, None))
-
-
 class MultiProcessContract(CapabilityTests):
-    """For a backend declaring ``Capability.MULTI_PROCESS``: ``PROCESSES`` processes (started
-    with ``spawn``), each with its own instance built by ``backend_maker`` on the same store,
+    """For a backend declaring ``Capability.MULTI_PROCESS``: ``PROCESSES`` processes (fresh
+    interpreters), each with its own instance built by ``backend_maker`` on the same store,
     write their own name and one shared name ``WRITES`` times each, all at once. Afterwards a
     fresh instance and the ``backend`` instance made before they started both read every
     process's last write and list every name; the shared name holds one process's last write;
@@ -153,30 +129,47 @@ class MultiProcessContract(CapabilityTests):
         )
 
     def _run_writers(self, maker: Callable[[], StorageBackend]) -> list[Report]:
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(self.PROCESSES)
-        results = context.Queue()
-        processes = [
-            context.Process(
-                target=_write_from_a_process, args=(maker, w, self.WRITES, start, results)
-            )
-            for w in range(self.PROCESSES)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        command = [sys.executable, "-m", "secrets_core.testing._process_writer"]
+        writers = [
+            subprocess.Popen(  # noqa: S603  # this interpreter, the kit's own module
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+            )  # fmt: skip
+            for _ in range(self.PROCESSES)
         ]
-        for process in processes:
-            process.start()
-        reports: list[Report] = []
         try:
-            for _ in processes:
-                reports.append(results.get(timeout=180))
-        except queue.Empty:
+            for worker, writer in enumerate(writers):
+                assert writer.stdin is not None and writer.stdout is not None
+                writer.stdin.write(pickle.dumps((maker, worker, self.WRITES)))
+                writer.stdin.flush()
+            ready = [w.stdout.readline() if w.stdout else b"" for w in writers]
+            reports: list[Report] = []
+            for worker, (writer, line) in enumerate(zip(writers, ready)):
+                out, err = writer.communicate(b"go\n", timeout=180)
+                early = line if line.strip() != b"ready" else b""  # it failed before: why
+                reports.append(self._report(worker, early + out, err))
+            return reports
+        except subprocess.TimeoutExpired:
             pytest.fail("a writer process did not finish within 180 s (a lock never released?)")
         finally:
-            for process in processes:
-                process.join(timeout=10)
-                if process.is_alive():
-                    process.kill()
-                    process.join()
-        return reports
+            for writer in writers:
+                if writer.poll() is None:
+                    writer.kill()
+                    writer.wait()
+
+    @staticmethod
+    def _report(worker: int, out: bytes, err: bytes) -> Report:
+        lines = out.decode(errors="replace").strip().splitlines()
+        try:
+            answer = json.loads(lines[-1])
+        except (IndexError, ValueError):
+            tail = err.decode(errors="replace").strip().splitlines()[-3:]
+            return worker, [], f"the process died: {' | '.join(tail)}"
+        return worker, [tuple(pair) for pair in answer["shared"]], answer["error"]
 
     def _check_versions(self, backend: StorageBackend, shared: list[list[tuple[Any, str]]]) -> None:
         assert isinstance(backend, VersionedBackend)
