@@ -22,7 +22,7 @@ from secrets_core.errors import (
     SecretNotFoundError,
 )
 from secrets_core.plugin import BackendSpec, Capability, PluginContext
-from secrets_core.testing import BackendContract
+from secrets_core.testing import BackendContract, RotationContract
 
 CANARY = "canary-Zq8vN3-value"
 
@@ -58,6 +58,16 @@ class TestSqliteBackend(BackendContract):
                 file.write_bytes(b"this is not a database" * 100)
 
         return down
+
+
+class TestSqliteRotationContract(RotationContract):
+    @pytest.fixture
+    def backend_spec(self) -> BackendSpec:
+        return spec()
+
+    @pytest.fixture
+    def backend_options(self, tmp_path: Path) -> dict[str, object]:
+        return {"path": str(tmp_path / "store" / "rotation.sqlite3")}
 
 
 def test_declares_the_capabilities_it_implements() -> None:
