@@ -199,6 +199,7 @@ from secrets_core.testing import AuditSinkContract, BackendContract, KeySourceCo
 def backend_class(cls):
     class Test(BackendContract):
         THREADS = 8
+        DOWN_WITHIN_SECONDS = 1.0
 
         @pytest.fixture
         def backend_spec(self):
