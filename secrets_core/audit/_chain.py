@@ -21,7 +21,6 @@ first authenticated ``seq``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from secrets_core.fsutil import read_private_file
+from secrets_core.macs import hmac_sha256
 
 GENESIS = "0" * 64
 CHECKPOINT_SIZE = 256
@@ -48,26 +48,6 @@ def line_mac(key: bytes, record: Mapping[str, Any]) -> str:
 
 def _mac(key: bytes, prev: str, body: bytes) -> str:
     return hmac_sha256(key, prev.encode() + b"\n" + body)
-
-
-@functools.lru_cache(maxsize=8)
-def _pads(key: bytes) -> tuple[Any, Any]:
-    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
-    return (
-        hashlib.sha256(bytes(b ^ 0x36 for b in block)),
-        hashlib.sha256(bytes(b ^ 0x5C for b in block)),
-    )
-
-
-def hmac_sha256(key: bytes, message: bytes) -> str:
-    """HMAC-SHA256 (RFC 2104) in hex, from the key's pads hashed once: the same value as
-    ``hmac.new(key, message, "sha256").hexdigest()`` at under half its cost (OpenSSL 3 looks
-    the digest up again on every ``hmac`` call, and every audited read makes two)."""
-    inner, outer = _pads(key)
-    inner, outer = inner.copy(), outer.copy()
-    inner.update(message)
-    outer.update(inner.digest())
-    return str(outer.hexdigest())
 
 
 def sealed_line(key: bytes, record: Mapping[str, Any]) -> tuple[bytes, str]:

@@ -78,6 +78,7 @@ class JsonlSink:
         self._anchored = False
         self._fds: tuple[int, int] | None = None
         self._fd_pid = 0
+        self._log_ino = 0
         self._tail_state: _Tail | None = None
         self._born: float | None = None  # when the open log file was started (rotate_days)
         self._lock = _thread.allocate_lock()
@@ -91,10 +92,15 @@ class JsonlSink:
         os.fchmod(fd, PRIVATE_FILE_MODE)
         return fd
 
+    def _open_log(self) -> int:
+        fd = self._open(self.path)
+        self._log_ino = os.fstat(fd).st_ino  # a descriptor keeps its file: looked up once
+        return fd
+
     def _files(self) -> tuple[int, int]:
         if self._fds is None or self._fd_pid != os.getpid():
             ensure_private_dir(self.path.parent)
-            self._fds = (self._open(self.path), self._open(self.checkpoint_path))
+            self._fds = (self._open_log(), self._open(self.checkpoint_path))
             self._fd_pid = os.getpid()
             self._tail_state = None
             self._born = None
@@ -160,25 +166,25 @@ class JsonlSink:
         while True:
             fds = self._files()
             fcntl.flock(fds[0], fcntl.LOCK_EX)
-            opened = os.fstat(fds[0])
             try:
-                same = os.stat(self.path).st_ino == opened.st_ino
+                same = os.stat(self.path).st_ino == self._log_ino
             except FileNotFoundError:
                 same = False
             if same:
                 break
             fcntl.flock(fds[0], fcntl.LOCK_UN)
             self._reopen_log()
-        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0], opened.st_size):
+        size = os.lseek(fds[0], 0, os.SEEK_END)  # cheaper than fstat, and all we need
+        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0], size):
             self._rotate()
             assert self._fds is not None
             return (*self._fds, 0)
-        return (*fds, opened.st_size)
+        return (*fds, size)
 
     def _reopen_log(self) -> None:
         assert self._fds is not None
         old = self._fds[0]
-        self._fds = (self._open(self.path), self._fds[1])
+        self._fds = (self._open_log(), self._fds[1])
         os.close(old)
         self._tail_state = None  # others may have written since: re-read under the lock
         self._born = None
@@ -201,7 +207,7 @@ class JsonlSink:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
         os.rename(self.path, self.path.with_name(f"{self.path.name}.{stamp}Z"))
         old = self._fds[0]
-        new = self._open(self.path)
+        new = self._open_log()
         fcntl.flock(new, fcntl.LOCK_EX)  # before the old lock goes: nobody writes in between
         self._fds = (new, self._fds[1])
         os.close(old)
