@@ -236,6 +236,9 @@ class Assembly:
 
     def backend(self, name: str | None) -> tuple[BackendSpec, StorageBackend]:
         name = name or self.settings.default_backend
+        built = self.backends.get(name)  # every call asks: no lock once it is built
+        if built is not None:
+            return built
         with self._lock:
             if name not in self.backends:
                 self.backends[name] = self._make_backend(name)

@@ -66,6 +66,7 @@ class JsonlSink:
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
         self.path = Path(options.get("path") or audit_log_path(context.log_dir)).expanduser()
         self.checkpoint_path = self.path.with_name(self.path.name + ".checkpoint")
+        self._path = str(self.path)  # stat()ed on every event: no Path.__fspath__ each time
         self.fsync = bool(options.get("fsync"))
         self.chain = options.get("chain", True) is not False
         self.hash_names = bool(options.get("hash_names"))
@@ -167,7 +168,7 @@ class JsonlSink:
             fds = self._files()
             fcntl.flock(fds[0], fcntl.LOCK_EX)
             try:
-                same = os.stat(self.path).st_ino == self._log_ino
+                same = os.stat(self._path).st_ino == self._log_ino
             except FileNotFoundError:
                 same = False
             if same:
