@@ -124,7 +124,10 @@ class Assembly:
 
     def context(self) -> PluginContext:
         return self.settings.context._replace(
-            kdf=self.kdf, audit_key=self.audit_key, audit_anchor=self.audit_anchor
+            kdf=self.kdf,
+            audit_key=self.audit_key,
+            audit_anchor=self.audit_anchor,
+            advance_audit_anchor=self.advance_audit_anchor,
         )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
@@ -153,6 +156,19 @@ class Assembly:
         if stored is None and first is not None:
             stored = keys.set_audit_anchor(anchor_record(key, *first))
         return check_anchor(key, stored)
+
+    def advance_audit_anchor(self, to: tuple[int, str]) -> tuple[int, str] | None:
+        """Move the audit chain's anchor forward to ``to`` (a later line the caller has
+        verified chains on from the current anchor); return the anchor in force."""
+        keys = self.key_manager()
+        if not keys.exists():
+            return None
+        key = keys.audit_key()
+        stored = keys.audit_anchor()
+        current = check_anchor(key, stored)
+        if current is not None and to[0] <= current[0]:
+            return current
+        return check_anchor(key, keys.set_audit_anchor(anchor_record(key, *to), stored))
 
     # --- audit ------------------------------------------------------------------------------
 

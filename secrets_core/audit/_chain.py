@@ -164,6 +164,14 @@ def _first_seq(path: Path) -> int:
     return 1 << 62
 
 
+def _from_anchor(files: list[Path], anchor_seq: int) -> list[Path]:
+    """``files`` without those wholly before the anchor: left by a retention run cut short
+    after it moved the anchor (the next rotation deletes them); nothing in them is vouched."""
+    while len(files) > 1 and _first_seq(files[1]) <= anchor_seq:
+        files = files[1:]
+    return files
+
+
 def first_authenticated(paths: Sequence[Path]) -> tuple[int, str] | None:
     """(seq, mac) of the first authenticated line in ``paths``, read in order."""
     for path in paths:
@@ -200,6 +208,39 @@ def last_authenticated(path: Path, key: bytes, window: int) -> tuple[int, str] |
                 return None
             return (int(record["seq"]), record["mac"]) if good else None
     return None
+
+
+def checked_successor(
+    key: bytes, anchor: tuple[int, str] | None, dropped: Sequence[Path], kept: Path
+) -> tuple[int, str]:
+    """The first authenticated line of ``kept``, after checking that the chain runs unbroken
+    from ``anchor`` through every line of ``dropped`` to it: what retention may anchor the
+    chain at before deleting ``dropped``. Raises ValueError (with verify's reason) if not,
+    so that deleting files never hides a gap or a forgery."""
+    if anchor is not None:  # files wholly before the anchor need no check to go
+        dropped = _from_anchor([*dropped, kept], anchor[0])[:-1]
+    walk = _Walk(key, anchor, None)
+    try:
+        for file in dropped:
+            walk.new_file()
+            for raw in read_private_file(file, limit=None).splitlines():
+                try:
+                    record = json.loads(raw)
+                except (ValueError, RecursionError):
+                    continue  # a torn line: nothing to chain
+                walk.line(record, raw)
+        walk.new_file()
+        for raw in read_private_file(kept, limit=None).splitlines():
+            try:
+                record = json.loads(raw)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(record, dict) and isinstance(record.get("mac"), str):
+                walk.line(record, raw)
+                return walk.seq, walk.prev
+    except _Tampered as bad:
+        raise ValueError(f"{bad.reason}: {bad.problem}") from None
+    raise ValueError("the file kept first holds no authenticated line")
 
 
 # --- verification ---------------------------------------------------------------------------
@@ -401,6 +442,8 @@ def verify_log(
     a rollback of both the log and its checkpoint, which nothing local can."""
     checkpoint = path.with_name(path.name + ".checkpoint")
     files = log_files(path)
+    if anchor is not None:
+        files = _from_anchor(files, anchor[0])
     if key is None:
         events = sum(len(read_private_file(p, limit=None).splitlines()) for p in files)
         return AuditVerification(

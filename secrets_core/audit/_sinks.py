@@ -14,6 +14,7 @@ from typing import Any
 from secrets_core.audit._chain import (
     GENESIS,
     canonical,
+    checked_successor,
     checkpoint_bytes,
     first_authenticated,
     keyless_line,
@@ -24,8 +25,9 @@ from secrets_core.audit._chain import (
     sealed_line,
     witness,
 )
-from secrets_core.audit._events import AuditEvent
+from secrets_core.audit._events import AuditEvent, describe_failure
 from secrets_core.defaults import audit_log_path
+from secrets_core.errors import SecretsError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, refuse_symlink
 from secrets_core.lazylog import get_logger
 from secrets_core.plugin._api import ConfigOption, PluginContext
@@ -42,6 +44,9 @@ JSONL_OPTIONS = {
     ),
     "rotate_days": ConfigOption(
         (int, float), default=0, help="start a new file once the log is this old (0: never)"
+    ),
+    "keep_rotated": ConfigOption(
+        int, default=0, help="rotated files to keep; older ones are deleted (0: keep all)"
     ),
 }
 LOGGING_OPTIONS = {
@@ -72,8 +77,10 @@ class JsonlSink:
         self.hash_names = bool(options.get("hash_names"))
         self.rotate_bytes = int(options.get("rotate_bytes") or 0)
         self.rotate_days = float(options.get("rotate_days") or 0)
+        self.keep_rotated = int(options.get("keep_rotated") or 0)
         self._audit_key = context.audit_key
         self._audit_anchor = context.audit_anchor
+        self._advance_anchor = context.advance_audit_anchor
         self._key: bytes | None = None
         self._key_failed = False
         self._anchored = False
@@ -214,6 +221,35 @@ class JsonlSink:
         os.close(old)
         self._tail_state = None
         self._born = None
+        if self.keep_rotated:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Delete the rotated files beyond ``keep_rotated``, oldest first, after moving the
+        keyring's anchor to the first line of the oldest file kept, and only if the chain
+        runs unbroken to that line: retention never hides a gap or a forgery. The anchor
+        moves first: a crash in between leaves files wholly before the anchor, which
+        ``verify`` passes over and the next rotation deletes."""
+        rotated = [p for p in log_files(self.path) if p != self.path]
+        if len(rotated) <= self.keep_rotated:
+            return
+        dropped, kept = rotated[: -self.keep_rotated], rotated[-self.keep_rotated]
+        key, anchor_hook, advance = self._chain_key(), self._audit_anchor, self._advance_anchor
+        try:
+            if key is None or anchor_hook is None or advance is None:
+                raise ValueError("the store has no audit key or keyring anchor")
+            start = checked_successor(key, anchor_hook(None), dropped, kept)
+            if advance(start) != start:
+                raise ValueError("the keyring's anchor did not move")
+        except (ValueError, SecretsError) as exc:
+            log.warning(
+                "audit log retention deleted nothing (%s); check the log: "
+                "secure-secrets audit verify",
+                describe_failure(exc),
+            )
+            return
+        for path in dropped:
+            path.unlink(missing_ok=True)
 
     def _tail(self, fd: int, key: bytes, size: int) -> _Tail:
         """seq and mac of the last authenticated line, the log's size, and the witness of
