@@ -16,15 +16,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from secrets_core import defaults
-from secrets_core.audit._chain import (
-    AuditVerification,
-    anchor_record,
-    check_anchor,
-    parse_head,
-    verify_log,
-)
+from secrets_core.audit._chain import anchor_record, check_anchor, parse_head
 from secrets_core.audit._events import AuditTrail
 from secrets_core.audit._operation import AuditedOperation, Operation
+from secrets_core.audit._verify import AuditVerification, verify_log
 from secrets_core.config import Settings, load_settings, plugin_name, resolve_options
 from secrets_core.errors import (
     BackendConfigurationError,

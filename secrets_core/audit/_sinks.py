@@ -14,7 +14,6 @@ from typing import Any
 from secrets_core.audit._chain import (
     GENESIS,
     canonical,
-    checked_successor,
     checkpoint_bytes,
     first_authenticated,
     keyless_line,
@@ -26,6 +25,7 @@ from secrets_core.audit._chain import (
     witness,
 )
 from secrets_core.audit._events import AuditEvent, describe_failure
+from secrets_core.audit._verify import checked_successor
 from secrets_core.defaults import audit_log_path
 from secrets_core.errors import SecretsError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, refuse_symlink
