@@ -36,8 +36,13 @@ CHECKPOINT_SIZE = 256
 _ANCHOR_DOMAIN = b"secure-secrets audit anchor v1\n"
 
 
+# json.dumps with these arguments would build a new encoder on every call (every event).
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 def canonical(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    """The line's bytes: sorted keys, no spaces, ASCII (what verification re-encodes)."""
+    return _CANONICAL.encode(record).encode()
 
 
 def line_mac(key: bytes, record: Mapping[str, Any]) -> str:
