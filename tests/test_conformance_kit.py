@@ -304,3 +304,22 @@ def test_every_contract_fails_its_deliberately_broken_implementations(
         assert contract in failures, f"{broken.__name__} must fail {contract}; failed: {failures}"
         caught[contract] = caught.get(contract, 0) + 1
     print("\n".join(f"{count:3d}  {contract}" for contract, count in sorted(caught.items())))
+
+
+def test_the_split_kit_keeps_the_old_backend_module_path() -> None:
+    """Third-party plugins imported from ``secrets_core.testing.backend`` before the contracts
+    moved to single-job modules; those imports still give the same objects."""
+    import secrets_core.testing as kit
+    from secrets_core.testing import backend as old
+
+    for name in (
+        "BackendContract",
+        "CasContract",
+        "effective_capabilities",
+        "FailureContract",
+        "ConcurrencyContract",
+        "SemanticsContract",
+        "MultiProcessContract",
+    ):
+        assert getattr(old, name) is getattr(kit, name), name
+    assert old.VALUES and old.EDGE_NAMES

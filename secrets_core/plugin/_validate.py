@@ -75,8 +75,7 @@ def _descriptor(where: str, spec: Any) -> Any:
             and not (isinstance(value, str) and FACTORY_RE.fullmatch(value))
         ):
             raise PluginLoadError(
-                f"{where}: field '{field}' must be None, a callable or a "
-                "'package.module:attribute'"
+                f"{where}: field '{field}' must be None, a callable or a 'package.module:attribute'"
             )
     if not isinstance(getattr(spec, "description", ""), str):
         raise PluginLoadError(f"{where}: field 'description' must be a str")

@@ -20,6 +20,7 @@ from secrets_core.testing.audit import AuditSinkContract
 from secrets_core.testing.backend import (
     BackendCapabilityContract,
     BackendContract,
+    BackendFixtures,
     CasContract,
     ConcurrencyContract,
     FailureContract,
@@ -37,6 +38,7 @@ __all__ = [
     "AuditSinkContract",
     "BackendCapabilityContract",
     "BackendContract",
+    "BackendFixtures",
     "CasContract",
     "CipherContract",
     "ConcurrencyContract",

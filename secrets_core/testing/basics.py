@@ -66,8 +66,9 @@ def make_backend(
     return spec.make(options, context)
 
 
-class _BackendBasics:
-    """read/write/delete/list behaviour every backend must have."""
+class BackendFixtures:
+    """The fixtures every backend contract uses, built from ``backend_spec``. Mix it in to run
+    one contract on its own (``class TestDown(BackendFixtures, FailureContract)``)."""
 
     @pytest.fixture
     def backend_options(self) -> dict[str, object]:
@@ -96,6 +97,10 @@ class _BackendBasics:
     ) -> frozenset[Capability]:
         """The capabilities the tests check: the spec's, narrowed by the instance."""
         return effective_capabilities(backend_spec, backend)
+
+
+class _BackendBasics(BackendFixtures):
+    """read/write/delete/list behaviour every backend must have."""
 
     def test_implements_the_interface(self, backend: StorageBackend) -> None:
         assert isinstance(backend, StorageBackend), (

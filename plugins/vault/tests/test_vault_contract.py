@@ -13,18 +13,17 @@ ciphertext)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import ClassVar
 
 import pytest
 from secure_secrets_vault import plugin
 from secure_secrets_vault.backend import KV1_CAPABILITIES
 
-from secrets_core.config import resolve_options
 from secrets_core.errors import BackendConfigurationError
-from secrets_core.plugin import BackendSpec, Capability, PluginContext, StorageBackend
+from secrets_core.plugin import BackendSpec, Capability, StorageBackend
 from secrets_core.testing import (
     BackendContract,
+    BackendFixtures,
     FailureContract,
     RotationContract,
     effective_capabilities,
@@ -99,25 +98,21 @@ class TestVaultKV1Contract(_OnFreshMount):
     expected = KV1_CAPABILITIES
 
 
-class _StoreDown(FailureContract):
+class _StoreDown(BackendFixtures, FailureContract):
     """The kit's store-down contract on a raw backend (no manager guard in between) whose
     server is paused: every operation raises a ``SecretsError`` subclass within its budget."""
 
     spec_name = "vault"
     mount = "secret"
-    BUDGET = 1.0
     DOWN_WITHIN_SECONDS = 10.0  # a bound against hanging, well above the 1 s budget
 
     @pytest.fixture
-    def backend(self, pausable_vault_server, tmp_path: Path) -> Iterator[StorageBackend]:
-        spec = spec_named(self.spec_name)
-        table = pausable_vault_server.options(
-            mount_point=self.mount, timeout=self.BUDGET / 2, retry_budget=self.BUDGET
-        )
-        context = PluginContext(data_dir=tmp_path / "data", log_dir=tmp_path / "log")
-        made = spec.make(resolve_options(spec.options, table, "[kit]"), context)
-        yield made
-        made.close()
+    def backend_spec(self) -> BackendSpec:
+        return spec_named(self.spec_name)
+
+    @pytest.fixture
+    def backend_options(self, pausable_vault_server) -> dict[str, object]:
+        return pausable_vault_server.options(mount_point=self.mount, timeout=0.5, retry_budget=1.0)
 
     @pytest.fixture
     def make_unavailable(self, pausable_vault_server) -> Iterator[Callable[[StorageBackend], None]]:
