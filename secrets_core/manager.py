@@ -356,6 +356,11 @@ class SecretsManager:
         log_path = Path(path).expanduser() if path is not None else None
         return self.assembly.verify_audit_log(log_path, anchor)
 
+    @property
+    def audit_log_path(self) -> Path:
+        """The JSON-lines audit log: the ``jsonl`` sink's file (its default path if none)."""
+        return self.assembly.audit_log_path()
+
     def audit_head(self) -> str | None:
         """The log's current head, ``SEQ:MAC`` of its last authenticated line, to keep
         somewhere an attacker who can write this host cannot (``audit verify --anchor``)."""
