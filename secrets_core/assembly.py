@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from secrets_core import defaults
 from secrets_core.audit._chain import (
@@ -31,6 +31,7 @@ from secrets_core.errors import (
     BackendUnavailableError,
     ConfigError,
     KeyringRollbackError,
+    PluginNotFoundError,
     SecretsError,
 )
 from secrets_core.keys import envelope
@@ -54,6 +55,8 @@ from secrets_core.plugin._api import (
 from secrets_core.plugin._factory import load as load_callable
 from secrets_core.plugin._registry import PluginInfo, PluginPolicy, PluginRegistry, get_registry
 from secrets_core.secret import SecretValue
+
+S = TypeVar("S")
 
 _UNNAMED = object()
 
@@ -245,6 +248,10 @@ class Assembly:
         self, name: str, table: Mapping[str, Any] | None = None
     ) -> tuple[BackendSpec, StorageBackend]:
         """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
+        if not self.backends:  # the first one: a table naming no installed backend is a typo
+            for configured in self.settings.backends:
+                if not self.registry.installed("backend", configured):
+                    self.configured(BackendSpec, configured, f"backends.{configured}")
         spec = self.registry.get(BackendSpec, name)
 
         def make(options: Mapping[str, Any], context: PluginContext) -> Any:
@@ -410,9 +417,18 @@ class Assembly:
     def keyring_path(self) -> Path:
         return defaults.keyring_path(self.settings.data_dir)
 
+    def configured(self, kind: type[S], name: str, key: str) -> S:
+        """:meth:`PluginRegistry.get` for a name the config gives at ``key``; if it is not
+        installed, the error names the key (a typo surfaces where it was made)."""
+        try:
+            return self.registry.get(kind, name)
+        except PluginNotFoundError as exc:
+            raise PluginNotFoundError(f"{self.where(key)}: {exc}") from None
+
     def key_manager(self) -> KeyManager:
         with self._lock:
             if self._keys is None:
+                self.configured(CipherSpec, self.settings.cipher, "cipher")  # for new keys
                 self._keys = KeyManager(
                     path=self.keyring_path,
                     source=self.key_source(
@@ -512,9 +528,11 @@ class Assembly:
             validate.bind(spec).factory.validate(resolved)  # the plugin's own offline checks
 
         for name in self.configured_backend_names():
-            check(options, BackendSpec, name, settings.backends.get(name, {}),
-                  f"backends.{name}")  # fmt: skip
-        check(self.cipher_spec, settings.cipher)
+            check(self.configured, BackendSpec, name, f"backends.{name}")
+            if registry.has("backend", name):
+                check(options, BackendSpec, name, settings.backends.get(name, {}),
+                      f"backends.{name}")  # fmt: skip
+        check(self.configured, CipherSpec, settings.cipher, "cipher")
         check(self.kdf, None, None)
         check(options, KeySourceSpec, settings.key_source,
               settings.key_source_options, "key_source")  # fmt: skip
