@@ -291,6 +291,20 @@ class Assembly:
         paths: Mapping[str, Path] = self._from_table(name, spec, make, "has no paths")
         return paths
 
+    def backend_description(self, name: str) -> str:
+        """What a slow call to backend ``name`` waits for (its descriptor's ``describe``), else
+        ``the NAME backend``. Offline; never raises."""
+        fallback = f"the {name} backend"
+        try:
+            spec = self.registry.get(BackendSpec, name)
+            if spec.describe is None:
+                return fallback
+            describe = load_callable(spec.describe, f"backend '{name}' (describe)")
+            text = self._from_table(name, spec, lambda o, _c: describe(o), "has no description")
+        except Exception:  # noqa: BLE001  # the operation itself reports what is wrong
+            return fallback
+        return text if isinstance(text, str) and text else fallback
+
     def _from_table(
         self,
         name: str,
