@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections.abc
 import functools
-import inspect
 import sys
 import types
 import typing
@@ -57,23 +56,33 @@ def _accepts(hint: Any) -> tuple[Callable[[object], bool], list[str]]:
     return (lambda value: isinstance(value, kind)), [kind.__name__]
 
 
+def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
+    """The names of ``function``'s parameters, in order (``*args``/``**kwargs`` left out;
+    read from the code object: :mod:`inspect` costs every CLI start milliseconds)."""
+    code = function.__code__
+    return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+
+
 def _compile(function: Callable[..., Any]) -> list[Check]:
     """``(position, parameter, predicate, expected)`` for each checked parameter."""
     module = sys.modules[function.__module__]
-    parameters = list(inspect.signature(function).parameters.values())
+    parameters = _parameters(function)
     annotations = {
-        p.name: p.annotation
-        for p in parameters
-        if p.name not in SELF_CHECKED and p.annotation is not inspect.Parameter.empty
+        name: function.__annotations__[name]
+        for name in parameters
+        if name not in SELF_CHECKED and name in function.__annotations__
     }
     holder = types.SimpleNamespace(__annotations__=annotations)
     hints = typing.get_type_hints(holder, globalns=vars(module))
     checks = []
+    positional = function.__code__.co_argcount  # keyword-only ones follow, after any *args
     for position, parameter in enumerate(parameters):
-        if parameter.name in hints:
-            predicate, names = _accepts(hints[parameter.name])
+        if position >= positional:
+            position = sys.maxsize  # never matched against a positional argument
+        if parameter in hints:
+            predicate, names = _accepts(hints[parameter])
             expected = ", ".join(dict.fromkeys(names[:-1])) + " or " * (len(names) > 1)
-            checks.append((position, parameter.name, predicate, expected + names[-1]))
+            checks.append((position, parameter, predicate, expected + names[-1]))
     return checks
 
 
@@ -83,13 +92,10 @@ def checked(function: F) -> F:
     compiled = False
     where = "the constructor" if function.__name__ == "__init__" else f"{function.__name__}()"
     first = next(
-        (
-            position
-            for position, name in enumerate(inspect.signature(function).parameters)
-            if name not in SELF_CHECKED
-        ),
-        0,
+        (i for i, name in enumerate(_parameters(function)) if name not in SELF_CHECKED),
+        sys.maxsize,
     )
+    first = min(first, function.__code__.co_argcount)  # arguments past it: checked by name
 
     def problem(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
         nonlocal checks, compiled
@@ -124,6 +130,6 @@ def checked(function: F) -> F:
 def checked_arguments(cls: C) -> C:
     """Wrap every public method of ``cls`` with :func:`checked`."""
     for attribute, member in list(vars(cls).items()):
-        if not attribute.startswith("_") and inspect.isfunction(member):
+        if not attribute.startswith("_") and isinstance(member, types.FunctionType):
             setattr(cls, attribute, checked(member))
     return cls

@@ -142,3 +142,11 @@ def test_repr_shows_the_public_name_and_no_path(tmp_path: Path) -> None:
         pass
 
     assert repr(Mine(data_dir=tmp_path)).startswith("Mine(")
+
+
+def test_positional_and_keyword_only_parameters_are_told_apart(manager: SecretsManager) -> None:
+    """``scoped(*names, read_only=...)``: the names are not checked as ``read_only``."""
+    handle = manager.scoped("db", "app/", read_only=True)
+    assert handle.retrieve_secret("db") == "v1"
+    with pytest.raises(InvalidArgumentError, match="read_only must be bool, not str"):
+        manager.scoped("db", read_only="yes")  # type: ignore[arg-type]
