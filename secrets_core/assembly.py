@@ -16,15 +16,10 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from secrets_core import defaults
-from secrets_core.audit._chain import (
-    AuditVerification,
-    anchor_record,
-    check_anchor,
-    parse_head,
-    verify_log,
-)
+from secrets_core.audit._chain import anchor_record, check_anchor, parse_head
 from secrets_core.audit._events import AuditTrail
 from secrets_core.audit._operation import AuditedOperation, Operation
+from secrets_core.audit._verify import AuditVerification, verify_log
 from secrets_core.config import Settings, load_settings, plugin_name, resolve_options
 from secrets_core.errors import (
     BackendConfigurationError,
@@ -127,7 +122,10 @@ class Assembly:
 
     def context(self) -> PluginContext:
         return self.settings.context._replace(
-            kdf=self.kdf, audit_key=self.audit_key, audit_anchor=self.audit_anchor
+            kdf=self.kdf,
+            audit_key=self.audit_key,
+            audit_anchor=self.audit_anchor,
+            advance_audit_anchor=self.advance_audit_anchor,
         )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
@@ -156,6 +154,19 @@ class Assembly:
         if stored is None and first is not None:
             stored = keys.set_audit_anchor(anchor_record(key, *first))
         return check_anchor(key, stored)
+
+    def advance_audit_anchor(self, to: tuple[int, str]) -> tuple[int, str] | None:
+        """Move the audit chain's anchor forward to ``to`` (a later line the caller has
+        verified chains on from the current anchor); return the anchor in force."""
+        keys = self.key_manager()
+        if not keys.exists():
+            return None
+        key = keys.audit_key()
+        stored = keys.audit_anchor()
+        current = check_anchor(key, stored)
+        if current is not None and to[0] <= current[0]:
+            return current
+        return check_anchor(key, keys.set_audit_anchor(anchor_record(key, *to), stored))
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -239,6 +250,9 @@ class Assembly:
 
     def backend(self, name: str | None) -> tuple[BackendSpec, StorageBackend]:
         name = name or self.settings.default_backend
+        built = self.backends.get(name)  # every call asks: no lock once it is built
+        if built is not None:
+            return built
         with self._lock:
             if name not in self.backends:
                 self.backends[name] = self._make_backend(name)

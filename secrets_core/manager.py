@@ -163,7 +163,7 @@ class SecretsManager:
             # read-heavy application (no locks once the backend is open).
             name = validate_name(name)
             backend_name = assembly.backend_name(backend_type)
-            spec, backend = assembly.backends.get(backend_name) or assembly.backend(backend_name)
+            spec, backend = assembly.backend(backend_name)
             value = assembly.decode(spec, name, backend.read(name)).reveal()
             redaction.remember(value)  # a no-op unless redact_logs() was called
             return value

@@ -76,7 +76,9 @@ class PluginContext(NamedTuple):
     no keyring yet (audit sinks that chain or hash names use it). ``audit_anchor(None)``
     returns where the keyring anchors the audit chain, ``(seq, mac)`` of its first line, or
     None; ``audit_anchor((seq, mac))`` records that anchor unless one exists, and returns the
-    one in force.
+    one in force. ``advance_audit_anchor((seq, mac))`` moves the anchor forward to a later
+    line, for a sink whose retention deletes the oldest files (it must first check that the
+    line chains on from the current anchor), and returns the one in force.
     """
 
     data_dir: Path
@@ -85,6 +87,7 @@ class PluginContext(NamedTuple):
     kdf: Callable[[str | None, Mapping[str, int] | None], "Kdf"] | None = None
     audit_key: Callable[[], bytes | None] | None = None
     audit_anchor: Callable[[tuple[int, str] | None], tuple[int, str] | None] | None = None
+    advance_audit_anchor: Callable[[tuple[int, str]], tuple[int, str] | None] | None = None
 
 
 # --- interfaces the factories return ---------------------------------------------------------
