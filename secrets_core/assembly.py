@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from secrets_core import defaults
 from secrets_core.audit._chain import anchor_record, check_anchor, parse_head
@@ -26,6 +26,7 @@ from secrets_core.errors import (
     BackendUnavailableError,
     ConfigError,
     KeyringRollbackError,
+    PluginNotFoundError,
     SecretsError,
 )
 from secrets_core.keys import envelope
@@ -49,6 +50,8 @@ from secrets_core.plugin._api import (
 from secrets_core.plugin._factory import load as load_callable
 from secrets_core.plugin._registry import PluginInfo, PluginPolicy, PluginRegistry, get_registry
 from secrets_core.secret import SecretValue
+
+S = TypeVar("S")
 
 _UNNAMED = object()
 
@@ -259,6 +262,10 @@ class Assembly:
         self, name: str, table: Mapping[str, Any] | None = None
     ) -> tuple[BackendSpec, StorageBackend]:
         """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
+        if not self.backends:  # the first one: a table naming no installed backend is a typo
+            for configured in self.settings.backends:
+                if not self.registry.installed("backend", configured):
+                    self.configured(BackendSpec, configured, f"backends.{configured}")
         spec = self.registry.get(BackendSpec, name)
 
         def make(options: Mapping[str, Any], context: PluginContext) -> Any:
@@ -297,6 +304,20 @@ class Assembly:
         make = load_callable(spec.paths, f"backend '{name}' (paths)")
         paths: Mapping[str, Path] = self._from_table(name, spec, make, "has no paths")
         return paths
+
+    def backend_description(self, name: str) -> str:
+        """What a slow call to backend ``name`` waits for (its descriptor's ``describe``), else
+        ``the NAME backend``. Offline; never raises."""
+        fallback = f"the {name} backend"
+        try:
+            spec = self.registry.get(BackendSpec, name)
+            if spec.describe is None:
+                return fallback
+            describe = load_callable(spec.describe, f"backend '{name}' (describe)")
+            text = self._from_table(name, spec, lambda o, _c: describe(o), "has no description")
+        except Exception:  # noqa: BLE001  # the operation itself reports what is wrong
+            return fallback
+        return text if isinstance(text, str) and text else fallback
 
     def _from_table(
         self,
@@ -424,9 +445,18 @@ class Assembly:
     def keyring_path(self) -> Path:
         return defaults.keyring_path(self.settings.data_dir)
 
+    def configured(self, kind: type[S], name: str, key: str) -> S:
+        """:meth:`PluginRegistry.get` for a name the config gives at ``key``; if it is not
+        installed, the error names the key (a typo surfaces where it was made)."""
+        try:
+            return self.registry.get(kind, name)
+        except PluginNotFoundError as exc:
+            raise PluginNotFoundError(f"{self.where(key)}: {exc}") from None
+
     def key_manager(self) -> KeyManager:
         with self._lock:
             if self._keys is None:
+                self.configured(CipherSpec, self.settings.cipher, "cipher")  # for new keys
                 self._keys = KeyManager(
                     path=self.keyring_path,
                     source=self.key_source(
@@ -526,9 +556,11 @@ class Assembly:
             validate.bind(spec).factory.validate(resolved)  # the plugin's own offline checks
 
         for name in self.configured_backend_names():
-            check(options, BackendSpec, name, settings.backends.get(name, {}),
-                  f"backends.{name}")  # fmt: skip
-        check(self.cipher_spec, settings.cipher)
+            check(self.configured, BackendSpec, name, f"backends.{name}")
+            if registry.has("backend", name):
+                check(options, BackendSpec, name, settings.backends.get(name, {}),
+                      f"backends.{name}")  # fmt: skip
+        check(self.configured, CipherSpec, settings.cipher, "cipher")
         check(self.kdf, None, None)
         check(options, KeySourceSpec, settings.key_source,
               settings.key_source_options, "key_source")  # fmt: skip

@@ -333,6 +333,11 @@ class BackendSpec(NamedTuple):
     """Optional offline check of the resolved options (no connection, no file written):
     raise :class:`~secrets_core.errors.ConfigError` naming the option. Runs before every
     ``factory`` call and in ``secure-secrets config validate``."""
+    describe: Callable[[Mapping[str, Any]], str] | str | None = None
+    """Optional: what a slow call waits for, from the resolved options, offline and never
+    with a credential (``"vault at https://vault.example:8200 (budget 15 s)"``). On a
+    terminal the CLI prints ``waiting for <it>...`` when an operation takes over a second;
+    without it, ``the NAME backend``."""
 
     def make(self, options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
         """Call the factory (importing a ``"module:attr"`` one) and check its result."""

@@ -67,7 +67,7 @@ def _descriptor(where: str, spec: Any) -> Any:
             f"{where}: field 'factory' is {type(factory).__name__}; give a callable or a "
             "'package.module:attribute' string"
         )
-    for field in ("validate", "dynamic", "paths"):
+    for field in ("validate", "dynamic", "paths", "describe"):
         value = getattr(spec, field, None)
         if (
             value is not None
