@@ -2,7 +2,7 @@
 against raw hvac on the same node, at 1, 8 and 32 threads, and what read-your-writes costs
 against the leader. Prints ratios measured in the same run (not a test; machines are noisy).
 
-    .venv/bin/python benchmarks/bench_vault_cluster.py [--window 1.0] [--rounds 7]
+    .venv/bin/python benchmarks/bench_vault_cluster.py [--window 1.0] [--rounds 9]
 
 Targets (issue 22): manager throughput (``audit_sinks = []``) at least 1.0x raw hvac against
 the same node; read-your-writes costs at most 10% of read throughput against the leader
@@ -43,7 +43,7 @@ VALUE = "x" * 64
 THREADS = (1, 8, 32)
 POOL = 32
 # (rounds, window seconds) per report level
-LEVELS = {"full": (7, 1.0), "quick": (3, 0.5), "smoke": (1, 0.2)}
+LEVELS = {"full": (9, 1.0), "quick": (3, 0.5), "smoke": (1, 0.2)}
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def report_rows(level: str) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--window", type=float, default=1.0, help="seconds per window")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds (one window per side)")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds (one window per side)")
     parser.add_argument("--markdown", action="store_true", help="print the rows as Markdown")
     args = parser.parse_args()
     rows = measure(args.rounds, args.window)
