@@ -92,8 +92,9 @@ def _as_requests_error(exc: BaseException) -> requests.exceptions.RequestExcepti
     errors = urllib3.exceptions
     if isinstance(exc, errors.SSLError):
         return requests.exceptions.SSLError(exc)
-    if isinstance(exc, errors.NewConnectionError):  # refused, unresolvable (a ConnectTimeout
-        return requests.exceptions.ConnectionError(exc)  # subclass in urllib3, not here)
+    # Refused or unresolvable: a ConnectTimeoutError subclass in urllib3, not a timeout here.
+    if isinstance(exc, errors.NewConnectionError):
+        return requests.exceptions.ConnectionError(exc)
     if isinstance(exc, errors.ConnectTimeoutError):
         return requests.exceptions.ConnectTimeout(exc)
     if isinstance(exc, errors.ReadTimeoutError):
