@@ -24,6 +24,10 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
   references against ``run --only`` x100.
 * cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` against ``bao kv get`` and
               ``python -c "import cryptography.fernet"``.
+* cluster  -- benchmarks/bench_vault_cluster.py: read and write throughput at 1, 8 and 32
+              threads against raw hvac, and the cost of read-your-writes, on a 3-node OpenBao
+              Raft cluster started (and stopped) for the run. Slow (3-4 minutes in a full
+              run), so opt-in: ``--only cluster``, or ``--with cluster`` to add it to a run.
 
 Each section runs in its own interpreter (its own temporary home, no state shared between
 benchmarks, one at a time so they do not compete for the CPUs) and hands its rows back as
@@ -52,7 +56,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_common import Row, render  # noqa: E402
 
-SECTIONS = ("file", "peers", "audit", "rotation", "env", "vault", "cli", "references")
+SECTIONS = ("file", "peers", "audit", "rotation", "env", "vault", "cli", "references", "cluster")
+OPT_IN = ("cluster",)  # slow: run only when named in --only or --with
 LEVELS = ("full", "quick", "smoke")
 # Rotation count and env rounds, CLI rounds per level.
 ROTATE = {"full": 10_000, "quick": 1_000, "smoke": 50}
@@ -95,6 +100,10 @@ def measure_section(section: str, level: str, sizes: list[int] | None) -> list[R
         import bench_references
 
         return bench_references.report_rows(level)
+    if section == "cluster":
+        import bench_vault_cluster
+
+        return bench_vault_cluster.report_rows(level)
     raise ValueError(section)
 
 
@@ -184,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", help=f"comma-separated sections from {','.join(SECTIONS)}")
     parser.add_argument("--skip", help="comma-separated sections to leave out")
+    parser.add_argument("--with", dest="extra", help=f"opt-in sections to add: {','.join(OPT_IN)}")
     parser.add_argument("--sizes", help="file section: comma-separated store sizes")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
@@ -199,7 +209,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     run_level = "quick" if args.quick else "smoke" if args.smoke else "full"
-    chosen = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
+    default = [s for s in SECTIONS if s not in OPT_IN]
+    chosen = [s.strip() for s in args.only.split(",")] if args.only else default
+    chosen += [s.strip() for s in args.extra.split(",")] if args.extra else []
     skipped = {s.strip() for s in args.skip.split(",")} if args.skip else set()
     unknown = sorted((set(chosen) | skipped) - set(SECTIONS))
     if unknown:
