@@ -49,6 +49,7 @@ from secrets_core.plugin._api import (
     KeySource,
     KeySourceSpec,
     PluginContext,
+    RecordKey,
     StorageBackend,
 )
 from secrets_core.plugin._factory import load as load_callable
@@ -124,7 +125,10 @@ class Assembly:
 
     def context(self) -> PluginContext:
         return self.settings.context._replace(
-            kdf=self.kdf, audit_key=self.audit_key, audit_anchor=self.audit_anchor
+            kdf=self.kdf,
+            audit_key=self.audit_key,
+            audit_anchor=self.audit_anchor,
+            record_key=self.record_key,
         )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
@@ -140,6 +144,11 @@ class Assembly:
         one: a failed first operation must not make keys)."""
         keys = self.key_manager()
         return keys.audit_key() if keys.exists() else None
+
+    def record_key(self) -> RecordKey | None:
+        """The key that authenticates backend records, or None if there is no keyring yet."""
+        keys = self.key_manager()
+        return keys.record_key() if keys.exists() else None
 
     def audit_anchor(self, first: tuple[int, str] | None = None) -> tuple[int, str] | None:
         """Where the keyring anchors the audit chain, ``(seq, mac)`` of its first line; with

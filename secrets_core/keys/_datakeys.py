@@ -37,7 +37,7 @@ from secrets_core.errors import (
     RotationIncompleteError,
 )
 from secrets_core.fsutil import TEMP_SUFFIX, atomic_write, ensure_private_dir, read_private_file
-from secrets_core.plugin._api import Cipher, CipherSpec, KeySource
+from secrets_core.plugin._api import Cipher, CipherSpec, KeySource, RecordKey
 
 KEYRING_FORMAT = 2  # 2: with the integrity key, the generation and the ledger of stores
 _FORMATS = (1, KEYRING_FORMAT)
@@ -50,6 +50,10 @@ def _now() -> str:
 
 _AUDIT_AD = b"secure-secrets keyring v1\0audit-chain"
 _INTEGRITY_AD = b"secure-secrets keyring v1\0integrity"
+_RECORDS_LABEL = "store records"  # the label of the record-MAC key, apart from "ledger"
+#: Set (and MACed with the ledger) once every store holds authenticated records only: in a
+#: new keyring, and by a completed rotation, which rewrote every record of every store.
+_RECORDS_FLAG = "records_authenticated"
 
 
 def _wrap_ad(key_id: str) -> bytes:
@@ -225,6 +229,7 @@ class KeyManager:
             drop = {k["id"] for k in older[max(keep, 0) :]}
             self._doc["keys"] = [k for k in self._doc["keys"] if k["id"] not in drop]
             self._doc.pop("rotation", None)
+            self._doc[_RECORDS_FLAG] = True  # every store's records were rewritten, with MACs
             self._save()
             self._reload()
             return sorted(drop)
@@ -342,6 +347,22 @@ class KeyManager:
                             self._reload()
             return self._derived(purpose)
 
+    def record_key(self) -> RecordKey:
+        """The key that authenticates storage plugins' records, and whether records from
+        before record MACs may still be read (see :class:`~secrets_core.plugin.RecordKey`).
+        The flag is MACed with the ledger: its absence is trusted only once the ledger
+        verifies (a keyring that has it needs no ledger work here)."""
+        with self._lock:
+            if self._primary is None:
+                self._unlock(create=False)
+            elif self._changed_on_disk():
+                self._reload()
+            key = self.integrity_key(_RECORDS_LABEL)
+            legacy_readable = self._doc.get(_RECORDS_FLAG) is not True
+            if legacy_readable:
+                self._verify_ledger()
+            return RecordKey(key, legacy_readable)
+
     def _derived(self, purpose: str) -> bytes:
         if self._integrity_key is None:
             self._integrity_key = self._unwrap_extra("integrity_key", _INTEGRITY_AD)
@@ -353,6 +374,8 @@ class KeyManager:
                 "stores": doc.get("stores", []),
                 "generation": doc.get("generation", 0),
                 "keyring_id": doc.get("keyring_id", ""),
+                # Only when set, so keyrings MACed before the flag existed still verify.
+                **({_RECORDS_FLAG: doc[_RECORDS_FLAG]} if _RECORDS_FLAG in doc else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -522,6 +545,7 @@ class KeyManager:
         }
         self._doc["primary"] = self._add_key(spec)
         self._doc["audit_key"] = self._new_audit_key(spec)
+        self._doc[_RECORDS_FLAG] = True  # no store holds a record of this keyring yet
         self._save()
 
     def _new_audit_key(self, spec: CipherSpec, ad: bytes = _AUDIT_AD) -> dict[str, str]:

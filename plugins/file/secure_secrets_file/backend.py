@@ -48,7 +48,7 @@ from secrets_core.fsutil import (
 )
 from secrets_core.lazylog import get_logger
 from secrets_core.names import validate_name
-from secrets_core.plugin import PluginContext, SecretMetadata, VersionInfo
+from secrets_core.plugin import PluginContext, RecordKey, SecretMetadata, VersionInfo
 from secure_secrets_file import record as rec
 from secure_secrets_file.locking import LockDirectory
 
@@ -132,6 +132,7 @@ class FileBackend:
         *,
         max_versions: int = DEFAULT_MAX_VERSIONS,
         on_loose_permissions: str = "error",
+        record_key: Callable[[], RecordKey | None] | None = None,
     ) -> None:
         if isinstance(lock_timeout, bool) or not (
             isinstance(lock_timeout, (int, float)) and lock_timeout >= 0
@@ -152,6 +153,7 @@ class FileBackend:
                 f"{', '.join(repr(p) for p in LOOSE_PERMISSION_POLICIES)}"
             )
         self.max_versions = max_versions
+        self.auth = rec.Authenticator(record_key)
         self.on_loose_permissions = on_loose_permissions
         self._warned: set[str] = set()
         self.root = self._private_dir(Path(root))
@@ -169,6 +171,7 @@ class FileBackend:
             10.0 if timeout is None else timeout,
             max_versions=DEFAULT_MAX_VERSIONS if max_versions is None else max_versions,
             on_loose_permissions=options.get("on_loose_permissions") or "error",
+            record_key=context.record_key,
         )
 
     def __repr__(self) -> str:
@@ -188,7 +191,7 @@ class FileBackend:
         stem = _stem(name)
         raw = self._read_file(stem + SUFFIX, name, missing_ok=False)
         assert raw is not None
-        return rec.current_value(raw, name, stem + SUFFIX)[1]
+        return rec.current_value(raw, name, stem + SUFFIX, self.auth)[1]
 
     def write(self, name: str, value: bytes | str) -> int:
         """Store ``value`` as the new current version; return its number. The oldest versions
@@ -252,10 +255,10 @@ class FileBackend:
         stem = _stem(name)
         raw = self._read_file(stem + SUFFIX, name, missing_ok=False)
         assert raw is not None
-        current, value = rec.current_value(raw, name, stem + SUFFIX)
+        current, value = rec.current_value(raw, name, stem + SUFFIX, self.auth)
         if version == current and type(version) is int:
             return value
-        for stored in rec.decode(raw, name, stem + SUFFIX).versions:
+        for stored in rec.decode(raw, name, stem + SUFFIX, self.auth).versions:
             if stored.version == version and type(version) is int:
                 return stored.value
         shown = version if type(version) is int else f"of type {type(version).__name__}"
@@ -267,7 +270,9 @@ class FileBackend:
     def rewrite_versions(self, name: str, transform: Callable[[bytes | str], bytes | str]) -> int:
         """Replace every retained version's value (soft-deleted secrets too) with
         ``transform(value)`` in one atomic file replacement; return how many changed. Times and
-        version numbers are kept: the values are the same secrets, re-encrypted."""
+        version numbers are kept: the values are the same secrets, re-encrypted. A record in
+        the unkeyed format of earlier versions is rewritten with a MAC even if no value
+        changed, so a completed rotation leaves none."""
         name = validate_name(name)
         stem = _stem(name)
         with self.locks.hold(stem, f"secret '{name}'"):
@@ -281,7 +286,7 @@ class FileBackend:
                 if type(new) is not type(stored.value) or new != stored.value:
                     stored.value = new
                     changed += 1
-            if changed:
+            if changed or (record.legacy and self.auth.key() is not None):
                 self._store(stem + (DELETED_SUFFIX if deleted else SUFFIX), record, name)
         return changed
 
@@ -301,7 +306,7 @@ class FileBackend:
             name = secret_name(entry.name)
             raw = None if name is None else self._read_file(entry.name, name, missing_ok=True)
             if name is not None and raw is not None:  # None: purged or renamed meanwhile
-                yield name, rec.every_value(raw, name, entry.name)
+                yield name, rec.every_value(raw, name, entry.name, self.auth)
 
     # --- Capability.METADATA ----------------------------------------------------------------
 
@@ -463,17 +468,17 @@ class FileBackend:
         for _attempt in range(2):
             raw = self._read_file(stem + SUFFIX, name, missing_ok=True)
             if raw is not None:
-                return rec.decode(raw, name, stem + SUFFIX), False
+                return rec.decode(raw, name, stem + SUFFIX, self.auth), False
             if not deleted_too:
                 return None
             raw = self._read_file(stem + DELETED_SUFFIX, name, missing_ok=True)
             if raw is not None:
-                return rec.decode(raw, name, stem + DELETED_SUFFIX), True
+                return rec.decode(raw, name, stem + DELETED_SUFFIX, self.auth), True
             # Neither: absent, or a lock-free reader raced a restore's rename; look once more.
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record)
+        data = rec.encode(record, self.auth.key())
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:
