@@ -286,7 +286,7 @@ class FileBackend:
                 if type(new) is not type(stored.value) or new != stored.value:
                     stored.value = new
                     changed += 1
-            if changed or (record.legacy and self.auth.key() is not None):
+            if changed or (record.legacy and self.auth.has_key()):
                 self._store(stem + (DELETED_SUFFIX if deleted else SUFFIX), record, name)
         return changed
 
@@ -478,7 +478,7 @@ class FileBackend:
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record, self.auth.key())
+        data = rec.encode(record, self.auth)
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:

@@ -6,6 +6,7 @@ through a real manager and keyring in tests/test_record_authentication.py.
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 
@@ -48,3 +49,12 @@ def test_a_rewrite_upgrades_an_unkeyed_record_even_when_no_value_changes(tmp_pat
     assert magic(backend, "k") == rec.MAGIC
     strict = FileBackend(tmp_path / "store", record_key=lambda: RecordKey(KEY.key, False))
     assert [strict.read_version("k", v) for v in (1, 2)] == ["token-1", "token-2"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 1000, 100_000])
+def test_the_record_mac_is_hmac_sha256(size: int) -> None:
+    data = os.urandom(size)
+    auth = rec.Authenticator(lambda: KEY)
+    assert auth.mac(data) == hmac.digest(KEY.key, data, "sha256")
+    assert auth.mac(memoryview(data)) == auth.mac(data), "the precomputed pads are not consumed"
+    assert rec.Authenticator(None).mac(data) is None
