@@ -70,6 +70,12 @@ _READ_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
     | getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in the store must not hang a reader
 )
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 _geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
 
 
@@ -154,6 +160,7 @@ class FileBackend:
             )
         self.max_versions = max_versions
         self.auth = rec.Authenticator(record_key)
+        self._euid = None if _geteuid is None else _geteuid()
         self.on_loose_permissions = on_loose_permissions
         self._warned: set[str] = set()
         self.root = self._private_dir(Path(root))
@@ -293,20 +300,30 @@ class FileBackend:
     def iter_stored_values(self) -> Iterator[tuple[str, list[bytes | str]]]:
         """Every secret, live or soft-deleted, with every retained version's stored value,
         oldest first: one directory scan and one lock-free read per record (for
-        ``secure-secrets verify-keys``)."""
+        ``secure-secrets verify-keys``). The records are opened relative to one descriptor
+        of the store directory (no path walk per file, and a store directory swapped
+        mid-scan is not followed), with the same no-follow, type, mode and MAC checks."""
         try:
-            entries = list(os.scandir(self.root))
+            dir_fd = os.open(self.root, _DIR_FLAGS)
+            try:
+                entries = [entry.name for entry in os.scandir(dir_fd)]
+            except BaseException:
+                os.close(dir_fd)
+                raise
         except OSError as exc:
             raise BackendUnavailableError(
                 f"the file backend's store cannot be listed ({exc.strerror})"
             ) from None
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith((SUFFIX, DELETED_SUFFIX)):
-                continue
-            name = secret_name(entry.name)
-            raw = None if name is None else self._read_file(entry.name, name, missing_ok=True)
-            if name is not None and raw is not None:  # None: purged or renamed meanwhile
-                yield name, rec.every_value(raw, name, entry.name, self.auth)
+        try:
+            for file in entries:
+                if file.startswith(".") or not file.endswith((SUFFIX, DELETED_SUFFIX)):
+                    continue
+                name = secret_name(file)
+                raw = None if name is None else self._read_file(file, name, True, dir_fd)
+                if name is not None and raw is not None:  # None: purged or renamed meanwhile
+                    yield name, rec.every_value(raw, name, file, self.auth)
+        finally:
+            os.close(dir_fd)
 
     # --- Capability.METADATA ----------------------------------------------------------------
 
@@ -431,11 +448,17 @@ class FileBackend:
             log.warning("%s", message)
             warnings.warn(message, LoosePermissionsWarning, stacklevel=4)
 
-    def _read_file(self, file: str, name: str, *, missing_ok: bool) -> bytes | None:
+    def _read_file(
+        self, file: str, name: str, missing_ok: bool, dir_fd: int | None = None
+    ) -> bytes | None:
         """The whole file, or None (``missing_ok``) / SecretNotFoundError if there is none.
-        Refuses a symlink; checks mode and owner on the opened descriptor."""
+        Refuses a symlink; checks type, mode and owner on the opened descriptor. ``dir_fd``:
+        open ``file`` relative to that descriptor of the store directory."""
         try:
-            fd = os.open(self._prefix + file, _READ_FLAGS)
+            if dir_fd is None:
+                fd = os.open(self._prefix + file, _READ_FLAGS)
+            else:
+                fd = os.open(file, _READ_FLAGS, dir_fd=dir_fd)
         except FileNotFoundError:
             if missing_ok:
                 return None
@@ -448,7 +471,7 @@ class FileBackend:
                 raise BackendConfigurationError(
                     f"the file of secret '{name}' ({file}) is not a regular file; refused"
                 )
-            if info.st_mode & 0o077 or (_geteuid is not None and info.st_uid != _geteuid()):
+            if info.st_mode & 0o077 or (self._euid is not None and info.st_uid != self._euid):
                 self._check_private(info, f"the file of secret '{name}' ({file})", 0o600)
             size = info.st_size
             raw = os.read(fd, size)
