@@ -1,0 +1,50 @@
+"""The audit chain's key and anchor, kept in the keyring (opaque here: ``secrets_core.audit``
+makes and checks them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from secrets_core.keys._keyring_file import _AUDIT_AD, KeyringFile
+
+
+class AuditAnchor(KeyringFile):
+    """The audit chain key (wrapped by the KEK, kept across rotations) and its anchor."""
+
+    def audit_key(self) -> bytes:
+        """The audit chain key (created on first use for keyrings made without one)."""
+        with self._lock:
+            if self._audit_key is None:
+                if self._primary is None:
+                    self._unlock(create=False)
+                if "audit_key" not in self._doc:
+                    with self._locked():
+                        self._reload()
+                        if "audit_key" not in self._doc:
+                            spec = self._cipher_for_name(
+                                self._keys[self._primary or ""].cipher_name
+                            )
+                            self._doc["audit_key"] = self._new_audit_key(spec)
+                            self._save()
+                            self._reload()
+                self._audit_key = self._unwrap_extra("audit_key", _AUDIT_AD)
+            return self._audit_key
+
+    def audit_anchor(self) -> dict[str, Any] | None:
+        """The record anchoring the audit chain's start, as stored, or None."""
+        with self._lock:
+            self._loaded()
+            found = self._doc.get("audit_anchor")
+            return dict(found) if isinstance(found, dict) else None
+
+    def set_audit_anchor(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store ``record`` as the audit chain's anchor unless one exists; return the one in
+        force. An anchor is never replaced: a log-only attacker must not move the start."""
+        with self._locked(), self._lock:
+            self._unlock(create=False)
+            self._reload()
+            if not isinstance(self._doc.get("audit_anchor"), dict):
+                self._doc["audit_anchor"] = dict(record)
+                self._save()
+                self._reload()
+            return dict(self._doc["audit_anchor"])
