@@ -11,6 +11,9 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
               100,000 secrets stored, and how the ratio scales; the manager for reference.
 * peers    -- keyrings.alt and keyrings.cryptfile next to ours at 10 and 1,000 secrets
               (measured in the file section's run; absent peers are reported, not fatal).
+* audit    -- benchmarks/bench_audit.py: the default-config (audited) get and set against floors
+              doing the same work by hand: read + Fernet decrypt (or durable write) + one event,
+              HMAC-chained and appended under flock.
 * rotation -- benchmarks/bench_crypto.py: rotating 10,000 secrets against as many durable
               rewrites of the store's own files; envelope seal/open against raw Fernet.
 * env      -- benchmarks/bench_env.py: env-backend get against Fernet decrypt + os.environ lookup.
@@ -49,12 +52,14 @@ sys.path.insert(0, str(HERE))
 
 from bench_common import Row, render  # noqa: E402
 
-SECTIONS = ("file", "peers", "rotation", "env", "vault", "cli", "references")
+SECTIONS = ("file", "peers", "audit", "rotation", "env", "vault", "cli", "references")
 LEVELS = ("full", "quick", "smoke")
 # Rotation count and env rounds, CLI rounds per level.
 ROTATE = {"full": 10_000, "quick": 1_000, "smoke": 50}
 ENV_ROUNDS = {"full": 20_000, "quick": 3_000, "smoke": 500}
 CLI_RUNS = {"full": 21, "quick": 7, "smoke": 2}
+# Audited gets and sets (interleaved with their floors).
+AUDIT_COUNTS = {"full": (3000, 300), "quick": (800, 100), "smoke": (200, 30)}
 
 
 def measure_section(section: str, level: str, sizes: list[int] | None) -> list[Row]:
@@ -66,6 +71,10 @@ def measure_section(section: str, level: str, sizes: list[int] | None) -> list[R
         if section == "peers" and sizes is None:
             sizes = [10, 1000] if level != "smoke" else [10]
         return bench_file.report_rows(level, sizes, peers=section != "file")
+    if section == "audit":
+        import bench_audit
+
+        return bench_audit.measure(*AUDIT_COUNTS[level])
     if section == "rotation":
         import bench_crypto
 

@@ -37,13 +37,18 @@ class AuditAnchor(KeyringFile):
             found = self._doc.get("audit_anchor")
             return dict(found) if isinstance(found, dict) else None
 
-    def set_audit_anchor(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Store ``record`` as the audit chain's anchor unless one exists; return the one in
-        force. An anchor is never replaced: a log-only attacker must not move the start."""
+    def set_audit_anchor(
+        self, record: dict[str, Any], replacing: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Store ``record`` as the audit chain's anchor if the one in force is ``replacing``
+        (None: only where there is none yet); return the one in force. Only the audit trail
+        moves an anchor, forward, when retention deletes the oldest log files; the record is
+        MACed with the audit key, so someone who can only edit files cannot move it."""
         with self._locked(), self._lock:
             self._unlock(create=False)
             self._reload()
-            if not isinstance(self._doc.get("audit_anchor"), dict):
+            current = self._doc.get("audit_anchor")
+            if (current if isinstance(current, dict) else None) == replacing:
                 self._doc["audit_anchor"] = dict(record)
                 self._save()
                 self._reload()
