@@ -45,6 +45,7 @@ from secrets_core.plugin._api import (
     KeySource,
     KeySourceSpec,
     PluginContext,
+    RecordKey,
     StorageBackend,
 )
 from secrets_core.plugin._factory import load as load_callable
@@ -126,6 +127,7 @@ class Assembly:
             audit_key=self.audit_key,
             audit_anchor=self.audit_anchor,
             advance_audit_anchor=self.advance_audit_anchor,
+            record_key=self.record_key,
         )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
@@ -141,6 +143,11 @@ class Assembly:
         one: a failed first operation must not make keys)."""
         keys = self.key_manager()
         return keys.audit_key() if keys.exists() else None
+
+    def record_key(self) -> RecordKey | None:
+        """The key that authenticates backend records, or None if there is no keyring yet."""
+        keys = self.key_manager()
+        return keys.record_key() if keys.exists() else None
 
     def audit_anchor(self, first: tuple[int, str] | None = None) -> tuple[int, str] | None:
         """Where the keyring anchors the audit chain, ``(seq, mac)`` of its first line; with

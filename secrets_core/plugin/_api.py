@@ -69,6 +69,27 @@ class ConfigOption(NamedTuple):
     env: str | None = None
 
 
+class RecordKey:
+    """The key a storage plugin authenticates its records with (``PluginContext.record_key``).
+
+    ``key``: 32 bytes derived from the keyring's integrity key with a label of its own (never
+    a data key; unchanged by data-key rotation). ``legacy_readable``: whether records written
+    without a MAC by an earlier version may still be read; False once every store of the
+    keyring holds authenticated records only (a keyring made with authenticated records, or
+    one a completed rotation has upgraded), so a record rewritten into the unkeyed format is
+    refused. The key is kept out of ``repr``.
+    """
+
+    __slots__ = ("key", "legacy_readable")
+
+    def __init__(self, key: bytes, legacy_readable: bool) -> None:
+        self.key = key
+        self.legacy_readable = legacy_readable
+
+    def __repr__(self) -> str:
+        return f"RecordKey(key=<hidden>, legacy_readable={self.legacy_readable})"
+
+
 class PluginContext(NamedTuple):
     """Where plugins keep their files, resolved by the core from config/env/platformdirs.
 
@@ -81,7 +102,10 @@ class PluginContext(NamedTuple):
     None; ``audit_anchor((seq, mac))`` records that anchor unless one exists, and returns the
     one in force. ``advance_audit_anchor((seq, mac))`` moves the anchor forward to a later
     line, for a sink whose retention deletes the oldest files (it must first check that the
-    line chains on from the current anchor), and returns the one in force.
+    line chains on from the current anchor), and returns the one in force. ``record_key()``
+    returns the :class:`RecordKey` that authenticates a storage plugin's records, or None
+    while the store has no keyring yet; call it when a record is first read or written (it
+    unlocks the keyring), not in the factory.
     """
 
     data_dir: Path
@@ -91,6 +115,7 @@ class PluginContext(NamedTuple):
     audit_key: Callable[[], bytes | None] | None = None
     audit_anchor: Callable[[tuple[int, str] | None], tuple[int, str] | None] | None = None
     advance_audit_anchor: Callable[[tuple[int, str]], tuple[int, str] | None] | None = None
+    record_key: Callable[[], RecordKey | None] | None = None
 
 
 # --- interfaces the factories return ---------------------------------------------------------
