@@ -11,7 +11,7 @@ import enum
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from secrets_core import redaction
 from secrets_core.assembly import Assembly, GuardedBackend
@@ -31,9 +31,11 @@ from secrets_core.plugin._api import (
     VersionedBackend,
 )
 from secrets_core.plugin._registry import PluginPolicy, PluginRegistry
-from secrets_core.rotation import ProgressCallback, rotate
-from secrets_core.scoped import ScopedSecrets
 from secrets_core.secret import SecretValue
+
+if TYPE_CHECKING:  # imported where used: a `get` needs neither rotation nor scoped handles
+    from secrets_core.rotation import ProgressCallback
+    from secrets_core.scoped import ScopedSecrets
 
 
 class SecretsManager:
@@ -233,6 +235,8 @@ class SecretsManager:
 
         Returns an event whose ``details["backends"]`` holds rotated/skipped/failed counts.
         """
+        from secrets_core.rotation import rotate
+
         with self.assembly.operation(Operation.ROTATE) as op:
             rotate(self.assembly, op.details, progress, keep_old_keys)
         return op.completed_event
@@ -265,6 +269,8 @@ class SecretsManager:
     def _rewrap(self, source: Any, name: str, details: dict[str, Any], again: bool) -> None:
         details["new_key_id"] = self.assembly.key_manager().rewrap(source, name, not again)
         if again:  # the rotation makes the fresh key
+            from secrets_core.rotation import rotate
+
             rotate(self.assembly, details, keep_old_keys=0)
 
     def change_passphrase(self, new_passphrase: str, *, rotate: bool = False) -> AuditEvent:
@@ -367,6 +373,8 @@ class SecretsManager:
     ) -> ScopedSecrets:
         """A handle limited to ``names`` (exact names, or prefixes ending in ``/``), read-only
         if asked, or to the named ``[policies.NAME]`` of the config."""
+        from secrets_core.scoped import ScopedSecrets
+
         if policy is not None:
             if names or read_only:
                 raise ConfigError("give either names (and read_only) or a policy name, not both")
