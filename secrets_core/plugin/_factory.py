@@ -1,17 +1,18 @@
 """The factory wrapper: imports a ``"module:attr"`` factory on first use (fsspec's
 ``known_implementations`` model), runs the descriptor's offline ``validate(options)``, and
 checks that what the factory returns implements the family's interface. Also how plugin text
-is made safe to show. Imports nothing from the rest of the plugin package."""
+is made safe to show. Imports nothing from the rest of the plugin package but
+``_discovery``'s import helper."""
 
 from __future__ import annotations
 
-import importlib
 import typing
 from collections.abc import Callable, Mapping
 from collections.abc import Callable as CallableABC
 from typing import Any
 
 from secrets_core.errors import PluginContractError, SecretsError
+from secrets_core.plugin._discovery import import_module
 
 MAX_SHOWN = 200
 #: C0 and C1 controls, DEL, zero-width characters, line separators and bidirectional
@@ -143,7 +144,7 @@ def _imported(target: Callable[..., Any] | str, owner: str) -> Callable[..., Any
         return target
     module, _, attrs = target.partition(":")
     try:
-        loaded: Any = importlib.import_module(module)
+        loaded: Any = import_module(module)
         for attr in attrs.split("."):
             loaded = getattr(loaded, attr)
     except (ImportError, AttributeError) as exc:
