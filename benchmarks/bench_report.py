@@ -19,8 +19,9 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
 * references -- benchmarks/bench_references.py: the log-redaction filter against formatting
   alone, resolving 100 references against 100 retrieves, and ``run --env-file`` with 100
   references against ``run --only`` x100.
-* cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` against ``bao kv get`` and
-              ``python -c "import cryptography.fernet"``.
+* cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` in a regular (non-editable)
+              install against ``python -c`` importing exactly the libraries ``get`` needs
+              and against ``bao kv get`` (interleaved; medians of per-round ratios).
 
 Each section runs in its own interpreter (its own temporary home, no state shared between
 benchmarks, one at a time so they do not compete for the CPUs) and hands its rows back as
