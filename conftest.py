@@ -18,6 +18,13 @@ from secrets_core.plugin import reset_registry
 from secrets_core.testing.fixtures import isolate_home
 
 
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """The kit's multi-process contract starts processes: ``slow`` here (the kit itself does
+    not mark it, so that a plugin's project need not register the marker)."""
+    if getattr(item, "originalname", None) == "test_processes_sharing_one_store_lose_no_write":
+        item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point platformdirs (XDG) and every SECURE_SECRETS_* variable at a fresh temp dir, and

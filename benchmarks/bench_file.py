@@ -132,25 +132,30 @@ def durable_replace(path: Path, data: bytes) -> None:
 # --- population ------------------------------------------------------------------------------
 
 
-def _fill(args: tuple[str, bytes, int, int]) -> None:
+def _fill(args: tuple[str, bytes, bytes, int, int]) -> None:
     from secure_secrets_file.backend import FileBackend
 
-    root, key, start, stop = args
+    from secrets_core.plugin import RecordKey
+
+    root, key, mac_key, start, stop = args
     from cryptography.fernet import Fernet
 
     fernet = Fernet(key)
-    backend = FileBackend(Path(root))
+    backend = FileBackend(Path(root), record_key=lambda: RecordKey(mac_key, False))
     for i in range(start, stop):
         backend.write(f"fill/{i:06d}", fernet.encrypt(os.urandom(TOKEN_PLAINTEXT)))
 
 
-def populate(root: Path, key: bytes, have: int, want: int, workers: int) -> None:
+def populate(root: Path, key: bytes, mac_key: bytes, have: int, want: int, workers: int) -> None:
     if want <= have:
         return
     count = want - have
     workers = max(1, min(workers, count // 50 or 1))
     step = -(-count // workers)
-    chunks = [(str(root), key, have + i, min(have + i + step, want)) for i in range(0, count, step)]
+    chunks = [
+        (str(root), key, mac_key, have + i, min(have + i + step, want))
+        for i in range(0, count, step)
+    ]
     if len(chunks) == 1:
         _fill(chunks[0])
         return
@@ -331,9 +336,12 @@ def measure(
         root = data_dir / "store"
         key = Fernet.generate_key()
         fernet = Fernet(key)
-        backend = FileBackend(root)
         quiet = SecureSecretsManager(data_dir=data_dir, audit_sinks=[])
         audited = SecureSecretsManager(data_dir=data_dir)
+        quiet.initialize_keys()
+        record_key = quiet.assembly.record_key()  # the backend MACs records as the manager's does
+        assert record_key is not None
+        backend = FileBackend(root, record_key=lambda: record_key)
         floor_dir = ensure_private_dir(base / "floor")
         floor_file = floor_dir / "token"
         value = os.urandom(TOKEN_PLAINTEXT)
@@ -370,7 +378,7 @@ def measure(
         started = time.perf_counter()
         for size in sizes:
             fill_start = time.perf_counter()
-            populate(root, key, stored, size, workers)
+            populate(root, key, record_key.key, stored, size, workers)
             fill_time = time.perf_counter() - fill_start
             stored = max(stored, size)
             paired(200, floor_get, ours_get, mgr_get(quiet), mgr_get(audited))  # warm up

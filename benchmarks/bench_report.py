@@ -11,6 +11,9 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
               100,000 secrets stored, and how the ratio scales; the manager for reference.
 * peers    -- keyrings.alt and keyrings.cryptfile next to ours at 10 and 1,000 secrets
               (measured in the file section's run; absent peers are reported, not fatal).
+* audit    -- benchmarks/bench_audit.py: the default-config (audited) get and set against floors
+              doing the same work by hand: read + Fernet decrypt (or durable write) + one event,
+              HMAC-chained and appended under flock.
 * rotation -- benchmarks/bench_crypto.py: rotating 10,000 secrets against as many durable
               rewrites of the store's own files; envelope seal/open against raw Fernet.
 * env      -- benchmarks/bench_env.py: env-backend get against Fernet decrypt + os.environ lookup.
@@ -22,6 +25,10 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
 * cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` in a regular (non-editable)
               install against ``python -c`` importing exactly the libraries ``get`` needs
               and against ``bao kv get`` (interleaved; medians of per-round ratios).
+* cluster  -- benchmarks/bench_vault_cluster.py: read and write throughput at 1, 8 and 32
+              threads against raw hvac, and the cost of read-your-writes, on a 3-node OpenBao
+              Raft cluster started (and stopped) for the run. Slow (3-4 minutes in a full
+              run), so opt-in: ``--only cluster``, or ``--with cluster`` to add it to a run.
 
 Each section runs in its own interpreter (its own temporary home, no state shared between
 benchmarks, one at a time so they do not compete for the CPUs) and hands its rows back as
@@ -50,12 +57,15 @@ sys.path.insert(0, str(HERE))
 
 from bench_common import Row, render  # noqa: E402
 
-SECTIONS = ("file", "peers", "rotation", "env", "vault", "cli", "references")
+SECTIONS = ("file", "peers", "audit", "rotation", "env", "vault", "cli", "references", "cluster")
+OPT_IN = ("cluster",)  # slow: run only when named in --only or --with
 LEVELS = ("full", "quick", "smoke")
 # Rotation count and env rounds, CLI rounds per level.
 ROTATE = {"full": 10_000, "quick": 1_000, "smoke": 50}
 ENV_ROUNDS = {"full": 20_000, "quick": 3_000, "smoke": 500}
 CLI_RUNS = {"full": 21, "quick": 7, "smoke": 2}
+# Audited gets and sets (interleaved with their floors).
+AUDIT_COUNTS = {"full": (3000, 300), "quick": (800, 100), "smoke": (200, 30)}
 
 
 def measure_section(section: str, level: str, sizes: list[int] | None) -> list[Row]:
@@ -67,6 +77,10 @@ def measure_section(section: str, level: str, sizes: list[int] | None) -> list[R
         if section == "peers" and sizes is None:
             sizes = [10, 1000] if level != "smoke" else [10]
         return bench_file.report_rows(level, sizes, peers=section != "file")
+    if section == "audit":
+        import bench_audit
+
+        return bench_audit.measure(*AUDIT_COUNTS[level])
     if section == "rotation":
         import bench_crypto
 
@@ -87,6 +101,10 @@ def measure_section(section: str, level: str, sizes: list[int] | None) -> list[R
         import bench_references
 
         return bench_references.report_rows(level)
+    if section == "cluster":
+        import bench_vault_cluster
+
+        return bench_vault_cluster.report_rows(level)
     raise ValueError(section)
 
 
@@ -176,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", help=f"comma-separated sections from {','.join(SECTIONS)}")
     parser.add_argument("--skip", help="comma-separated sections to leave out")
+    parser.add_argument("--with", dest="extra", help=f"opt-in sections to add: {','.join(OPT_IN)}")
     parser.add_argument("--sizes", help="file section: comma-separated store sizes")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
@@ -191,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     run_level = "quick" if args.quick else "smoke" if args.smoke else "full"
-    chosen = [s.strip() for s in args.only.split(",")] if args.only else list(SECTIONS)
+    default = [s for s in SECTIONS if s not in OPT_IN]
+    chosen = [s.strip() for s in args.only.split(",")] if args.only else default
+    chosen += [s.strip() for s in args.extra.split(",")] if args.extra else []
     skipped = {s.strip() for s in args.skip.split(",")} if args.skip else set()
     unknown = sorted((set(chosen) | skipped) - set(SECTIONS))
     if unknown:

@@ -13,24 +13,20 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from secrets_core import defaults
-from secrets_core.audit._chain import (
-    AuditVerification,
-    anchor_record,
-    check_anchor,
-    parse_head,
-    verify_log,
-)
+from secrets_core.audit._chain import anchor_record, check_anchor, parse_head
 from secrets_core.audit._events import AuditTrail
 from secrets_core.audit._operation import AuditedOperation, Operation
+from secrets_core.audit._verify import AuditVerification, verify_log
 from secrets_core.config import Settings, load_settings, plugin_name, resolve_options
 from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
     KeyringRollbackError,
+    PluginNotFoundError,
     SecretsError,
 )
 from secrets_core.keys import envelope
@@ -49,11 +45,14 @@ from secrets_core.plugin._api import (
     KeySource,
     KeySourceSpec,
     PluginContext,
+    RecordKey,
     StorageBackend,
 )
 from secrets_core.plugin._factory import load as load_callable
 from secrets_core.plugin._registry import PluginInfo, PluginPolicy, PluginRegistry, get_registry
 from secrets_core.secret import SecretValue
+
+S = TypeVar("S")
 
 _UNNAMED = object()
 
@@ -124,7 +123,11 @@ class Assembly:
 
     def context(self) -> PluginContext:
         return self.settings.context._replace(
-            kdf=self.kdf, audit_key=self.audit_key, audit_anchor=self.audit_anchor
+            kdf=self.kdf,
+            audit_key=self.audit_key,
+            audit_anchor=self.audit_anchor,
+            advance_audit_anchor=self.advance_audit_anchor,
+            record_key=self.record_key,
         )
 
     def kdf(self, name: str | None, params: Mapping[str, int] | None) -> Kdf:
@@ -141,6 +144,11 @@ class Assembly:
         keys = self.key_manager()
         return keys.audit_key() if keys.exists() else None
 
+    def record_key(self) -> RecordKey | None:
+        """The key that authenticates backend records, or None if there is no keyring yet."""
+        keys = self.key_manager()
+        return keys.record_key() if keys.exists() else None
+
     def audit_anchor(self, first: tuple[int, str] | None = None) -> tuple[int, str] | None:
         """Where the keyring anchors the audit chain, ``(seq, mac)`` of its first line; with
         ``first``, anchor it there unless it is anchored already. None without a keyring.
@@ -153,6 +161,19 @@ class Assembly:
         if stored is None and first is not None:
             stored = keys.set_audit_anchor(anchor_record(key, *first))
         return check_anchor(key, stored)
+
+    def advance_audit_anchor(self, to: tuple[int, str]) -> tuple[int, str] | None:
+        """Move the audit chain's anchor forward to ``to`` (a later line the caller has
+        verified chains on from the current anchor); return the anchor in force."""
+        keys = self.key_manager()
+        if not keys.exists():
+            return None
+        key = keys.audit_key()
+        stored = keys.audit_anchor()
+        current = check_anchor(key, stored)
+        if current is not None and to[0] <= current[0]:
+            return current
+        return check_anchor(key, keys.set_audit_anchor(anchor_record(key, *to), stored))
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -236,6 +257,9 @@ class Assembly:
 
     def backend(self, name: str | None) -> tuple[BackendSpec, StorageBackend]:
         name = name or self.settings.default_backend
+        built = self.backends.get(name)  # every call asks: no lock once it is built
+        if built is not None:
+            return built
         with self._lock:
             if name not in self.backends:
                 self.backends[name] = self._make_backend(name)
@@ -245,6 +269,10 @@ class Assembly:
         self, name: str, table: Mapping[str, Any] | None = None
     ) -> tuple[BackendSpec, StorageBackend]:
         """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
+        if not self.backends:  # the first one: a table naming no installed backend is a typo
+            for configured in self.settings.backends:
+                if not self.registry.installed("backend", configured):
+                    self.configured(BackendSpec, configured, f"backends.{configured}")
         spec = self.registry.get(BackendSpec, name)
 
         def make(options: Mapping[str, Any], context: PluginContext) -> Any:
@@ -283,6 +311,20 @@ class Assembly:
         make = load_callable(spec.paths, f"backend '{name}' (paths)")
         paths: Mapping[str, Path] = self._from_table(name, spec, make, "has no paths")
         return paths
+
+    def backend_description(self, name: str) -> str:
+        """What a slow call to backend ``name`` waits for (its descriptor's ``describe``), else
+        ``the NAME backend``. Offline; never raises."""
+        fallback = f"the {name} backend"
+        try:
+            spec = self.registry.get(BackendSpec, name)
+            if spec.describe is None:
+                return fallback
+            describe = load_callable(spec.describe, f"backend '{name}' (describe)")
+            text = self._from_table(name, spec, lambda o, _c: describe(o), "has no description")
+        except Exception:  # noqa: BLE001  # the operation itself reports what is wrong
+            return fallback
+        return text if isinstance(text, str) and text else fallback
 
     def _from_table(
         self,
@@ -410,9 +452,18 @@ class Assembly:
     def keyring_path(self) -> Path:
         return defaults.keyring_path(self.settings.data_dir)
 
+    def configured(self, kind: type[S], name: str, key: str) -> S:
+        """:meth:`PluginRegistry.get` for a name the config gives at ``key``; if it is not
+        installed, the error names the key (a typo surfaces where it was made)."""
+        try:
+            return self.registry.get(kind, name)
+        except PluginNotFoundError as exc:
+            raise PluginNotFoundError(f"{self.where(key)}: {exc}") from None
+
     def key_manager(self) -> KeyManager:
         with self._lock:
             if self._keys is None:
+                self.configured(CipherSpec, self.settings.cipher, "cipher")  # for new keys
                 self._keys = KeyManager(
                     path=self.keyring_path,
                     source=self.key_source(
@@ -512,9 +563,11 @@ class Assembly:
             validate.bind(spec).factory.validate(resolved)  # the plugin's own offline checks
 
         for name in self.configured_backend_names():
-            check(options, BackendSpec, name, settings.backends.get(name, {}),
-                  f"backends.{name}")  # fmt: skip
-        check(self.cipher_spec, settings.cipher)
+            check(self.configured, BackendSpec, name, f"backends.{name}")
+            if registry.has("backend", name):
+                check(options, BackendSpec, name, settings.backends.get(name, {}),
+                      f"backends.{name}")  # fmt: skip
+        check(self.configured, CipherSpec, settings.cipher, "cipher")
         check(self.kdf, None, None)
         check(options, KeySourceSpec, settings.key_source,
               settings.key_source_options, "key_source")  # fmt: skip

@@ -44,7 +44,12 @@ class InvalidSecretNameError(SecretsError, ValueError):
     """A secret name is not allowed (see :mod:`secrets_core.names`)."""
 
 
-class InvalidSecretValueError(SecretsError, TypeError):
+class InvalidArgumentError(SecretsError, TypeError):
+    """An argument of a public method has the wrong type (``version="1"``, ``backend_type=3``):
+    a mistake in the calling code, raised before anything is done. Also a :class:`TypeError`."""
+
+
+class InvalidSecretValueError(InvalidArgumentError):
     """A secret value is not ``str`` or ``bytes``."""
 
 
@@ -163,6 +168,7 @@ __all__ = [
     "ConflictError",
     "EncryptionError",
     "IntegrityError",
+    "InvalidArgumentError",
     "InvalidReferenceError",
     "InvalidSecretNameError",
     "InvalidSecretValueError",

@@ -11,15 +11,15 @@ import enum
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from secrets_core import redaction
+from secrets_core import redaction, rekey
+from secrets_core.arguments import checked, checked_arguments
 from secrets_core.assembly import Assembly, GuardedBackend
 from secrets_core.audit import AuditEvent, AuditVerification, Operation
-from secrets_core.config import AccessPolicy, Settings, load_settings, resolve_options
-from secrets_core.defaults import key_file_path
-from secrets_core.errors import ConfigError, InvalidSecretValueError
-from secrets_core.keys import PassphraseSource, envelope
+from secrets_core.config import Settings, load_settings
+from secrets_core.errors import InvalidSecretValueError
+from secrets_core.keys import envelope
 from secrets_core.names import validate_name, validate_prefix
 from secrets_core.plugin._api import (
     Capability,
@@ -31,13 +31,14 @@ from secrets_core.plugin._api import (
     VersionedBackend,
 )
 from secrets_core.plugin._registry import PluginPolicy, PluginRegistry
+from secrets_core.rotation import ProgressCallback, rotate
+from secrets_core.scoped import ScopedSecrets
 from secrets_core.secret import SecretValue
 
-if TYPE_CHECKING:  # imported where used: a `get` needs neither rotation nor scoped handles
-    from secrets_core.rotation import ProgressCallback
-    from secrets_core.scoped import ScopedSecrets
+PUBLIC_NAME = "SecureSecretsManager"  # what ``secure_secrets`` exports this class as
 
 
+@checked_arguments
 class SecretsManager:
     """Store, retrieve, delete and rotate secrets across configured backends.
 
@@ -51,6 +52,7 @@ class SecretsManager:
     :class:`~secrets_core.plugin.PluginRegistry` (to try a plugin before installing it).
     """
 
+    @checked
     def __init__(
         self,
         default_backend: str | enum.Enum | None = None,
@@ -83,8 +85,9 @@ class SecretsManager:
         self.assembly = Assembly(self.settings, registry)
         """The composition root: backends, keys and audit built from the settings."""
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(default_backend={self.settings.default_backend!r})"
+    def __repr__(self) -> str:  # the public name (secure_secrets), or a subclass's own
+        kind = PUBLIC_NAME if type(self) is SecretsManager else type(self).__name__
+        return f"{kind}(default_backend={self.settings.default_backend!r})"
 
     # --- public API ---------------------------------------------------------------------------
 
@@ -127,7 +130,7 @@ class SecretsManager:
                 self.assembly.require(spec, Capability.METADATA)
             if cas is not None:
                 self.assembly.require(spec, Capability.CAS)
-                if isinstance(cas, bool) or not isinstance(cas, int) or cas < 0:
+                if cas < 0:
                     raise InvalidSecretValueError("cas must be a version number >= 0")
                 op.details["cas"] = cas
             # (the encoder's result may be plaintext: never bind it to a local)
@@ -160,7 +163,7 @@ class SecretsManager:
             # read-heavy application (no locks once the backend is open).
             name = validate_name(name)
             backend_name = assembly.backend_name(backend_type)
-            spec, backend = assembly.backends.get(backend_name) or assembly.backend(backend_name)
+            spec, backend = assembly.backend(backend_name)
             value = assembly.decode(spec, name, backend.read(name)).reveal()
             redaction.remember(value)  # a no-op unless redact_logs() was called
             return value
@@ -235,8 +238,6 @@ class SecretsManager:
 
         Returns an event whose ``details["backends"]`` holds rotated/skipped/failed counts.
         """
-        from secrets_core.rotation import rotate
-
         with self.assembly.operation(Operation.ROTATE) as op:
             rotate(self.assembly, op.details, progress, keep_old_keys)
         return op.completed_event
@@ -251,27 +252,10 @@ class SecretsManager:
         nothing; without it only the keyring is rewritten. Later managers must be configured
         with the new source."""
         with self.assembly.operation(Operation.CHANGE_KEY_SOURCE) as op:
-            options = options or {}
-            if key_source == "keyfile" and self.settings.key_source == "keyfile":
-                default = key_file_path(self.settings.data_dir)
-                old = Path(self.settings.key_source_options.get("path") or default)
-                new = Path(options.get("path") or default)
-                if old.expanduser() == new.expanduser():
-                    raise ConfigError(
-                        "a new key file needs a new path: change_key_source('keyfile', "
-                        "{'path': NEW_PATH}); the old file is kept until you delete it"
-                    )
-            source = self.assembly.key_source(key_source, options, "change_key_source()")
-            self._rewrap(source, key_source, op.details, rotate)
+            source = rekey.new_key_source(self.assembly, key_source, options or {})
+            rekey.rewrap(self.assembly, source, key_source, op.details, rotate)
             op.details["key_source"] = key_source
         return op.completed_event
-
-    def _rewrap(self, source: Any, name: str, details: dict[str, Any], again: bool) -> None:
-        details["new_key_id"] = self.assembly.key_manager().rewrap(source, name, not again)
-        if again:  # the rotation makes the fresh key
-            from secrets_core.rotation import rotate
-
-            rotate(self.assembly, details, keep_old_keys=0)
 
     def change_passphrase(self, new_passphrase: str, *, rotate: bool = False) -> AuditEvent:
         """Re-wrap the data keys under a KEK derived from ``new_passphrase`` (fresh salt) and
@@ -283,21 +267,8 @@ class SecretsManager:
                 secret = SecretValue(new_passphrase)
             finally:
                 del new_passphrase
-            if self.settings.key_source != "passphrase":
-                raise ConfigError(
-                    f"the key source is '{self.settings.key_source}', not a passphrase; to "
-                    "protect the keys with a passphrase instead, use "
-                    "change_key_source('passphrase')"
-                )
-            options = resolve_options(
-                self.registry.lookup("key source", "passphrase").options,
-                self.settings.key_source_options,
-                self.assembly.where("key_source"),
-            )
-            source = PassphraseSource(
-                options, self.assembly.context(), passphrase=str(secret.reveal())
-            )
-            self._rewrap(source, "passphrase", op.details, rotate)
+            source = rekey.new_passphrase_source(self.assembly, secret)
+            rekey.rewrap(self.assembly, source, "passphrase", op.details, rotate)
         return op.completed_event
 
     # --- keys and stored tokens ----------------------------------------------------------------
@@ -373,21 +344,7 @@ class SecretsManager:
     ) -> ScopedSecrets:
         """A handle limited to ``names`` (exact names, or prefixes ending in ``/``), read-only
         if asked, or to the named ``[policies.NAME]`` of the config."""
-        from secrets_core.scoped import ScopedSecrets
-
-        if policy is not None:
-            if names or read_only:
-                raise ConfigError("give either names (and read_only) or a policy name, not both")
-            if policy not in self.settings.policies:
-                known = ", ".join(sorted(self.settings.policies)) or "none defined"
-                raise ConfigError(f"no access policy named '{policy}' (policies: {known})")
-            return ScopedSecrets(self, self.settings.policies[policy], f"policy '{policy}'")
-        if not names:
-            raise ConfigError("a scoped handle needs at least one name or prefix")
-        for name in names:
-            validate_prefix(name)
-        granted = AccessPolicy(read=names, write=() if read_only else names)
-        return ScopedSecrets(self, granted, f"handle scoped to {', '.join(names)}")
+        return ScopedSecrets.granting(self, names, read_only, policy)
 
     def verify_audit_log(
         self, path: str | os.PathLike[str] | None = None, *, anchor: str | None = None
@@ -398,6 +355,11 @@ class SecretsManager:
         holds that head. See docs/audit.md for what each ``status`` and ``reason`` means."""
         log_path = Path(path).expanduser() if path is not None else None
         return self.assembly.verify_audit_log(log_path, anchor)
+
+    @property
+    def audit_log_path(self) -> Path:
+        """The JSON-lines audit log: the ``jsonl`` sink's file (its default path if none)."""
+        return self.assembly.audit_log_path()
 
     def audit_head(self) -> str | None:
         """The log's current head, ``SEQ:MAC`` of its last authenticated line, to keep

@@ -13,10 +13,11 @@ import enum
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from secrets_core.arguments import checked_arguments
 from secrets_core.audit._operation import Operation
 from secrets_core.config import AccessPolicy
-from secrets_core.errors import AccessDeniedError, SecretsError
-from secrets_core.names import validate_name
+from secrets_core.errors import AccessDeniedError, ConfigError, SecretsError
+from secrets_core.names import validate_name, validate_prefix
 
 if TYPE_CHECKING:
     from secrets_core.audit._events import AuditEvent
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 BackendArg = str | enum.Enum | None
 
 
+@checked_arguments
 class ScopedSecrets:
     """The manager's per-secret API, limited to an :class:`AccessPolicy`."""
 
@@ -32,6 +34,27 @@ class ScopedSecrets:
         self._manager = manager
         self.policy = policy
         self.label = label
+
+    @classmethod
+    def granting(
+        cls, manager: SecretsManager, names: tuple[str, ...], read_only: bool, policy: str | None
+    ) -> ScopedSecrets:
+        """What :meth:`SecretsManager.scoped` returns: a handle for ``names`` (read-only if
+        asked) or for the config's ``[policies.NAME]``."""
+        policies = manager.settings.policies
+        if policy is not None:
+            if names or read_only:
+                raise ConfigError("give either names (and read_only) or a policy name, not both")
+            if policy not in policies:
+                known = ", ".join(sorted(policies)) or "none defined"
+                raise ConfigError(f"no access policy named '{policy}' (policies: {known})")
+            return cls(manager, policies[policy], f"policy '{policy}'")
+        if not names:
+            raise ConfigError("a scoped handle needs at least one name or prefix")
+        for name in names:
+            validate_prefix(name)
+        granted = AccessPolicy(read=names, write=() if read_only else names)
+        return cls(manager, granted, f"handle scoped to {', '.join(names)}")
 
     def __repr__(self) -> str:
         return f"ScopedSecrets({self.label!r}, read={self.policy.read}, write={self.policy.write})"

@@ -16,13 +16,13 @@ CORE = Path(__file__).resolve().parents[1] / "secrets_core"
 
 #: Rooms from the bottom up. A module may import its own room and the rooms below it.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "names", "secret", "fsutil", "lazylog", "defaults", "envfile", "redaction",
-     "redacted_logs"),
+    ("errors", "names", "secret", "fsutil", "lazylog", "defaults", "envfile", "redaction", "clock",
+     "macs", "redacted_logs", "arguments"),
     ("plugin",),
     ("config",),
     ("keys", "audit"),
     ("assembly", "builtin"),
-    ("rotation",),
+    ("rotation", "rekey"),
     ("scoped", "manager"),
     ("child_env", "dotenv_import", "references"),
     ("cli", "testing"),

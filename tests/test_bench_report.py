@@ -39,7 +39,7 @@ def load_common():  # type: ignore[no-untyped-def]
 def test_smoke_report_prints_one_consistent_table(tmp_path: Path) -> None:
     rows_file = tmp_path / "rows.json"
     result = subprocess.run(
-        [sys.executable, str(REPORT), "--smoke", "--only", "file,rotation,env",
+        [sys.executable, str(REPORT), "--smoke", "--only", "file,audit,rotation,env",
          "--sizes", "10,100", "--markdown", "--json", str(rows_file)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )  # fmt: skip
@@ -55,7 +55,7 @@ def test_smoke_report_prints_one_consistent_table(tmp_path: Path) -> None:
     body = cells[2:]
     assert all(len(row) == len(HEADER) for row in body), body
     sections = [row[0] for row in body]
-    assert {"file", "rotation", "env"} <= set(sections)
+    assert {"file", "audit", "rotation", "env"} <= set(sections)
     assert not {"vault", "cli", "peers"} & set(sections), "--only must leave them out"
     names = {row[1] for row in body}
     for expected in ("get, 10 stored", "set, 10 stored", "get, 100 stored", "set, 100 stored",

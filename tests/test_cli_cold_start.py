@@ -17,8 +17,8 @@ pytestmark = pytest.mark.slow
 
 #: Never imported by a plain ``get`` of the default store: the click CLI and its verbs, pluggy
 #: and the full plugin discovery, importlib.metadata (and the email package under it), the
-#: dependencies of plugins that are not used, .env handling, references, rotation, scoped
-#: handles, profiles, logging, threading and unicodedata (for passphrases only). (importlib
+#: dependencies of plugins that are not used, .env handling, references, profiles,
+#: logging, threading and unicodedata (for passphrases only). (importlib
 #: is left out: this venv's editable installs import it at start-up, a user's install does not.)
 MUST_NOT_IMPORT = {
     "click",
@@ -34,8 +34,6 @@ MUST_NOT_IMPORT = {
     "secrets_core.cli.app",
     "secrets_core.plugin._manager",
     "secrets_core.plugin.hookspecs",
-    "secrets_core.rotation",
-    "secrets_core.scoped",
     "secrets_core.envfile",
     "secrets_core.dotenv_import",
     "secrets_core.references",

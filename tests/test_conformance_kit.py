@@ -199,6 +199,7 @@ from secrets_core.testing import AuditSinkContract, BackendContract, KeySourceCo
 def backend_class(cls):
     class Test(BackendContract):
         THREADS = 8
+        DOWN_WITHIN_SECONDS = 1.0
 
         @pytest.fixture
         def backend_spec(self):
@@ -240,6 +241,7 @@ def sink_class(cls):
 
 
 TestReference = backend_class(ref.Reference)
+TestRefSharedFile = backend_class(ref.SharedFile)
 TestRefKeySource = key_source_class(ref.RefKeySource)
 TestRefSink = sink_class(ref.RefSink)
 for broken in ref.BROKEN:
@@ -251,30 +253,73 @@ for broken in ref.BROKEN_SINKS:
 """
 
 
-def test_every_contract_fails_its_deliberately_broken_implementations(tmp_path: Path) -> None:
+MULTI_PROCESS_TEST = "test_processes_sharing_one_store_lose_no_write"
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        pytest.param(f"not {MULTI_PROCESS_TEST}", id="in-process"),
+        pytest.param(MULTI_PROCESS_TEST, id="multi-process", marks=pytest.mark.slow),
+    ],
+)
+def test_every_contract_fails_its_deliberately_broken_implementations(
+    tmp_path: Path, selection: str
+) -> None:
+    """The in-process contracts in one run, the multi-process one (it starts processes) in
+    another; in each, the references pass and every broken variant fails its contract."""
     from tests.helpers import kit_reference as ref
 
     (tmp_path / "test_kit_over_broken.py").write_text(KIT_OVER_BROKEN)
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rf", "-p", "no:cacheprovider", "-p", "no:randomly",
-         "--rootdir", str(tmp_path), str(tmp_path / "test_kit_over_broken.py")],
+        [sys.executable, "-m", "pytest", "-q", "-rfEp", "-p", "no:cacheprovider", "-p",
+         "no:randomly", "--rootdir", str(tmp_path), "-k", selection,
+         str(tmp_path / "test_kit_over_broken.py")],
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(root)},
     )  # fmt: skip
-    failed = [
-        line.split("::")[1:] for line in result.stdout.splitlines() if line.startswith("FAILED")
-    ]
-    by_class: dict[str, set[str]] = {}
-    for cls, test in failed:
-        by_class.setdefault(cls, set()).add(test.split(" ")[0].split("[")[0])
-    assert not {"TestReference", "TestRefKeySource", "TestRefSink"} & set(by_class), (
+    outcomes: dict[str, dict[str, set[str]]] = {"PASSED": {}, "FAILED": {}, "ERROR": {}}
+    for line in result.stdout.splitlines():
+        outcome, _, where = line.partition(" ")
+        if outcome in outcomes and "::" in where:
+            cls, test = where.split("::")[1:3]
+            outcomes[outcome].setdefault(cls, set()).add(test.split(" ")[0].split("[")[0])
+    by_class = outcomes["FAILED"]
+    references = {"TestReference", "TestRefSharedFile", "TestRefKeySource", "TestRefSink"}
+    assert not references & (set(by_class) | set(outcomes["ERROR"])), (
         "the reference implementations must pass every contract:\n" + result.stdout[-3000:]
     )
+    multi_process = selection == MULTI_PROCESS_TEST
+    if multi_process:
+        assert MULTI_PROCESS_TEST in outcomes["PASSED"].get("TestRefSharedFile", set()), (
+            "the multi-process reference must run and pass:\n" + result.stdout[-3000:]
+        )
     caught: dict[str, int] = {}
     everything = {**ref.BROKEN, **ref.BROKEN_KEY_SOURCES, **ref.BROKEN_SINKS}
     for broken, contract in everything.items():
+        if (contract == MULTI_PROCESS_TEST) != multi_process:
+            continue
         failures = by_class.get("TestBroken" + broken.__name__, set())
         assert contract in failures, f"{broken.__name__} must fail {contract}; failed: {failures}"
         caught[contract] = caught.get(contract, 0) + 1
     print("\n".join(f"{count:3d}  {contract}" for contract, count in sorted(caught.items())))
+
+
+def test_the_split_kit_keeps_the_old_backend_module_path() -> None:
+    """Third-party plugins imported from ``secrets_core.testing.backend`` before the contracts
+    moved to single-job modules; those imports still give the same objects."""
+    import secrets_core.testing as kit
+    from secrets_core.testing import backend as old
+
+    for name in (
+        "BackendContract",
+        "CasContract",
+        "effective_capabilities",
+        "FailureContract",
+        "ConcurrencyContract",
+        "SemanticsContract",
+        "MultiProcessContract",
+    ):
+        assert getattr(old, name) is getattr(kit, name), name
+    assert old.VALUES and old.EDGE_NAMES

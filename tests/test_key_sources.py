@@ -150,12 +150,17 @@ def test_replacing_the_key_file_in_place_is_refused() -> None:
 
 
 def test_a_token_from_another_store_is_a_typed_error(tmp_path, isolated_home) -> None:
-    SecureSecretsManager(data_dir=tmp_path / "other").store_secret("db", "other store")
-    SecureSecretsManager().store_secret("db", "mine")
+    other = SecureSecretsManager(data_dir=tmp_path / "other")
+    other.store_secret("db", "other store")
+    manager = SecureSecretsManager()
+    manager.store_secret("db", "mine")
+    manager.backend().write("db", other.read_stored("db"))  # the token, in a genuine record
+    with pytest.raises(KeyNotAvailableError, match="not in the keyring"):
+        SecureSecretsManager().retrieve_secret("db")
     foreign = next((tmp_path / "other" / "store").glob("*.secret"))
     mine = next((data_dir(isolated_home) / "store").glob("*.secret"))
-    mine.write_bytes(foreign.read_bytes())
-    with pytest.raises(KeyNotAvailableError, match="not in the keyring"):
+    mine.write_bytes(foreign.read_bytes())  # the whole record: another keyring's record MAC
+    with pytest.raises(IntegrityError, match="'db'.*fails authentication"):
         SecureSecretsManager().retrieve_secret("db")
 
 

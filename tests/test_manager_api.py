@@ -18,6 +18,7 @@ from secrets_core.errors import (
     ConfigError,
     ConflictError,
     IntegrityError,
+    InvalidArgumentError,
     InvalidSecretValueError,
     KeyNotAvailableError,
     SecretNotFoundError,
@@ -163,8 +164,10 @@ def test_check_and_set_through_the_manager() -> None:
     with pytest.raises(ConflictError):
         manager.store_secret("cfg", "stale", cas=1)
     assert manager.retrieve_secret("cfg") == "two"
-    for bad in (-1, True, "1"):
-        with pytest.raises(InvalidSecretValueError, match="cas"):
+    with pytest.raises(InvalidSecretValueError, match="cas"):
+        manager.store_secret("cfg", "x", cas=-1)
+    for bad in (True, "1"):  # the wrong type: the caller's mistake (tests/test_api_arguments.py)
+        with pytest.raises(InvalidArgumentError, match="cas"):
             manager.store_secret("cfg", "x", cas=bad)  # type: ignore[arg-type]
     assert store.values["cfg"] == ["one", "two"]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from secure_secrets import SecureSecretsManager
-from secure_secrets.exceptions import ConfigError, KeyNotAvailableError
+from secure_secrets.exceptions import ConfigError, IntegrityError, KeyNotAvailableError
 
 CONFIG = """
 default_backend = "file"
@@ -50,6 +50,10 @@ def test_one_environments_key_never_decrypts_anothers_secrets(config) -> None:
     prod_store = prod.settings.data_dir / "store"
     for prod_file in prod_store.glob("*.secret"):
         (dev_store / prod_file.name).write_bytes(prod_file.read_bytes())  # copy prod over dev
+    with pytest.raises(IntegrityError, match="fails authentication"):  # prod's record MAC
+        SecureSecretsManager(profile="dev").retrieve_secret("db")
+    dev.purge_secret("db")
+    dev.backend().write("db", prod.read_stored("db"))  # prod's token in a genuine dev record
     with pytest.raises(KeyNotAvailableError):
         SecureSecretsManager(profile="dev").retrieve_secret("db")
 

@@ -5,7 +5,6 @@ configured sinks through the :class:`AuditTrail`. :func:`verify_log` checks a JS
 """
 
 from secrets_core.audit._alerts import ALERT_OPTIONS, AlertsSink
-from secrets_core.audit._chain import AuditVerification, verify_log
 from secrets_core.audit._events import (
     Actor,
     AuditEvent,
@@ -16,6 +15,7 @@ from secrets_core.audit._events import (
 )
 from secrets_core.audit._operation import AuditedOperation, Operation
 from secrets_core.audit._sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
+from secrets_core.audit._verify import AuditVerification, checked_successor, verify_log
 
 __all__ = [
     "ALERT_OPTIONS",
@@ -31,6 +31,7 @@ __all__ = [
     "LoggingSink",
     "Operation",
     "Outcome",
+    "checked_successor",
     "current_actor",
     "new_event_id",
     "verify_log",

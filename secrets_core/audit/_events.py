@@ -5,7 +5,6 @@ never holds a value or key material. A sink declared ``required`` fails the oper
 when it cannot record the event; other sinks are best-effort and their failures are logged.
 """
 
-import datetime as dt
 import getpass
 import json
 import os
@@ -13,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
+from secrets_core.clock import utc_timestamp
 from secrets_core.errors import AuditError
 from secrets_core.lazylog import get_logger
 from secrets_core.plugin._api import AuditSink
@@ -101,7 +101,7 @@ class AuditEvent(_EventFields):
             outcome,
             actor or current_actor(),
             event_id or new_event_id(),
-            timestamp or dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+            timestamp or utc_timestamp(),
             error_type,
             {} if details is None else details,
         )

@@ -32,22 +32,26 @@ class Operation(str, enum.Enum):
     @property
     def is_read(self) -> bool:
         """A read returns no event: with no sink recording it, none is built."""
-        return self in _READS
+        return self._value_ in _READS
 
     @property
     def is_change(self) -> bool:
         """A change checks first that required sinks can record it (fail closed)."""
-        return self not in _READS
+        return self._value_ not in _READS
 
     @property
     def without_backend(self) -> bool:
         """Key operations span every store; their event names no backend."""
-        return self in _KEY_OPERATIONS
+        return self._value_ in _KEY_OPERATIONS
 
 
-_READS = frozenset({Operation.RETRIEVE, Operation.LIST, Operation.METADATA, Operation.READ_STORED})
+# Sets of values, not members: an enum member hashes in Python, a str in C (every call asks).
+_READS = frozenset(
+    op.value
+    for op in (Operation.RETRIEVE, Operation.LIST, Operation.METADATA, Operation.READ_STORED)
+)
 _KEY_OPERATIONS = frozenset(
-    {Operation.ROTATE, Operation.CHANGE_KEY_SOURCE, Operation.CHANGE_PASSPHRASE}
+    op.value for op in (Operation.ROTATE, Operation.CHANGE_KEY_SOURCE, Operation.CHANGE_PASSPHRASE)
 )
 
 

@@ -24,8 +24,10 @@ from secrets_core.audit._chain import (
     sealed_line,
     witness,
 )
-from secrets_core.audit._events import AuditEvent
+from secrets_core.audit._events import AuditEvent, describe_failure
+from secrets_core.audit._verify import checked_successor
 from secrets_core.defaults import audit_log_path
+from secrets_core.errors import SecretsError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, refuse_symlink
 from secrets_core.lazylog import get_logger
 from secrets_core.plugin._api import ConfigOption, PluginContext
@@ -42,6 +44,9 @@ JSONL_OPTIONS = {
     ),
     "rotate_days": ConfigOption(
         (int, float), default=0, help="start a new file once the log is this old (0: never)"
+    ),
+    "keep_rotated": ConfigOption(
+        int, default=0, help="rotated files to keep; older ones are deleted (0: keep all)"
     ),
 }
 LOGGING_OPTIONS = {
@@ -66,18 +71,22 @@ class JsonlSink:
     def __init__(self, options: Mapping[str, Any], context: PluginContext) -> None:
         self.path = Path(options.get("path") or audit_log_path(context.log_dir)).expanduser()
         self.checkpoint_path = self.path.with_name(self.path.name + ".checkpoint")
+        self._path = str(self.path)  # stat()ed on every event: no Path.__fspath__ each time
         self.fsync = bool(options.get("fsync"))
         self.chain = options.get("chain", True) is not False
         self.hash_names = bool(options.get("hash_names"))
         self.rotate_bytes = int(options.get("rotate_bytes") or 0)
         self.rotate_days = float(options.get("rotate_days") or 0)
+        self.keep_rotated = int(options.get("keep_rotated") or 0)
         self._audit_key = context.audit_key
         self._audit_anchor = context.audit_anchor
+        self._advance_anchor = context.advance_audit_anchor
         self._key: bytes | None = None
         self._key_failed = False
         self._anchored = False
         self._fds: tuple[int, int] | None = None
         self._fd_pid = 0
+        self._log_ino = 0
         self._tail_state: _Tail | None = None
         self._born: float | None = None  # when the open log file was started (rotate_days)
         self._lock = _thread.allocate_lock()
@@ -91,10 +100,15 @@ class JsonlSink:
         os.fchmod(fd, PRIVATE_FILE_MODE)
         return fd
 
+    def _open_log(self) -> int:
+        fd = self._open(self.path)
+        self._log_ino = os.fstat(fd).st_ino  # a descriptor keeps its file: looked up once
+        return fd
+
     def _files(self) -> tuple[int, int]:
         if self._fds is None or self._fd_pid != os.getpid():
             ensure_private_dir(self.path.parent)
-            self._fds = (self._open(self.path), self._open(self.checkpoint_path))
+            self._fds = (self._open_log(), self._open(self.checkpoint_path))
             self._fd_pid = os.getpid()
             self._tail_state = None
             self._born = None
@@ -160,25 +174,25 @@ class JsonlSink:
         while True:
             fds = self._files()
             fcntl.flock(fds[0], fcntl.LOCK_EX)
-            opened = os.fstat(fds[0])
             try:
-                same = os.stat(self.path).st_ino == opened.st_ino
+                same = os.stat(self._path).st_ino == self._log_ino
             except FileNotFoundError:
                 same = False
             if same:
                 break
             fcntl.flock(fds[0], fcntl.LOCK_UN)
             self._reopen_log()
-        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0], opened.st_size):
+        size = os.lseek(fds[0], 0, os.SEEK_END)  # cheaper than fstat, and all we need
+        if (self.rotate_bytes or self.rotate_days) and self._rotation_due(fds[0], size):
             self._rotate()
             assert self._fds is not None
             return (*self._fds, 0)
-        return (*fds, opened.st_size)
+        return (*fds, size)
 
     def _reopen_log(self) -> None:
         assert self._fds is not None
         old = self._fds[0]
-        self._fds = (self._open(self.path), self._fds[1])
+        self._fds = (self._open_log(), self._fds[1])
         os.close(old)
         self._tail_state = None  # others may have written since: re-read under the lock
         self._born = None
@@ -201,12 +215,41 @@ class JsonlSink:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
         os.rename(self.path, self.path.with_name(f"{self.path.name}.{stamp}Z"))
         old = self._fds[0]
-        new = self._open(self.path)
+        new = self._open_log()
         fcntl.flock(new, fcntl.LOCK_EX)  # before the old lock goes: nobody writes in between
         self._fds = (new, self._fds[1])
         os.close(old)
         self._tail_state = None
         self._born = None
+        if self.keep_rotated:
+            self._prune()
+
+    def _prune(self) -> None:
+        """Delete the rotated files beyond ``keep_rotated``, oldest first, after moving the
+        keyring's anchor to the first line of the oldest file kept, and only if the chain
+        runs unbroken to that line: retention never hides a gap or a forgery. The anchor
+        moves first: a crash in between leaves files wholly before the anchor, which
+        ``verify`` passes over and the next rotation deletes."""
+        rotated = [p for p in log_files(self.path) if p != self.path]
+        if len(rotated) <= self.keep_rotated:
+            return
+        dropped, kept = rotated[: -self.keep_rotated], rotated[-self.keep_rotated]
+        key, anchor_hook, advance = self._chain_key(), self._audit_anchor, self._advance_anchor
+        try:
+            if key is None or anchor_hook is None or advance is None:
+                raise ValueError("the store has no audit key or keyring anchor")
+            start = checked_successor(key, anchor_hook(None), dropped, kept)
+            if advance(start) != start:
+                raise ValueError("the keyring's anchor did not move")
+        except (ValueError, SecretsError) as exc:
+            log.warning(
+                "audit log retention deleted nothing (%s); check the log: "
+                "secure-secrets audit verify",
+                describe_failure(exc),
+            )
+            return
+        for path in dropped:
+            path.unlink(missing_ok=True)
 
     def _tail(self, fd: int, key: bytes, size: int) -> _Tail:
         """seq and mac of the last authenticated line, the log's size, and the witness of

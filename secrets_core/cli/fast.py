@@ -43,12 +43,13 @@ def run_get(backend: str | None, config: str | None, profile: str | None, name: 
     from secrets_core.errors import SecretsError
 
     try:
+        from secrets_core.cli.waiting import watched
         from secrets_core.manager import SecretsManager
 
         with SecretsManager(
             default_backend=backend, config_path=config, profile=profile
         ) as manager:
-            value = manager.retrieve_secret(name)
+            value = watched(manager, backend).retrieve_secret(name)
         emit_value(value)
     except SecretsError as exc:
         from secrets_core.cli.exitcodes import classify, error_line

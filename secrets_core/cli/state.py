@@ -31,10 +31,14 @@ class State:
     def manager(self) -> SecretsManager:
         """The manager for this invocation, built on first use."""
         if self._manager is None:
+            from secrets_core.cli.waiting import watched
             from secrets_core.manager import SecretsManager
 
-            self._manager = SecretsManager(
-                default_backend=self.backend, config_path=self.config, profile=self.profile
+            self._manager = watched(
+                SecretsManager(
+                    default_backend=self.backend, config_path=self.config, profile=self.profile
+                ),
+                self.backend,
             )
         return self._manager
 

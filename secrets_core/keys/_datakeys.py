@@ -1,119 +1,45 @@
-"""Envelope key management: random data keys, wrapped by a key-encryption key (KEK).
+"""Data keys: the primary key for new ciphertext, rotation, and re-wrapping under a new KEK.
 
-The keyring is a small JSON file (0600) beside the store: for each data key its id, its
-cipher and its bytes wrapped under the KEK; which key is primary; and the key source's public
-parameters (a salt, KDF settings). The KEK comes from a key source and is fetched once per
-unlock, so a KDF runs once per process, never per operation. Every change to the keyring is
-a durable atomic replace under a cross-process lock, so a crash leaves the old or the new
-keyring, both of which decrypt every stored secret.
+:class:`KeyManager` is the keyring as the rest of the core uses it: the keyring file
+(``_keyring_file``), its ledger of stores (``_ledger``) and the audit chain's key and anchor
+(``_anchor``), plus the data-key operations here.
 """
 
 from __future__ import annotations
 
-import _thread
 import base64
 import binascii
 import contextlib
-import datetime as dt
-import errno
-import hashlib
-import hmac
-import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
-from secrets_core.defaults import ENV_KEYRING
 from secrets_core.errors import (
-    BackendUnavailableError,
-    ConfigError,
     EncryptionError,
-    IntegrityError,
     KeyNotAvailableError,
-    KeyringRollbackError,
     LockTimeoutError,
     RotationIncompleteError,
 )
-from secrets_core.fsutil import TEMP_SUFFIX, atomic_write, ensure_private_dir, read_private_file
-from secrets_core.plugin._api import Cipher, CipherSpec, KeySource
-
-KEYRING_FORMAT = 2  # 2: with the integrity key, the generation and the ledger of stores
-_FORMATS = (1, KEYRING_FORMAT)
-LOCK_TIMEOUT_SECONDS = 30.0
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
-
-
-_AUDIT_AD = b"secure-secrets keyring v1\0audit-chain"
-_INTEGRITY_AD = b"secure-secrets keyring v1\0integrity"
+from secrets_core.keys._anchor import AuditAnchor
+from secrets_core.keys._keyring_file import (
+    _AUDIT_AD,
+    LOCK_TIMEOUT_SECONDS,
+    RECORDS_FLAG,
+    _now,
+    _wrap_ad,
+)
+from secrets_core.keys._ledger import _INTEGRITY_AD, Ledger
+from secrets_core.plugin._api import Cipher, KeySource
 
 
-def _wrap_ad(key_id: str) -> bytes:
-    return b"secure-secrets keyring v1\0" + key_id.encode()
-
-
-class _DataKey:
-    __slots__ = ("key_id", "cipher_name", "wrapped", "created", "cipher")
-
-    def __init__(self, key_id: str, cipher_name: str, wrapped: str, created: str) -> None:
-        self.key_id = key_id
-        self.cipher_name = cipher_name
-        self.wrapped = wrapped
-        self.created = created
-        self.cipher: Cipher | None = None  # unwrapped lazily
-
-
-class KeyManager:
-    """Loads, creates and rotates the keyring at ``path``.
-
-    ``cipher_for_name`` resolves a cipher name to its spec (through the plugin registry);
-    ``source`` supplies the KEK; ``new_key_cipher`` is the cipher new data keys use.
-    ``may_create`` is asked before a first keyring is made; it returns False when
-    ciphertext already exists, so a lost keyring is reported instead of silently replaced.
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        source: KeySource,
-        source_name: str,
-        new_key_cipher: str,
-        cipher_for_name: Callable[[str], CipherSpec],
-        may_create: Callable[[], bool],
-    ) -> None:
-        self.path = path
-        self._source = source
-        self._source_name = source_name
-        self._new_key_cipher = new_key_cipher
-        self._cipher_for_name = cipher_for_name
-        self._may_create = may_create
-        self._lock = _thread.RLock()
-        self._file_lock: Any = None  # a filelock.FileLock, made on first change (reads need none)
-        self._kek: bytes | None = None
-        self._keys: dict[str, _DataKey] = {}
-        self._primary: str | None = None
-        self._doc: dict[str, Any] = {}
-        self._stamp: tuple[int, int, int] | None = None
-        self._audit_key: bytes | None = None
-        self._integrity_key: bytes | None = None
-        self._ledger_checked: tuple[int, int, int] | None = None  # the stamp last verified
-        # A container can get the keyring (public: it holds only wrapped keys) as a variable.
-        inline = os.environ.get(ENV_KEYRING)
-        self._inline = inline.encode() if inline else None
-
-    # --- public -----------------------------------------------------------------------------
+class KeyManager(Ledger, AuditAnchor):
+    """Loads, creates and rotates the keyring at ``path`` (arguments: see
+    :class:`~secrets_core.keys._keyring_file.KeyringFile`)."""
 
     def primary(self) -> tuple[str, Cipher]:
         """The current primary key id and cipher, creating the keyring on first use."""
         with self._lock:
-            if self._primary is None:
-                self._unlock(create=True)
-            elif self._changed_on_disk():
-                self._reload()
+            self._loaded(create=True)
             assert self._primary is not None
             return self._primary, self._cipher(self._primary)
 
@@ -157,13 +83,6 @@ class KeyManager:
         raise LockTimeoutError(
             f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the keyring lock "
             f"{self.path}.lock; a key rotation in another process holds it"
-        )
-
-    def _lock_error(self, exc: OSError) -> KeyNotAvailableError:
-        reason = "it is a symlink, which is refused" if exc.errno == errno.ELOOP else exc.strerror
-        return KeyNotAvailableError(
-            f"the keyring lock {self.path}.lock cannot be opened: {reason}; remove it (it is "
-            "re-created) and check who else can write that directory"
         )
 
     def cipher_for(self, key_id: str, secret_name: str) -> Cipher:
@@ -225,6 +144,7 @@ class KeyManager:
             drop = {k["id"] for k in older[max(keep, 0) :]}
             self._doc["keys"] = [k for k in self._doc["keys"] if k["id"] not in drop]
             self._doc.pop("rotation", None)
+            self._doc[RECORDS_FLAG] = True  # every store's records were rewritten, with MACs
             self._save()
             self._reload()
             return sorted(drop)
@@ -232,149 +152,9 @@ class KeyManager:
     def rotation_pending(self) -> str | None:
         """The target key id of an unfinished rotation, if any."""
         with self._lock:
-            if self._primary is None:
-                self._unlock(create=False)
-            elif self._changed_on_disk():
-                self._reload()
+            self._loaded()
             pending = self._doc.get("rotation")
             return str(pending["target"]) if isinstance(pending, dict) else None
-
-    # --- the ledger of stores -----------------------------------------------------------------
-
-    def stores(self) -> list[dict[str, Any]]:
-        """The authenticated ledger: every store that has sealed a value with this keyring
-        (``{"id", "backend", "options", "recorded"}``), oldest first. Raises
-        :class:`IntegrityError` if the ledger was edited."""
-        with self._lock:
-            if self._primary is None:
-                self._unlock(create=False)
-            elif self._changed_on_disk():
-                self._reload()
-            self._verify_ledger()
-            return [dict(entry) for entry in self._doc.get("stores", [])]
-
-    def has_ledger(self) -> bool:
-        """False for a keyring made before stores were recorded (until its first change)."""
-        with self._lock:
-            if self._primary is None:
-                self._unlock(create=False)
-            return "stores" in self._doc
-
-    def record_store(self, entry: dict[str, Any]) -> None:
-        """Add ``entry`` (a store about to seal its first value in this process) to the
-        ledger, unless it is there already: one look at the loaded keyring, and a locked
-        replace only the first time a store is ever written."""
-        self.primary()  # creates the keyring on first use
-        with self._lock:
-            self._verify_ledger()
-            if any(known["id"] == entry["id"] for known in self._doc.get("stores", [])):
-                return
-        with self._locked(), self._lock:
-            self._reload()
-            self._verify_ledger()
-            if any(known["id"] == entry["id"] for known in self._doc.get("stores", [])):
-                return
-            stores = self._doc.setdefault("stores", [])
-            stores.append({**entry, "recorded": _now()})
-            self._save()
-            self._reload()
-
-    def generation(self) -> int:
-        """How many times this keyring was changed (authenticated with the ledger)."""
-        with self._lock:
-            if self._primary is None:
-                self._unlock(create=False)
-            self._verify_ledger()
-            return int(self._doc.get("generation", 0))
-
-    def stamp(self, store_id: str) -> bytes:
-        """What a store keeps to remember the newest keyring that wrote to it: this keyring's
-        id and generation, authenticated (see :meth:`check_stamp`)."""
-        with self._lock:
-            generation = self.generation()
-            body = f"{self._doc.get('keyring_id', '')}:{generation}:{store_id}"
-            mac = hmac.new(self.integrity_key("stamp"), body.encode(), hashlib.sha256).hexdigest()
-            return f"{body}:{mac}".encode()
-
-    def check_stamp(self, store_id: str, stamp: bytes | None) -> bool:
-        """Compare a store's stamp with this keyring; True if the store should be given a new
-        one. Raises :class:`KeyringRollbackError` if the store has seen a newer generation of
-        this keyring (re-read from disk first, in case another process changed it)."""
-        try:
-            keyring_id, generation, stamped_for, mac = (stamp or b"").decode().split(":")
-            seen = int(generation)
-        except ValueError:
-            return True  # none yet (or not ours): write one
-        with self._lock:
-            if self._changed_on_disk():
-                self._reload()
-            if keyring_id != self._doc.get("keyring_id") or stamped_for != store_id:
-                return True  # another keyring's, or another store's file copied here
-            body = f"{keyring_id}:{seen}:{store_id}".encode()
-            expected = hmac.new(self.integrity_key("stamp"), body, hashlib.sha256).hexdigest()
-            if not hmac.compare_digest(expected, mac):
-                raise IntegrityError(
-                    "the keyring stamp of a store fails authentication (edited); restore the "
-                    "store's stamp file from backup, or delete it to accept this keyring"
-                )
-            mine = self.generation()
-            if seen > mine:
-                raise KeyringRollbackError(
-                    f"the keyring {self.path} is older (generation {mine}) than one this store "
-                    f"was written with (generation {seen}): an older keyring.json was put back. "
-                    "Nothing was written; put the newest keyring back (values written with "
-                    "this one could be sealed under keys it has retired)"
-                )
-            return seen < mine
-
-    def integrity_key(self, purpose: str) -> bytes:
-        """A 32-byte key for ``purpose`` (the ledger, a store's record MACs), derived from the
-        keyring's integrity key, which is wrapped by the KEK like a data key."""
-        with self._lock:
-            if self._integrity_key is None:
-                if self._primary is None:
-                    self._unlock(create=False)
-                if "integrity_key" not in self._doc:  # a keyring from before the ledger
-                    with self._locked():
-                        self._reload()
-                        if "integrity_key" not in self._doc:
-                            self._save()  # _save adds it
-                            self._reload()
-            return self._derived(purpose)
-
-    def _derived(self, purpose: str) -> bytes:
-        if self._integrity_key is None:
-            self._integrity_key = self._unwrap_extra("integrity_key", _INTEGRITY_AD)
-        return hmac.new(self._integrity_key, purpose.encode(), hashlib.sha256).digest()
-
-    def _ledger_mac(self, doc: dict[str, Any]) -> str:
-        body = json.dumps(
-            {
-                "stores": doc.get("stores", []),
-                "generation": doc.get("generation", 0),
-                "keyring_id": doc.get("keyring_id", ""),
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-        ).encode()
-        return hmac.new(self._derived("ledger"), body, hashlib.sha256).hexdigest()
-
-    def _verify_ledger(self) -> None:
-        if self._ledger_checked is not None and self._ledger_checked == self._stamp:
-            return
-        if "ledger_mac" not in self._doc:
-            if "stores" in self._doc or "generation" in self._doc:
-                raise IntegrityError(
-                    f"keyring {self.path} has a ledger of stores but no MAC (edited); restore "
-                    "the keyring from backup"
-                )
-            return  # a keyring from before the ledger: nothing recorded yet
-        if not hmac.compare_digest(str(self._doc["ledger_mac"]), self._ledger_mac(self._doc)):
-            raise IntegrityError(
-                f"the ledger of stores in keyring {self.path} fails authentication (edited, or "
-                "spliced from another keyring); restore the keyring from backup"
-            )
-        self._ledger_checked = self._stamp
 
     def rewrap(self, source: KeySource, source_name: str, fresh_key: bool = True) -> str | None:
         """Re-wrap every data key under a KEK from ``source`` (a new passphrase, key file or
@@ -429,253 +209,3 @@ class KeyManager:
             if self._primary is None:
                 self._unlock(create=False)
             return list(self._keys)
-
-    def exists(self) -> bool:
-        return self._inline is not None or self.path.exists()
-
-    # --- the audit chain's anchor (opaque here: secrets_core.audit makes and checks it) ------
-
-    def audit_anchor(self) -> dict[str, Any] | None:
-        """The record anchoring the audit chain's start, as stored, or None."""
-        with self._lock:
-            if self._primary is None:
-                self._unlock(create=False)
-            elif self._changed_on_disk():
-                self._reload()
-            found = self._doc.get("audit_anchor")
-            return dict(found) if isinstance(found, dict) else None
-
-    def set_audit_anchor(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Store ``record`` as the audit chain's anchor unless one exists; return the one in
-        force. An anchor is never replaced: a log-only attacker must not move the start."""
-        with self._locked(), self._lock:
-            self._unlock(create=False)
-            self._reload()
-            if not isinstance(self._doc.get("audit_anchor"), dict):
-                self._doc["audit_anchor"] = dict(record)
-                self._save()
-                self._reload()
-            return dict(self._doc["audit_anchor"])
-
-    # --- internals --------------------------------------------------------------------------
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        import filelock  # imported here: reading secrets never takes this lock (cold start)
-
-        ensure_private_dir(self.path.parent)
-        if self._file_lock is None:
-            self._file_lock = filelock.FileLock(
-                str(self.path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS, mode=0o600
-            )
-        try:
-            self._file_lock.acquire()
-        except filelock.Timeout:
-            raise LockTimeoutError(
-                f"timed out after {LOCK_TIMEOUT_SECONDS:.0f}s waiting for the keyring lock "
-                f"{self._file_lock.lock_file}; another process holds it"
-            ) from None
-        except OSError as exc:  # a planted symlink or an unwritable directory
-            raise self._lock_error(exc) from None
-        try:
-            self._sweep_temp_files()
-            yield
-        finally:
-            self._file_lock.release()
-
-    def _sweep_temp_files(self) -> None:
-        """Remove the temp files of keyring writes killed before their rename. Every writer
-        holds the keyring lock, so while we hold it no temp file belongs to a live one; each
-        holds wrapped data keys (retired ones too), so none should linger."""
-        for leftover in self.path.parent.glob(f".{self.path.name}.*{TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-
-    def _unlock(self, create: bool) -> None:
-        if self._primary is not None:
-            return
-        if not self.exists():
-            if not create:
-                raise KeyNotAvailableError(
-                    f"no keyring at {self.path}; restore it from your backup (it is needed "
-                    "to decrypt stored secrets)"
-                )
-            with self._locked():
-                if not self.path.exists():
-                    self._create()
-        self._reload()
-
-    def _create(self) -> None:
-        if not self._may_create():
-            raise KeyNotAvailableError(
-                f"no keyring at {self.path}, but encrypted secrets exist; restore the keyring "
-                "from your backup (creating a new key would not decrypt them)"
-            )
-        spec = self._cipher_for_name(self._new_key_cipher)
-        kek, params = self._source.create_kek(spec.key_size)
-        self._kek = kek
-        self._doc = {
-            "format": KEYRING_FORMAT,
-            "key_source": {"name": self._source_name, "params": params},
-            "primary": None,
-            "keys": [],
-        }
-        self._doc["primary"] = self._add_key(spec)
-        self._doc["audit_key"] = self._new_audit_key(spec)
-        self._save()
-
-    def _new_audit_key(self, spec: CipherSpec, ad: bytes = _AUDIT_AD) -> dict[str, str]:
-        """A random key for the audit log's HMAC chain (or, with ``ad``, the integrity key),
-        wrapped like a data key, so it survives data-key rotation and is re-wrapped with the
-        KEK."""
-        assert self._kek is not None
-        wrapped = spec.make(self._kek).encrypt(os.urandom(32), ad)
-        return {"cipher": spec.name, "wrapped": base64.b64encode(wrapped).decode()}
-
-    def _unwrap_extra(self, field: str, ad: bytes) -> bytes:
-        assert self._kek is not None
-        try:
-            entry = self._doc[field]
-            spec = self._cipher_for_name(entry["cipher"])
-            raw = base64.b64decode(entry["wrapped"], validate=True)
-            return spec.make(self._kek).decrypt(raw, ad)
-        except (binascii.Error, ValueError, TypeError, KeyError, EncryptionError):
-            raise KeyNotAvailableError(
-                f"the {field.replace('_', ' ')} in {self.path} cannot be unwrapped (tampered "
-                "keyring?)"
-            ) from None
-
-    def audit_key(self) -> bytes:
-        """The audit chain key (created on first use for keyrings made without one)."""
-        with self._lock:
-            if self._audit_key is None:
-                if self._primary is None:
-                    self._unlock(create=False)
-                if "audit_key" not in self._doc:
-                    with self._locked():
-                        self._reload()
-                        if "audit_key" not in self._doc:
-                            spec = self._cipher_for_name(
-                                self._keys[self._primary or ""].cipher_name
-                            )
-                            self._doc["audit_key"] = self._new_audit_key(spec)
-                            self._save()
-                            self._reload()
-                self._audit_key = self._unwrap_extra("audit_key", _AUDIT_AD)
-            return self._audit_key
-
-    def _add_key(self, spec: CipherSpec) -> str:
-        assert self._kek is not None
-        key_id = os.urandom(8).hex()
-        data_key = os.urandom(spec.key_size)
-        wrapped = spec.make(self._kek).encrypt(data_key, _wrap_ad(key_id))
-        self._doc["keys"].append(
-            {
-                "id": key_id,
-                "cipher": spec.name,
-                "wrapped": base64.b64encode(wrapped).decode(),
-                "created": _now(),
-            }
-        )
-        return key_id
-
-    def _save(self) -> None:
-        """Write the keyring: every change bumps the generation and re-authenticates the
-        ledger (adding the integrity key to a keyring made before it existed)."""
-        if self._inline is not None:
-            raise ConfigError(
-                f"the keyring comes from {ENV_KEYRING} and is read-only here; rotate or "
-                "re-wrap where the keyring file lives, then export it again"
-            )
-        self._verify_ledger()  # never re-authenticate an edited ledger
-        if "integrity_key" not in self._doc:
-            spec = self._cipher_for_name(self._new_key_cipher)
-            self._doc["integrity_key"] = self._new_audit_key(spec, _INTEGRITY_AD)
-            self._integrity_key = None
-        self._doc["format"] = KEYRING_FORMAT
-        self._doc.setdefault("stores", [])
-        self._doc.setdefault("keyring_id", os.urandom(8).hex())
-        self._doc["generation"] = int(self._doc.get("generation", 0)) + 1
-        self._doc["ledger_mac"] = self._ledger_mac(self._doc)
-        try:
-            atomic_write(self.path, json.dumps(self._doc, indent=1).encode())
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-        else:
-            return
-        raise BackendUnavailableError(  # outside the except block: nothing chained
-            f"the keyring {self.path} could not be written ({reason}); it is unchanged, so "
-            "nothing is lost: free space or fix the disk, then retry"
-        )
-
-    def _stat(self) -> tuple[int, int, int]:
-        if self._inline is not None:
-            return (0, 0, len(self._inline))
-        st = os.stat(self.path)
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def _changed_on_disk(self) -> bool:
-        if self._inline is not None:
-            return False
-        try:
-            return self._stat() != self._stamp
-        except FileNotFoundError:
-            return True
-
-    def _reload(self) -> None:
-        try:
-            raw = self._inline if self._inline is not None else read_private_file(self.path)
-            stamp = self._stat()
-        except FileNotFoundError:
-            raise KeyNotAvailableError(
-                f"keyring {self.path} disappeared; restore it from backup"
-            ) from None
-        except OSError as exc:
-            raise KeyNotAvailableError(
-                f"keyring {self.path} cannot be read: {exc.strerror}"
-            ) from None
-        try:
-            doc = json.loads(raw)
-            keys = {
-                k["id"]: _DataKey(k["id"], k["cipher"], k["wrapped"], k["created"])
-                for k in doc["keys"]
-            }
-            primary = doc["primary"]
-            source = doc["key_source"]
-        except (ValueError, KeyError, TypeError, RecursionError):
-            raise IntegrityError(
-                f"keyring {self.path} is corrupt; restore it from backup"
-            ) from None
-        if doc.get("format") not in _FORMATS or primary not in keys:
-            raise IntegrityError(f"keyring {self.path} is corrupt or of an unknown format")
-        if source.get("name") != self._source_name:
-            raise KeyNotAvailableError(
-                f"keyring {self.path} is protected by key source '{source.get('name')}', but "
-                f"'{self._source_name}' is configured; configure key_source.name = "
-                f'"{source.get("name")}"'
-            )
-        if self._kek is None:
-            spec = self._cipher_for_name(keys[primary].cipher_name)
-            self._kek = self._source.load_kek(source.get("params", {}), spec.key_size)
-        # Keep unwrapped keys we already have; unwrap the rest lazily.
-        for key_id, key in keys.items():
-            if key_id in self._keys and self._keys[key_id].cipher is not None:
-                key.cipher = self._keys[key_id].cipher
-        self._doc, self._keys, self._primary, self._stamp = doc, keys, primary, stamp
-        self._cipher(primary)  # fail now, at unlock, if the KEK is wrong
-
-    def _cipher(self, key_id: str) -> Cipher:
-        key = self._keys[key_id]
-        if key.cipher is None:
-            assert self._kek is not None
-            spec = self._cipher_for_name(key.cipher_name)
-            try:
-                wrapped = base64.b64decode(key.wrapped, validate=True)
-                data_key = spec.make(self._kek).decrypt(wrapped, _wrap_ad(key_id))
-            except (binascii.Error, ValueError, EncryptionError):
-                raise KeyNotAvailableError(
-                    f"data key {key_id} in {self.path} cannot be unwrapped: wrong key "
-                    "(passphrase/KEK) or a tampered keyring"
-                ) from None
-            key.cipher = spec.make(data_key)
-        return key.cipher

@@ -31,18 +31,14 @@ KEYFILE_OPTIONS = {
     "path": ConfigOption(str, help="key file; default: <data_dir>/master.key"),
 }
 PASSPHRASE_OPTIONS = {
-    "variable": ConfigOption(
-        str, default=ENV_PASSPHRASE, help="variable holding the passphrase"
-    ),
+    "variable": ConfigOption(str, default=ENV_PASSPHRASE, help="variable holding the passphrase"),
     "prompt": ConfigOption(
         bool, default=True, help="ask on the terminal when the variable is unset"
     ),
 }
 SALT_SIZE = 16
 ENV_OPTIONS = {
-    "variable": ConfigOption(
-        str, default=ENV_KEK, help="variable holding the base64 KEK"
-    ),
+    "variable": ConfigOption(str, default=ENV_KEK, help="variable holding the base64 KEK"),
 }
 
 

@@ -39,6 +39,9 @@ class Capability(str, enum.Enum):
     """Delete can be undone until a purge."""
     CAS = "cas"
     """Check-and-set writes: ``write(name, value, cas=N)`` (see :class:`CasBackend`)."""
+    MULTI_PROCESS = "multi_process"
+    """Several processes may share one store at once: no write is lost, version numbers
+    stay unique and increasing, and every process reads what the others wrote."""
 
     def __str__(self) -> str:
         return self.value
@@ -66,6 +69,27 @@ class ConfigOption(NamedTuple):
     env: str | None = None
 
 
+class RecordKey:
+    """The key a storage plugin authenticates its records with (``PluginContext.record_key``).
+
+    ``key``: 32 bytes derived from the keyring's integrity key with a label of its own (never
+    a data key; unchanged by data-key rotation). ``legacy_readable``: whether records written
+    without a MAC by an earlier version may still be read; False once every store of the
+    keyring holds authenticated records only (a keyring made with authenticated records, or
+    one a completed rotation has upgraded), so a record rewritten into the unkeyed format is
+    refused. The key is kept out of ``repr``.
+    """
+
+    __slots__ = ("key", "legacy_readable")
+
+    def __init__(self, key: bytes, legacy_readable: bool) -> None:
+        self.key = key
+        self.legacy_readable = legacy_readable
+
+    def __repr__(self) -> str:
+        return f"RecordKey(key=<hidden>, legacy_readable={self.legacy_readable})"
+
+
 class PluginContext(NamedTuple):
     """Where plugins keep their files, resolved by the core from config/env/platformdirs.
 
@@ -76,7 +100,12 @@ class PluginContext(NamedTuple):
     no keyring yet (audit sinks that chain or hash names use it). ``audit_anchor(None)``
     returns where the keyring anchors the audit chain, ``(seq, mac)`` of its first line, or
     None; ``audit_anchor((seq, mac))`` records that anchor unless one exists, and returns the
-    one in force.
+    one in force. ``advance_audit_anchor((seq, mac))`` moves the anchor forward to a later
+    line, for a sink whose retention deletes the oldest files (it must first check that the
+    line chains on from the current anchor), and returns the one in force. ``record_key()``
+    returns the :class:`RecordKey` that authenticates a storage plugin's records, or None
+    while the store has no keyring yet; call it when a record is first read or written (it
+    unlocks the keyring), not in the factory.
     """
 
     data_dir: Path
@@ -85,6 +114,8 @@ class PluginContext(NamedTuple):
     kdf: Callable[[str | None, Mapping[str, int] | None], "Kdf"] | None = None
     audit_key: Callable[[], bytes | None] | None = None
     audit_anchor: Callable[[tuple[int, str] | None], tuple[int, str] | None] | None = None
+    advance_audit_anchor: Callable[[tuple[int, str]], tuple[int, str] | None] | None = None
+    record_key: Callable[[], RecordKey | None] | None = None
 
 
 # --- interfaces the factories return ---------------------------------------------------------
@@ -327,6 +358,11 @@ class BackendSpec(NamedTuple):
     """Optional offline check of the resolved options (no connection, no file written):
     raise :class:`~secrets_core.errors.ConfigError` naming the option. Runs before every
     ``factory`` call and in ``secure-secrets config validate``."""
+    describe: Callable[[Mapping[str, Any]], str] | str | None = None
+    """Optional: what a slow call waits for, from the resolved options, offline and never
+    with a credential (``"vault at https://vault.example:8200 (budget 15 s)"``). On a
+    terminal the CLI prints ``waiting for <it>...`` when an operation takes over a second;
+    without it, ``the NAME backend``."""
 
     def make(self, options: Mapping[str, Any], context: PluginContext) -> StorageBackend:
         """Call the factory (importing a ``"module:attr"`` one) and check its result."""

@@ -370,14 +370,23 @@ class PluginRegistry:
         return index.items[name].spec
 
     def _not_found_message(self, family: str, name: str) -> str:
+        import difflib
+
         found = self._discover()
         dist = KNOWN_DISTRIBUTIONS.get((family, name))
-        installed = ", ".join(sorted(found.families[family].items)) or "none"
-        hint = (
-            f"install it with: {install_hint(dist)}"
-            if dist
-            else "install the distribution that provides it, or check the spelling"
-        )
+        names = sorted(found.families[family].items)
+        installed = ", ".join(names) or "none"
+        known = names + sorted(n for f, n in KNOWN_DISTRIBUTIONS if f == family and n not in names)
+        close = difflib.get_close_matches(name, known, n=1)
+        if dist:
+            hint = f"install it with: {install_hint(dist)}"
+        elif close and close[0] in names:
+            hint = f"did you mean '{close[0]}'?"
+        elif close:
+            provider = KNOWN_DISTRIBUTIONS[(family, close[0])]
+            hint = f"did you mean '{close[0]}'? (install it with: {install_hint(provider)})"
+        else:
+            hint = "install the distribution that provides it, or check the spelling"
         failed = [i for i in found.infos.values() if i.status != "active" and i.name == name]
         if failed:
             hint += f" (plugin '{name}' from {failed[0].distribution} is {failed[0].status})"
@@ -392,6 +401,16 @@ class PluginRegistry:
         except PluginNotFoundError:
             return False
         return True
+
+    def installed(self, family: str, name: str) -> bool:
+        """:meth:`has`, answered from the distributions' ``secrets_core.provides``
+        declarations when one declares ``name`` (importing nothing)."""
+        with self._lock:
+            if self._found is None and self._quick:
+                admitted = self.policy.admits
+                if self._scan().provider(family, name, lambda ep: admitted(ep.name, ep.dist.name)):
+                    return True
+        return self.has(family, name)
 
     def names(self, family: str) -> list[str]:
         """Installed implementation names of one family ("backend", "cipher", ...)."""

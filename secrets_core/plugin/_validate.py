@@ -98,7 +98,7 @@ def _descriptor(where: str, spec: Any) -> Any:
             f"{where}: field 'factory' is {type(factory).__name__}; give a callable or a "
             "'package.module:attribute' string"
         )
-    for field in ("validate", "dynamic", "paths"):
+    for field in ("validate", "dynamic", "paths", "describe"):
         value = getattr(spec, field, None)
         if (
             value is not None
@@ -106,8 +106,7 @@ def _descriptor(where: str, spec: Any) -> Any:
             and not (isinstance(value, str) and is_target(value))
         ):
             raise PluginLoadError(
-                f"{where}: field '{field}' must be None, a callable or a "
-                "'package.module:attribute'"
+                f"{where}: field '{field}' must be None, a callable or a 'package.module:attribute'"
             )
     if not isinstance(getattr(spec, "description", ""), str):
         raise PluginLoadError(f"{where}: field 'description' must be a str")

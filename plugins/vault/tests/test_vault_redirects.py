@@ -89,3 +89,63 @@ def test_the_token_is_not_sent_to_an_address_that_is_not_configured(recorder) ->
     assert seen, "the redirect to a loopback address was followed"
     assert all("X-Vault-Token" not in headers for headers in seen)
     assert all(TOKEN not in str(headers) for headers in seen)
+
+
+def test_a_redirect_loop_ends_in_a_typed_error_without_the_token() -> None:
+    class Loop(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(307)
+            self.send_header("Location", self.path)  # relative: back to itself
+            self.end_headers()
+
+        do_PUT = do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server, url = _serve(Loop)
+    try:
+        with pytest.raises(SecretsError, match="TooManyRedirects") as raised:
+            _manager(url).retrieve_secret("app/x")
+    finally:
+        server.shutdown()
+    assert TOKEN not in str(raised.value) and TOKEN not in repr(raised.value)
+
+
+def test_a_303_is_followed_with_a_get_and_no_body(recorder) -> None:
+    """A 303 (See Other) turns a write into a GET of the target, as browsers and requests do,
+    so the value is not sent to the redirect target."""
+    target, seen = recorder
+
+    class SeeOther(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(303)
+            self.send_header("Location", target + self.path)
+            self.end_headers()
+
+        do_PUT = do_POST  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server, url = _serve(SeeOther)
+    try:
+        with pytest.raises(SecretsError):
+            _manager(url).store_secret("app/x", "value-canary-5d1e")
+    finally:
+        server.shutdown()
+    assert seen, "the 303 was followed"
+    assert all("Content-Type" not in sent and "Content-Length" not in sent for sent in seen)
+
+
+def test_proxy_and_ca_bundle_variables_are_ignored(recorder, monkeypatch) -> None:
+    """Configuration is explicit: HTTP(S)_PROXY and REQUESTS_CA_BUNDLE do not steer requests
+    (a proxy here would refuse the connection)."""
+    target, seen = recorder
+    for var in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    with pytest.raises(SecretsError):
+        _manager(target).retrieve_secret("app/x")
+    assert seen and seen[0].get("X-Vault-Token") == TOKEN

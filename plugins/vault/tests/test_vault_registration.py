@@ -48,9 +48,10 @@ def test_declared_capabilities() -> None:
     specs = {s.name: s for s in plugin.secrets_register_backends()}
     assert specs["vault"].capabilities == {
         Capability.LIST, Capability.ENCRYPTS_AT_REST, Capability.VERSIONS,
-        Capability.METADATA, Capability.SOFT_DELETE, Capability.CAS,
+        Capability.METADATA, Capability.SOFT_DELETE, Capability.CAS, Capability.MULTI_PROCESS,
     }  # fmt: skip
     assert Capability.ENCRYPTS_AT_REST not in specs["vault-envelope"].capabilities
+    assert Capability.MULTI_PROCESS in specs["vault-envelope"].capabilities
     assert {"vault_url", "vault_token", "mount_point"} <= set(specs["vault"].options)
     assert specs["vault"].options["vault_token"].secret
     assert specs["vault"].options["secret_id"].secret

@@ -1,0 +1,60 @@
+"""The backend's side of record MACs: which format it writes, and upgrading on rewrite.
+
+The attacks (an older version made current, reordering, forged metadata, a downgrade) run
+through a real manager and keyring in tests/test_record_authentication.py.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from pathlib import Path
+
+import pytest
+from secure_secrets_file import record as rec
+from secure_secrets_file.backend import FileBackend, file_name
+
+from secrets_core.errors import IntegrityError, KeyNotAvailableError
+from secrets_core.plugin import RecordKey
+
+KEY = RecordKey(os.urandom(32), legacy_readable=True)
+
+
+def magic(backend: FileBackend, name: str) -> bytes:
+    return (backend.root / file_name(name)).read_bytes()[:4]
+
+
+def test_with_a_record_key_records_are_macs_without_one_the_unkeyed_format(
+    tmp_path: Path,
+) -> None:
+    keyed = FileBackend(tmp_path / "store", record_key=lambda: KEY)
+    keyed.write("k", "token-1")
+    assert magic(keyed, "k") == rec.MAGIC
+    with pytest.raises(KeyNotAvailableError, match="no keyring"):
+        FileBackend(tmp_path / "store").read("k")
+    with pytest.raises(IntegrityError, match="fails authentication"):
+        FileBackend(tmp_path / "store", record_key=lambda: RecordKey(os.urandom(32), True)).read(
+            "k"
+        )
+    FileBackend(tmp_path / "plain").write("k", "token-1")
+    assert magic(FileBackend(tmp_path / "plain"), "k") == rec.LEGACY_MAGIC
+
+
+def test_a_rewrite_upgrades_an_unkeyed_record_even_when_no_value_changes(tmp_path: Path) -> None:
+    FileBackend(tmp_path / "store").write("k", "token-1")
+    FileBackend(tmp_path / "store").write("k", "token-2")
+    backend = FileBackend(tmp_path / "store", record_key=lambda: KEY)
+    assert backend.read_version("k", 1) == "token-1", "an unkeyed record is read"
+    assert backend.rewrite_versions("k", lambda token: token) == 0
+    assert magic(backend, "k") == rec.MAGIC
+    strict = FileBackend(tmp_path / "store", record_key=lambda: RecordKey(KEY.key, False))
+    assert [strict.read_version("k", v) for v in (1, 2)] == ["token-1", "token-2"]
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 1000, 100_000])
+def test_the_record_mac_is_hmac_sha256(size: int) -> None:
+    data = os.urandom(size)
+    auth = rec.Authenticator(lambda: KEY)
+    assert auth.mac(data) == hmac.digest(KEY.key, data, "sha256")
+    assert auth.mac(memoryview(data)) == auth.mac(data), "the precomputed pads are not consumed"
+    assert rec.Authenticator(None).mac(data) is None
