@@ -145,3 +145,19 @@ def test_types_only_annotations_need_are_imported_when_a_check_needs_them() -> N
         "rotate_encryption_key(): progress must be a callable or None, not int",
         "ScopedSecrets",
     ]
+
+
+def test_a_plain_get_evaluates_no_annotations(stored: None) -> None:
+    """Argument checks are compiled from annotations (``typing.get_type_hints``) only when
+    a keyword is passed: a plain ``get`` passes none; ``--backend`` still works, checked."""
+    prelude = (
+        "import typing\n"
+        "hints = []\n"
+        "evaluate = typing.get_type_hints\n"
+        "typing.get_type_hints = lambda *a, **k: hints.append(1) or evaluate(*a, **k)\n"
+        "atexit.register(lambda: sys.stderr.write(f'|hints={len(hints)}'))"
+    )
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123") and "|hints=0" in err, err
+    code, out, err, _ = run_cli("--backend", "file", "get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123") and "|hints=0" not in err, err
