@@ -110,21 +110,21 @@ _BASE32_DIGITS = bytes(
 )
 
 
+# By stem length mod 8: the padding bits of its last digit (-1: no byte count has that length).
+_SPARE_BITS = (0, -1, 2, -1, 4, 1, -1, 3)
+
+
 def _stem_bytes(stem: str) -> bytes | None:
     """The bytes that ``stem`` is the canonical unpadded lowercase base32 of, or None.
     (base64.b32decode is pure Python; bytes.translate and int(..., 32) do the same in C.)"""
-    size = len(stem)
-    if not size or size % 8 not in (0, 2, 4, 5, 7):
+    spare = _SPARE_BITS[len(stem) & 7]
+    digits = stem.encode("ascii", "replace").translate(_BASE32_DIGITS)
+    if spare < 0 or not digits.isalnum():  # empty, or a byte outside the alphabet
         return None
-    try:
-        value = int(stem.encode("ascii").translate(_BASE32_DIGITS), 32)
-    except ValueError:  # UnicodeEncodeError too: not canonical base32
-        return None
-    bits = 5 * size
-    spare = bits % 8
+    value = int(digits, 32)
     if value & ((1 << spare) - 1):
         return None  # non-zero padding bits: not what file_name() writes
-    return (value >> spare).to_bytes(bits // 8, "big")
+    return (value >> spare).to_bytes(len(stem) * 5 // 8, "big")
 
 
 def secret_name(file: str) -> str | None:
@@ -337,18 +337,20 @@ class FileBackend:
             ) from None
         mac = self.auth.keyed()
         try:
-            files = [file for file in entries if file.endswith(_RECORD_SUFFIXES)]
+            files = [f for f in entries if f[0] != "." and f.endswith(_RECORD_SUFFIXES)]
             for at in range(0, len(files), _SCAN_BATCH):
                 # Three passes over a batch (names, reads, checks) rather than one per record:
                 # Python code run between syscalls runs markedly slower (cold caches).
-                batch = [
-                    (file, stored)
-                    for file in files[at : at + _SCAN_BATCH]
-                    if file[0] != "." and (stored := _stem_bytes(file[: file.rindex(".")]))
+                chunk = files[at : at + _SCAN_BATCH]
+                names = [_stem_bytes(file[: file.rindex(".")]) for file in chunk]
+                raws = [
+                    None if mac is None or stored is None else self._read_private(file, dir_fd)
+                    for file, stored in zip(chunk, names, strict=True)
                 ]
-                raws = [self._read_private(file, dir_fd) if mac else b"" for file, _ in batch]
-                for (file, stored), raw in zip(batch, raws, strict=True):
-                    values = None if mac is None else rec.bulk_values(raw, stored, mac)
+                for file, stored, raw in zip(chunk, names, raws, strict=True):
+                    if stored is None:
+                        continue  # not a record's file name
+                    values = rec.bulk_values(raw, stored, mac)
                     try:
                         name = stored.decode()
                     except UnicodeDecodeError:
@@ -356,37 +358,42 @@ class FileBackend:
                     if values is not None:
                         yield name, values
                         continue
-                    found = self._checked_values(file, dir_fd)
+                    found = self._checked_values(file, raw, dir_fd)
                     if found is not None:  # None: not a record, or purged/renamed meanwhile
                         yield found
         finally:
             os.close(dir_fd)
 
-    def _read_private(self, file: str, dir_fd: int) -> bytes:
+    def _read_private(self, file: str, dir_fd: int) -> bytes | None:
         """For :meth:`iter_stored_values`: ``file`` opened at the directory descriptor
         (no-follow, non-blocking), one fstat, read whole if it is a regular file, 0600, ours;
-        else, or on any error, ``b""`` (the checked path then reads it and says what is
-        wrong)."""
+        else, or on any error, None (the checked path then reads it again and says what
+        is wrong)."""
         try:
             fd = os.open(file, _READ_FLAGS, dir_fd=dir_fd)
         except OSError:
-            return b""
+            return None
         try:
             info = os.fstat(fd)
             if info.st_mode == _PRIVATE_REGULAR and info.st_uid == self._euid:
-                return os.read(fd, info.st_size)  # a short read fails record.bulk_values
-            return b""
+                raw = os.read(fd, info.st_size)
+                return raw if len(raw) == info.st_size else None  # short: the checked path
+            return None
         except OSError:
-            return b""
+            return None
         finally:
             os.close(fd)
 
-    def _checked_values(self, file: str, dir_fd: int) -> tuple[str, list[bytes | str]] | None:
-        """One record of :meth:`iter_stored_values` through the checked read path (what a get
-        does), for whatever :func:`record.bulk_values` does not take: None if ``file`` is not
-        a record name or is gone."""
+    def _checked_values(
+        self, file: str, raw: bytes | None, dir_fd: int
+    ) -> tuple[str, list[bytes | str]] | None:
+        """One record of :meth:`iter_stored_values` that :func:`record.bulk_values` did not
+        take, through the checks a get makes (and its errors): ``raw`` as read if it was read
+        (a private regular file: a record with several versions, say), else read again. None
+        if ``file`` is not a record name or is gone."""
         name = secret_name(file)
-        raw = None if name is None else self._read_file(file, name, True, dir_fd)
+        if name is not None and raw is None:
+            raw = self._read_file(file, name, True, dir_fd)
         if name is None or raw is None:
             return None
         return name, rec.every_value(raw, name, file, self.auth)

@@ -243,13 +243,13 @@ def every_value(raw: bytes, name: str, file: str, auth: Authenticator) -> list[b
     return [stored.value for stored in _parse(raw, name, file, header).versions]
 
 
-def bulk_values(raw: bytes, name: bytes, mac: HmacSha256) -> list[bytes | str] | None:
+def bulk_values(raw: bytes | None, name: bytes, mac: HmacSha256 | None) -> list[bytes | str] | None:
     """:func:`every_value` for a bulk scan, in one pass for the common record: SSF3, one
     version, bytes, its stored name ``name`` (the UTF-8 the file name encodes) and a MAC under
     ``mac`` (:meth:`Authenticator.keyed`) that verifies. None for anything else, valid or not
-    (a legacy, multi-version or text record, another name, a bad MAC, a short read): the
+    (not read, a legacy, multi-version or text record, another name, a bad MAC): the
     caller then reads it through :func:`every_value`, which raises what a read would."""
-    if len(raw) < _HEADER_END:
+    if raw is None or mac is None or len(raw) < _HEADER_END:
         return None
     magic, tag, name_len, _version, kind, length, meta_len = _HEAD.unpack_from(raw)
     start = _HEADER_END + name_len
