@@ -45,11 +45,14 @@ def compare(
     at_most: float | None = None,
     at_least: float | None = None,
     floor_label: str = "",
+    ratio: float | None = None,
 ) -> Row:
-    """A row whose ratio is ``ours / floor``, judged (rounded to two decimals, as printed)
-    against ``at_most`` or ``at_least``, or neither: information only. ``fmt`` turns a figure
-    into text."""
-    ratio = ours / floor if floor else float("inf")
+    """A row whose ratio is ``ours / floor`` (or ``ratio`` when given, e.g. the median of
+    ratios measured round by round), judged (rounded to two decimals, as printed) against
+    ``at_most`` or ``at_least``, or neither: information only. ``fmt`` turns a figure into
+    text."""
+    if ratio is None:
+        ratio = ours / floor if floor else float("inf")
     ok: bool | None = None
     target = ""
     shown = round(ratio, 2)  # judged as printed: "1.30x" meets "<= 1.3x"

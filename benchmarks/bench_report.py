@@ -22,8 +22,9 @@ Sections (``--only`` / ``--skip`` take a comma-separated subset):
 * references -- benchmarks/bench_references.py: the log-redaction filter against formatting
   alone, resolving 100 references against 100 retrieves, and ``run --env-file`` with 100
   references against ``run --only`` x100.
-* cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` against ``bao kv get`` and
-              ``python -c "import cryptography.fernet"``.
+* cli      -- benchmarks/bench_cli.py: cold ``secure-secrets get`` in a regular (non-editable)
+              install against ``python -c`` importing exactly the libraries ``get`` needs
+              and against ``bao kv get`` (interleaved; medians of per-round ratios).
 * cluster  -- benchmarks/bench_vault_cluster.py: read and write throughput at 1, 8 and 32
               threads against raw hvac, and the cost of read-your-writes, on a 3-node OpenBao
               Raft cluster started (and stopped) for the run. Slow (3-4 minutes in a full

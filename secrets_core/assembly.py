@@ -178,6 +178,9 @@ class Assembly:
     # --- audit ------------------------------------------------------------------------------
 
     def audit_trail(self) -> AuditTrail:
+        trail = self._trail  # every operation asks: no lock once it is built
+        if trail is not None:
+            return trail
         with self._lock:
             if self._trail is None:
                 for table in sorted(self.settings.audit_tables):

@@ -45,13 +45,11 @@ def run_cmd():
     click.echo("the plugin's run ran")
 '''
 
-RUN_AND_REPORT = (
-    "import json, sys\n"
+RUN_AND_REPORT = (  # at exit: the fast `get` ends with os._exit, after the atexit handlers
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: sys.stderr.write('\\nMODULES' + json.dumps(sorted(sys.modules))))\n"
     "from secrets_core.cli import main\n"
-    "code = 0\n"
-    "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-    "sys.stderr.write('\\nMODULES' + json.dumps(sorted(sys.modules)))\n"
-    "sys.exit(code)\n"
+    "main()\n"
 )
 
 

@@ -223,11 +223,11 @@ def test_get_imports_no_unused_plugin_dependency(store: None) -> None:
 
 
 def loaded_modules(*args: str) -> set[str]:
-    code = (
-        "import json, sys\n"
+    code = (  # at exit: the fast `get` ends with os._exit, after the atexit handlers
+        "import atexit, json, sys\n"
+        "atexit.register(lambda: sys.stderr.write(json.dumps(sorted(sys.modules))))\n"
         "from secrets_core.cli import main\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "sys.stderr.write(json.dumps(sorted(sys.modules)))\n"
+        "main()\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60

@@ -38,13 +38,7 @@ def parse_get(argv: list[str]) -> tuple[str | None, str | None, str | None, str]
 
 
 def run_get(backend: str | None, config: str | None, profile: str | None, name: str) -> int:
-    from secrets_core.cli.exitcodes import (
-        FAILURE,
-        INTERRUPTED,
-        classify,
-        describe_unexpected,
-        error_line,
-    )
+    # The exit-code table is imported only to report an error: a successful get never needs it.
     from secrets_core.cli.output import emit_value
     from secrets_core.errors import SecretsError
 
@@ -58,13 +52,19 @@ def run_get(backend: str | None, config: str | None, profile: str | None, name: 
             value = watched(manager, backend).retrieve_secret(name)
         emit_value(value)
     except SecretsError as exc:
+        from secrets_core.cli.exitcodes import classify, error_line
+
         code, hint = classify(exc)
         print(error_line(str(exc) or type(exc).__name__, hint), file=sys.stderr)
         return code
     except KeyboardInterrupt:
+        from secrets_core.cli.exitcodes import INTERRUPTED, error_line
+
         print(error_line("interrupted"), file=sys.stderr)
         return INTERRUPTED
     except Exception as exc:
+        from secrets_core.cli.exitcodes import FAILURE, describe_unexpected, error_line
+
         print(error_line(describe_unexpected(exc)), file=sys.stderr)
         return FAILURE
     return 0

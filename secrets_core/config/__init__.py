@@ -2,11 +2,12 @@
 :class:`Settings`; plugin option tables validated against their schema; profiles.
 
 Every default (paths, file names, environment variable names) is declared once, in
-:mod:`secrets_core.config.defaults`.
+:mod:`secrets_core.defaults`.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from secrets_core.config._options import resolve_options
-from secrets_core.config._profiles import key_identity, shared_keys
 from secrets_core.config._settings import (
     AccessPolicy,
     AuditSinkConfig,
@@ -18,6 +19,20 @@ from secrets_core.config._settings import (
     read_config_file,
 )
 from secrets_core.plugin._registry import PluginPolicy  # the [plugins] table
+
+if TYPE_CHECKING:
+    from secrets_core.config._profiles import key_identity, shared_keys
+
+
+def __getattr__(name: str) -> Any:
+    """Profiles (``key_identity``, ``shared_keys``) are imported on first use: `doctor` and
+    rotation need them, a `get` does not."""
+    if name in ("key_identity", "shared_keys"):
+        from secrets_core.config import _profiles
+
+        return getattr(_profiles, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AccessPolicy",

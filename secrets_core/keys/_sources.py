@@ -11,7 +11,6 @@ import hashlib
 import os
 import stat
 import sys
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -164,6 +163,8 @@ class PassphraseSource:
             raise KeyNotAvailableError(
                 f"no passphrase: set {self.variable}, or run interactively to be prompted"
             )
+        import unicodedata  # only a passphrase needs it, not every start
+
         normalized = unicodedata.normalize("NFC", raw)
         if not normalized:
             raise KeyNotAvailableError("an empty passphrase is not allowed")

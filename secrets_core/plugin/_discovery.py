@@ -9,7 +9,6 @@ distribution's name and version, so one ``scandir`` per path entry finds them al
 wins. ``tests/test_entrypoints.py`` checks the result against ``importlib.metadata``.
 """
 
-import importlib
 import os
 import sys
 from typing import Any, NamedTuple
@@ -22,7 +21,14 @@ INTERNAL_PLUGINS: dict[str, str] = {"core": "secrets_core.builtin"}
 
 def load_internal(name: str) -> Any:
     """Import one of :data:`INTERNAL_PLUGINS` by name."""
-    return importlib.import_module(INTERNAL_PLUGINS[name])
+    return import_module(INTERNAL_PLUGINS[name])
+
+
+def import_module(name: str) -> Any:
+    """:func:`importlib.import_module` for an absolute name, without importing
+    :mod:`importlib` (every CLI start would pay for it)."""
+    __import__(name)
+    return sys.modules[name]
 
 
 class Distribution(NamedTuple):
@@ -44,7 +50,7 @@ class EntryPoint(NamedTuple):
     def load(self) -> Any:
         """Import ``module`` and return ``module:attr.path`` (extras are ignored)."""
         module, _, attrs = self.value.partition("[")[0].partition(":")
-        target: Any = importlib.import_module(module.strip())
+        target: Any = import_module(module.strip())
         for attr in attrs.strip().split("."):
             if attr:
                 target = getattr(target, attr)

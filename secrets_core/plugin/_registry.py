@@ -20,7 +20,7 @@ plugin; anything it cannot answer runs the full discovery.
 from __future__ import annotations
 
 import _thread
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
 
@@ -174,6 +174,7 @@ class PluginRegistry:
         self._found: _Discovery | None = None
         self._installed: plugin_index.Installed | None = None
         self._quick_specs: dict[tuple[str, str], Any] = {}
+        self._quick_staged: dict[str, list[tuple[str, Any]]] = {}
         self._lock = _thread.RLock()
         if not self._quick:
             self._discover()
@@ -310,20 +311,17 @@ class PluginRegistry:
         key = (family, name)
         if key in self._quick_specs:
             return self._quick_specs[key]
-        hook = _FAMILIES[family][0]
-        plugin, module, dist = CORE_PLUGIN, None, CORE_DISTRIBUTION
+        plugin, dist = CORE_PLUGIN, CORE_DISTRIBUTION
         try:
-            core = entrypoints.load_internal(CORE_PLUGIN)
-            if any(spec.name == name for _family, spec in _collect(_marked(core, hook))):
-                module = core
-            else:
+            staged = self._staged(CORE_PLUGIN, lambda: entrypoints.load_internal(CORE_PLUGIN))
+            if not any(f == family and spec.name == name for f, spec in staged):
                 ep = self._scan().provider(
                     family, name, lambda ep: self.policy.admits(ep.name, ep.dist.name)
                 )
                 if ep is None:
                     return None
-                plugin, dist, module = ep.name, ep.dist.name, ep.load()
-            staged = _collect(_marked(module, *HOOKS))
+                plugin, dist = ep.name, ep.dist.name
+                staged = self._staged(f"{plugin} ({dist})", ep.load)
         except KeyboardInterrupt:
             raise
         except BaseException:  # noqa: BLE001  # the full discovery records it properly
@@ -334,6 +332,13 @@ class PluginRegistry:
                 self._quick_specs[key] = validate.bind(spec, owner)
                 return self._quick_specs[key]
         return None
+
+    def _staged(self, key: str, load: Callable[[], Any]) -> list[tuple[str, Any]]:
+        """Every descriptor one plugin registers, checked: its registration functions run
+        once per registry, however many of its implementations the process looks up."""
+        if key not in self._quick_staged:
+            self._quick_staged[key] = _collect(_marked(load(), *HOOKS))
+        return self._quick_staged[key]
 
     # --- lookup -------------------------------------------------------------------------------
 

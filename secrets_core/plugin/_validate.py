@@ -10,7 +10,6 @@ plugin and the field, never a ``TypeError`` from deep inside the core.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,12 +17,44 @@ from secrets_core.errors import PluginLoadError
 from secrets_core.plugin._api import Capability, CipherSpec, CommandSpec, ConfigOption
 from secrets_core.plugin._factory import Factory, bind, describe, product, shown
 
-#: Implementation names: what a config file says (``default_backend = "file"``).
-NAME_RE = re.compile(r"[a-z0-9](?:[a-z0-9_-]{0,62})")
+# The three shapes below are checked with str methods, not regular expressions: compiling
+# them cost every CLI start about a millisecond, and a `get` checks the descriptors of each
+# plugin it loads. tests/test_plugin_validation_shapes.py pins each to its regex:
+#   a name          [a-z0-9][a-z0-9_-]{0,62}
+#   a "module:attr" [A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*
+#   an option name  [a-z][a-z0-9_]{0,62}
+_LOWER = frozenset("abcdefghijklmnopqrstuvwxyz")
+_DIGITS = frozenset("0123456789")
+_NAME_CHARS = _LOWER | _DIGITS | {"_", "-"}
+_OPTION_CHARS = _LOWER | _DIGITS | {"_"}
+_NAME_START = _LOWER | _DIGITS
+_IDENTIFIER_START = _LOWER | {c.upper() for c in _LOWER} | {"_"}
 NAME_RULE = "1 to 63 characters: lower-case letters, digits, '-' and '_', not starting with '-'"
-#: ``"package.module:attr.path"``, imported on first use (as fsspec's known_implementations).
-FACTORY_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
-OPTION_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+def is_name(text: str) -> bool:
+    """An implementation name, as a config file says it (``default_backend = "file"``):
+    ``[a-z0-9][a-z0-9_-]{0,62}``."""
+    return 0 < len(text) <= 63 and text[0] in _NAME_START and set(text) <= _NAME_CHARS
+
+
+def is_option_name(text: str) -> bool:
+    """An option name: ``[a-z][a-z0-9_]{0,62}``."""
+    return 0 < len(text) <= 63 and text[0] in _LOWER and set(text) <= _OPTION_CHARS
+
+
+def is_target(text: str) -> bool:
+    r"""A ``"package.module:attribute"`` path: dotted ``[A-Za-z_]\w*`` on both sides of one
+    colon (``\w`` as in ``re``: a Unicode letter, digit or ``_``)."""
+    module, colon, attribute = text.partition(":")
+    return bool(colon) and all(
+        _dotted_part(part) for part in (*module.split("."), *attribute.split("."))
+    )
+
+
+def _dotted_part(part: str) -> bool:
+    rest = part[1:].replace("_", "")
+    return part[:1] in _IDENTIFIER_START and (not rest or rest.isalnum())
 
 
 def descriptors(hook: str, spec_type: type, result: object) -> list[Any]:
@@ -48,7 +79,7 @@ def descriptors(hook: str, spec_type: type, result: object) -> list[Any]:
 
 def _descriptor(where: str, spec: Any) -> Any:
     name = spec.name
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+    if not isinstance(name, str) or not is_name(name):
         raise PluginLoadError(
             f"{where}: field 'name' is {shown(repr(name))}; a name is {NAME_RULE}"
         )
@@ -57,7 +88,7 @@ def _descriptor(where: str, spec: Any) -> Any:
         return _command(where, spec)
     factory = spec.factory
     if isinstance(factory, str):
-        if not FACTORY_RE.fullmatch(factory):
+        if not is_target(factory):
             raise PluginLoadError(
                 f"{where}: field 'factory' is {shown(repr(factory))}; a string factory is "
                 "'package.module:attribute'"
@@ -72,7 +103,7 @@ def _descriptor(where: str, spec: Any) -> Any:
         if (
             value is not None
             and not callable(value)
-            and not (isinstance(value, str) and FACTORY_RE.fullmatch(value))
+            and not (isinstance(value, str) and is_target(value))
         ):
             raise PluginLoadError(
                 f"{where}: field '{field}' must be None, a callable or a 'package.module:attribute'"
@@ -93,7 +124,7 @@ def _descriptor(where: str, spec: Any) -> Any:
 
 def _command(where: str, spec: CommandSpec) -> CommandSpec:
     """A verb: ``command`` is a ``"module:attr"`` string (imported only when the verb runs)."""
-    if not isinstance(spec.command, str) or not FACTORY_RE.fullmatch(spec.command):
+    if not isinstance(spec.command, str) or not is_target(spec.command):
         raise PluginLoadError(
             f"{where}: field 'command' is {shown(repr(spec.command))}; a command is "
             "'package.module:attribute'"
@@ -108,7 +139,7 @@ def _options(where: str, options: object) -> None:
     if not isinstance(options, Mapping):
         raise PluginLoadError(f"{where}: field 'options' must be a mapping of ConfigOption")
     for key, option in options.items():
-        if not isinstance(key, str) or not OPTION_RE.fullmatch(key):
+        if not isinstance(key, str) or not is_option_name(key):
             raise PluginLoadError(
                 f"{where}: option name {shown(key)} must be lower-case letters, digits and '_'"
             )

@@ -45,11 +45,11 @@ def test_check_and_set_on_kv1_is_a_configuration_error(vault_server, unique) -> 
 
 
 def test_invalid_cas_values_are_refused(vault_server, unique) -> None:
-    from secrets_core.errors import InvalidSecretValueError
+    from secrets_core.errors import InvalidArgumentError
 
     manager = manager_for(vault_server.options())
-    for bad in (-1, True, "1"):
-        with pytest.raises(InvalidSecretValueError, match="cas"):
+    for bad in (-1, True, "1"):  # a wrong type or a negative number: both InvalidArgumentError
+        with pytest.raises(InvalidArgumentError, match="cas"):
             manager.store_secret(f"{unique}/k", "v", cas=bad)  # type: ignore[arg-type]
     manager.close()
 

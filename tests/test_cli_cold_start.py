@@ -1,0 +1,112 @@
+"""The cold ``secure-secrets get``: what it must not import, so that a start-up gain cannot
+silently regress (its time is measured against its floor by benchmarks/bench_cli.py, never
+asserted here), and the quick exit that ends it, which must look like a normal exit: the same
+output, exit code, ``atexit`` handlers, and waiting for running threads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from secure_secrets import SecureSecretsManager
+
+pytestmark = pytest.mark.slow
+
+#: Never imported by a plain ``get`` of the default store: the click CLI and its verbs, pluggy
+#: and the full plugin discovery, importlib.metadata (and the email package under it), the
+#: dependencies of plugins that are not used, .env handling, references, profiles,
+#: logging, threading and unicodedata (for passphrases only). (importlib
+#: is left out: this venv's editable installs import it at start-up, a user's install does not.)
+MUST_NOT_IMPORT = {
+    "click",
+    "pluggy",
+    "importlib.metadata",
+    "email",
+    "hvac",
+    "requests",
+    "urllib3",
+    "dotenv",
+    "logging",
+    "threading",
+    "secrets_core.cli.app",
+    "secrets_core.plugin._manager",
+    "secrets_core.plugin.hookspecs",
+    "secrets_core.envfile",
+    "secrets_core.dotenv_import",
+    "secrets_core.references",
+    "secrets_core.child_env",
+    "secrets_core.config._profiles",
+    "unicodedata",
+    "secrets_core.cli.exitcodes",
+}
+
+
+def run_cli(*args: str, prelude: str = "") -> tuple[int, str, str, set[str]]:
+    """(exit code, stdout, stderr, modules loaded) of the CLI in a new process; the modules
+    are listed by an atexit handler, which the quick exit runs like a normal exit."""
+    code = (
+        "import atexit, json, sys\n"
+        "def report():\n    sys.stderr.write('\\nMODULES' + json.dumps(sorted(sys.modules)))\n"
+        "atexit.register(report)\n"
+        f"{prelude}\n"
+        "from secrets_core.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+    stderr, _, tail = result.stderr.rpartition("\nMODULES")
+    modules, end = json.JSONDecoder().raw_decode(tail)
+    return result.returncode, result.stdout, stderr + tail[end:], set(modules)
+
+
+@pytest.fixture
+def stored() -> None:
+    SecureSecretsManager().store_secret("api-key", "k-123")
+
+
+def test_get_imports_nothing_it_does_not_need(stored: None) -> None:
+    code, out, err, modules = run_cli("get", "api-key")
+    assert (code, out) == (0, "k-123"), err
+    assert not modules & MUST_NOT_IMPORT, sorted(modules & MUST_NOT_IMPORT)
+
+
+def test_get_of_a_missing_name_exits_as_before(stored: None) -> None:
+    code, out, err, modules = run_cli("get", "nope")
+    assert code == 3 and out == ""
+    assert err.startswith("error: ") and "secure-secrets list" in err
+    assert not modules & (MUST_NOT_IMPORT - {"secrets_core.cli.exitcodes"})
+
+
+def test_the_quick_exit_runs_atexit_handlers_once_and_flushes(stored: None) -> None:
+    prelude = "atexit.register(lambda: print('|bye', end=''))"
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123|bye"), err
+
+
+def test_the_quick_exit_waits_for_a_running_thread_as_python_does(stored: None) -> None:
+    prelude = (  # the thread finishes once the main thread has (at its exit)
+        "import threading\n"
+        "def late():\n"
+        "    threading.main_thread().join()\n"
+        "    print('|late', end='', flush=True)\n"
+        "threading.Thread(target=late).start()"
+    )
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123|late"), err
+
+
+def test_a_plain_get_skips_the_interpreters_teardown(stored: None) -> None:
+    """What the quick exit saves: objects left for the interpreter's teardown are not
+    finalised one by one (a verb through click still ends normally)."""
+    prelude = (
+        "class Witness:\n    def __del__(self):\n        sys.stderr.write('|teardown')\n"
+        "witness = Witness()"
+    )
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123") and "|teardown" not in err
+    code, _out, err, _ = run_cli("list", prelude=prelude)
+    assert code == 0 and "|teardown" in err
