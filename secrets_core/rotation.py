@@ -226,7 +226,6 @@ def verify_keys(assembly: Assembly) -> KeyCheck:
 
 
 # A token's head, b"ss1:" + 16-hex key id + b":", the part envelope.key_id_of reads.
-_TOKEN_HEAD = len(envelope.PREFIX) + 17
 
 
 def _check_tokens(
@@ -245,7 +244,7 @@ def _check_tokens(
         for name, tokens in stored:
             for token in tokens:
                 count += 1
-                head = token[:_TOKEN_HEAD]
+                head = token[: envelope.HEAD_SIZE]
                 if head in good_heads:
                     continue
                 try:
