@@ -114,7 +114,7 @@ def _each_store(assembly: Assembly, problems: dict[str, str]) -> Iterator[Store]
         try:
             spec, backend = open_store()
             if entry is None:
-                entry = assembly.store_entry(spec.name, backend)
+                entry = assembly.ledger.entry(spec.name, backend)
         except (BackendUnavailableError, ConfigError) as exc:
             problems[label] = str(exc)
             return None
@@ -138,7 +138,7 @@ def _each_store(assembly: Assembly, problems: dict[str, str]) -> Iterator[Store]
             label = entry["backend"]
             if label in labels:
                 label += " " + json.dumps(entry["options"], sort_keys=True)
-            store = opened(label, functools.partial(assembly.open_recorded_store, entry), entry)
+            store = opened(label, functools.partial(assembly.ledger.open_recorded, entry), entry)
             seen.add(entry["id"])  # also when it could not be opened
             if store is not None:
                 yield store
@@ -161,7 +161,7 @@ def _rotate_stores(
     covered: set[str] = set()
     in_ledger = {entry["id"] for entry in keys.stores()}
     for label, spec, backend, entry in _each_store(assembly, problems):
-        assembly.check_stamp(backend, entry["id"])  # refuse a rolled-back keyring
+        assembly.ledger.check_stamp(backend, entry["id"])  # refuse a rolled-back keyring
         counts[label], problem = _rotate_backend(label, spec, backend, reseal, progress)
         if problem is not None:
             problems[label] = problem
@@ -212,7 +212,7 @@ def verify_keys(assembly: Assembly) -> KeyCheck:
     rolled_back: dict[str, str] = {}
     for label, spec, backend, entry in _each_store(assembly, problems):
         try:
-            assembly.check_stamp(backend, entry["id"], update=False)
+            assembly.ledger.check_stamp(backend, entry["id"], update=False)
         except KeyringRollbackError as exc:
             rolled_back[label] = str(exc)
         try:
