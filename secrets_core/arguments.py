@@ -6,7 +6,9 @@ e.g. ``__init__``) so that an argument of the wrong type raises
 the parameter, before anything runs: ``retrieve_secret("db", version="1")`` is a caller's
 mistake, not a secret that was not found. The checks are compiled from the annotations on
 first call; a call that passes only the unchecked leading arguments (the usual
-``retrieve_secret(name)``) costs one length test.
+``retrieve_secret(name)``) costs one length test. A name that an annotation uses but its
+module does not define is read with ``getattr`` on the module, so a module may import it
+lazily through a module-level ``__getattr__`` (as :mod:`secrets_core.manager` does).
 
 Names, values and prefixes are left to their own validators
 (:func:`~secrets_core.names.validate_name`, :class:`~secrets_core.secret.SecretValue`),
@@ -63,6 +65,22 @@ def _parameters(function: Callable[..., Any]) -> tuple[str, ...]:
     return code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
 
 
+class _ModuleNames(dict[str, Any]):
+    """The names an annotation may use that its module does not define at import: looked up
+    as the module's attributes, so that a module-level ``__getattr__`` (PEP 562) can import
+    a type only an annotation needs when a check is first compiled, not at every start."""
+
+    def __init__(self, module: types.ModuleType) -> None:
+        super().__init__()
+        self._module = module
+
+    def __missing__(self, name: str) -> Any:
+        try:
+            return getattr(self._module, name)
+        except AttributeError:  # a builtin (int, str): eval looks there next
+            raise KeyError(name) from None
+
+
 def _compile(function: Callable[..., Any]) -> list[Check]:
     """``(position, parameter, predicate, expected)`` for each checked parameter."""
     module = sys.modules[function.__module__]
@@ -73,7 +91,7 @@ def _compile(function: Callable[..., Any]) -> list[Check]:
         if name not in SELF_CHECKED and name in function.__annotations__
     }
     holder = types.SimpleNamespace(__annotations__=annotations)
-    hints = typing.get_type_hints(holder, globalns=vars(module))
+    hints = typing.get_type_hints(holder, globalns=vars(module), localns=_ModuleNames(module))
     checks = []
     positional = function.__code__.co_argcount  # keyword-only ones follow, after any *args
     for position, parameter in enumerate(parameters):

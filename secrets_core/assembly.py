@@ -11,13 +11,12 @@ import _thread  # threading's locks without importing threading: it costs every 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from secrets_core import defaults
 from secrets_core.audit._chain import anchor_record, check_anchor, parse_head
 from secrets_core.audit._events import AuditTrail
 from secrets_core.audit._operation import AuditedOperation, Operation
-from secrets_core.audit._verify import AuditVerification, verify_log
 from secrets_core.config import Settings, load_settings, plugin_name, resolve_options
 from secrets_core.errors import (
     BackendConfigurationError,
@@ -49,6 +48,9 @@ from secrets_core.plugin._api import (
 from secrets_core.plugin._factory import load as load_callable
 from secrets_core.plugin._registry import PluginInfo, PluginPolicy, PluginRegistry, get_registry
 from secrets_core.secret import SecretValue
+
+if TYPE_CHECKING:
+    from secrets_core.audit._verify import AuditVerification
 
 S = TypeVar("S")
 
@@ -222,6 +224,8 @@ class Assembly:
 
     def verify_audit_log(self, path: Path | None, saved_head: str | None) -> AuditVerification:
         """:func:`~secrets_core.audit.verify_log` with this store's audit key and anchor."""
+        from secrets_core.audit._verify import AuditVerification, verify_log
+
         path = path or self.audit_log_path()
         head = parse_head(saved_head) if saved_head else None
         keys = self.key_manager()

@@ -4,8 +4,7 @@ core works with nothing else installed)."""
 
 from __future__ import annotations
 
-from secrets_core.audit._alerts import ALERT_OPTIONS, AlertsSink
-from secrets_core.audit._sinks import JSONL_OPTIONS, LOGGING_OPTIONS, JsonlSink, LoggingSink
+from secrets_core.audit._options import ALERT_OPTIONS, JSONL_OPTIONS, LOGGING_OPTIONS
 from secrets_core.keys._sources import (
     ENV_OPTIONS,
     KEYFILE_OPTIONS,
@@ -17,13 +16,25 @@ from secrets_core.keys._sources import (
 from secrets_core.plugin._api import AuditSinkSpec, KeySourceSpec
 from secrets_core.plugin._marker import hookimpl
 
+#: The sinks are named, not imported: registering them (every start) imports none of them.
+_SINKS = "secrets_core.audit._sinks"
+
 
 @hookimpl
 def secrets_register_audit_sinks() -> list[AuditSinkSpec]:
     return [
-        AuditSinkSpec("jsonl", JsonlSink, JSONL_OPTIONS, "JSON lines file, 0600 (default)"),
-        AuditSinkSpec("logging", LoggingSink, LOGGING_OPTIONS, "Python logging records"),
-        AuditSinkSpec("alerts", AlertsSink, ALERT_OPTIONS, "rules that alert on suspicious access"),
+        AuditSinkSpec(
+            "jsonl", f"{_SINKS}:JsonlSink", JSONL_OPTIONS, "JSON lines file, 0600 (default)"
+        ),
+        AuditSinkSpec(
+            "logging", f"{_SINKS}:LoggingSink", LOGGING_OPTIONS, "Python logging records"
+        ),
+        AuditSinkSpec(
+            "alerts",
+            "secrets_core.audit._alerts:AlertsSink",
+            ALERT_OPTIONS,
+            "rules that alert on suspicious access",
+        ),
     ]
 
 

@@ -11,12 +11,12 @@ import enum
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from secrets_core import redaction, rekey
+from secrets_core import redaction
 from secrets_core.arguments import checked, checked_arguments
 from secrets_core.assembly import Assembly, GuardedBackend
-from secrets_core.audit import AuditEvent, AuditVerification, Operation
+from secrets_core.audit import AuditEvent, Operation
 from secrets_core.config import Settings, load_settings
 from secrets_core.errors import InvalidSecretValueError
 from secrets_core.keys import envelope
@@ -31,9 +31,26 @@ from secrets_core.plugin._api import (
     VersionedBackend,
 )
 from secrets_core.plugin._registry import PluginPolicy, PluginRegistry
-from secrets_core.rotation import ProgressCallback, rotate
-from secrets_core.scoped import ScopedSecrets
 from secrets_core.secret import SecretValue
+
+if TYPE_CHECKING:
+    from secrets_core.audit import AuditVerification
+    from secrets_core.rotation import ProgressCallback
+    from secrets_core.scoped import ScopedSecrets
+
+
+def __getattr__(name: str) -> Any:
+    """Types only annotations use, imported when an argument check (or a caller) first asks
+    for them (PEP 562): rotation and scoped handles are not needed to read or write."""
+    if name == "ProgressCallback":
+        from secrets_core.rotation import ProgressCallback as value
+    elif name == "ScopedSecrets":
+        from secrets_core.scoped import ScopedSecrets as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 PUBLIC_NAME = "SecureSecretsManager"  # what ``secure_secrets`` exports this class as
 
@@ -238,6 +255,8 @@ class SecretsManager:
 
         Returns an event whose ``details["backends"]`` holds rotated/skipped/failed counts.
         """
+        from secrets_core.rotation import rotate
+
         with self.assembly.operation(Operation.ROTATE) as op:
             rotate(self.assembly, op.details, progress, keep_old_keys)
         return op.completed_event
@@ -251,6 +270,8 @@ class SecretsManager:
         keys (as ``rotate_encryption_key(keep_old_keys=0)``), so an old keyring backup opens
         nothing; without it only the keyring is rewritten. Later managers must be configured
         with the new source."""
+        from secrets_core import rekey
+
         with self.assembly.operation(Operation.CHANGE_KEY_SOURCE) as op:
             source = rekey.new_key_source(self.assembly, key_source, options or {})
             rekey.rewrap(self.assembly, source, key_source, op.details, rotate)
@@ -262,6 +283,8 @@ class SecretsManager:
         make a fresh primary data key for new writes; ``rotate`` also re-encrypts every
         stored value (see :meth:`change_key_source`). The current passphrase is needed once
         to unlock."""
+        from secrets_core import rekey
+
         with self.assembly.operation(Operation.CHANGE_PASSPHRASE) as op:
             try:
                 secret = SecretValue(new_passphrase)
@@ -344,6 +367,8 @@ class SecretsManager:
     ) -> ScopedSecrets:
         """A handle limited to ``names`` (exact names, or prefixes ending in ``/``), read-only
         if asked, or to the named ``[policies.NAME]`` of the config."""
+        from secrets_core.scoped import ScopedSecrets
+
         return ScopedSecrets.granting(self, names, read_only, policy)
 
     def verify_audit_log(

@@ -337,3 +337,41 @@ def test_event_ids_are_version_4_uuids() -> None:
         parsed = uuid.UUID(hex=event_id)
         assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
         assert parsed.hex == event_id
+
+
+LOGIN_VARIABLES = ("LOGNAME", "USER", "LNAME", "USERNAME")
+
+
+@pytest.mark.parametrize("kept", [(), *((v,) for v in LOGIN_VARIABLES), ("USER", "USERNAME")])
+def test_the_actor_is_the_user_getpass_finds(
+    kept: tuple[str, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without importing getpass (and termios) the actor's user is still the one
+    ``getpass.getuser()`` returns: the first login variable set, else the password database."""
+    import getpass
+
+    from secrets_core.audit import _events
+
+    for position, variable in enumerate(LOGIN_VARIABLES):
+        if variable in kept:
+            monkeypatch.setenv(variable, f"user-from-{variable.lower()}-{position}")
+        else:
+            monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(_events, "_actor_cache", None)
+    assert _events.current_actor().user == getpass.getuser()
+
+
+def test_every_exported_audit_name_resolves_to_its_module_object() -> None:
+    """The package exports lazily (PEP 562): each name in ``__all__`` still imports, is the
+    object its module defines, and an unknown name is an AttributeError."""
+    import importlib
+
+    from secrets_core import audit
+
+    for name in audit.__all__:
+        home = importlib.import_module(f"secrets_core.audit.{audit._HOMES[name]}")
+        assert getattr(audit, name) is getattr(home, name)
+        assert name in dir(audit)
+    assert set(audit.__all__) == set(audit._HOMES)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        audit.nope  # noqa: B018

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.slow
 #: Never imported by a plain ``get`` of the default store: the click CLI and its verbs, pluggy
 #: and the full plugin discovery, importlib.metadata (and the email package under it), the
 #: dependencies of plugins that are not used, .env handling, references, profiles,
-#: logging, threading and unicodedata (for passphrases only). (importlib
+#: logging, threading and unicodedata (for passphrases only), getpass and termios (for
+#: prompts only: the audit actor reads the login variables and pwd), key rotation, re-keying
+#: and scoped handles, and the audit verifier and alerts sink. (importlib
 #: is left out: this venv's editable installs import it at start-up, a user's install does not.)
 MUST_NOT_IMPORT = {
     "click",
@@ -41,6 +43,13 @@ MUST_NOT_IMPORT = {
     "secrets_core.config._profiles",
     "unicodedata",
     "secrets_core.cli.exitcodes",
+    "getpass",
+    "termios",
+    "secrets_core.rotation",
+    "secrets_core.rekey",
+    "secrets_core.scoped",
+    "secrets_core.audit._verify",
+    "secrets_core.audit._alerts",
 }
 
 
@@ -110,3 +119,45 @@ def test_a_plain_get_skips_the_interpreters_teardown(stored: None) -> None:
     assert (code, out) == (0, "k-123") and "|teardown" not in err
     code, _out, err, _ = run_cli("list", prelude=prelude)
     assert code == 0 and "|teardown" in err
+
+
+def test_types_only_annotations_need_are_imported_when_a_check_needs_them() -> None:
+    """The manager's argument checks still refuse a wrong type for a parameter annotated
+    with a lazily imported type (``progress: ProgressCallback | None``), and accept a right
+    one, in a process that had not imported it."""
+    code = (
+        "import sys\n"
+        "from secrets_core.errors import InvalidArgumentError\n"
+        "from secrets_core.manager import SecretsManager\n"
+        "lazy = {'secrets_core.rotation', 'secrets_core.scoped'}\n"
+        "assert not lazy & set(sys.modules), lazy & set(sys.modules)\n"
+        "with SecretsManager() as manager:\n"
+        "    try:\n"
+        "        manager.rotate_encryption_key(progress=3)\n"
+        "    except InvalidArgumentError as exc:\n"
+        "        print(exc)\n"
+        "    manager.rotate_encryption_key(progress=lambda *_: None)\n"
+        "    print(type(manager.scoped('api-key', read_only=True)).__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "rotate_encryption_key(): progress must be a callable or None, not int",
+        "ScopedSecrets",
+    ]
+
+
+def test_a_plain_get_evaluates_no_annotations(stored: None) -> None:
+    """Argument checks are compiled from annotations (``typing.get_type_hints``) only when
+    a keyword is passed: a plain ``get`` passes none; ``--backend`` still works, checked."""
+    prelude = (
+        "import typing\n"
+        "hints = []\n"
+        "evaluate = typing.get_type_hints\n"
+        "typing.get_type_hints = lambda *a, **k: hints.append(1) or evaluate(*a, **k)\n"
+        "atexit.register(lambda: sys.stderr.write(f'|hints={len(hints)}'))"
+    )
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123") and "|hints=0" in err, err
+    code, out, err, _ = run_cli("--backend", "file", "get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123") and "|hints=0" not in err, err

@@ -29,21 +29,10 @@ from urllib.parse import urlsplit
 from secrets_core.audit._events import AuditEvent
 from secrets_core.errors import ConfigError
 from secrets_core.lazylog import get_logger
-from secrets_core.plugin._api import ConfigOption, PluginContext
+from secrets_core.plugin._api import PluginContext
 
 log = get_logger("secure_secrets.alerts")
 
-ALERT_OPTIONS = {
-    "channel": ConfigOption(str, default="logging", help="logging, webhook or command"),
-    "url": ConfigOption(str, help="webhook URL (https, or http to loopback)"),
-    "command": ConfigOption(list, help="argv of a command that gets the alert JSON on stdin"),
-    "failures_count": ConfigOption(int, default=5, help="failed/denied ops per actor; 0 = off"),
-    "failures_window": ConfigOption((int, float), default=60, help="seconds"),
-    "distinct_reads_count": ConfigOption(int, default=20, help="distinct reads; 0 = off"),
-    "distinct_reads_window": ConfigOption((int, float), default=60, help="seconds"),
-    "sensitive": ConfigOption(list, default=[], help="names or prefixes/ to alert on"),
-    "stale_key": ConfigOption(bool, default=True, help="alert on reads under old keys"),
-}
 _TIMEOUT_SECONDS = 5
 
 

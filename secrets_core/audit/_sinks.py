@@ -25,34 +25,12 @@ from secrets_core.audit._chain import (
     witness,
 )
 from secrets_core.audit._events import AuditEvent, describe_failure
-from secrets_core.audit._verify import checked_successor
 from secrets_core.defaults import audit_log_path
 from secrets_core.errors import SecretsError
 from secrets_core.fsutil import PRIVATE_FILE_MODE, ensure_private_dir, refuse_symlink
 from secrets_core.lazylog import get_logger
-from secrets_core.plugin._api import ConfigOption, PluginContext
+from secrets_core.plugin._api import PluginContext
 
-JSONL_OPTIONS = {
-    "path": ConfigOption(str, help="audit log file; default: <log_dir>/audit.jsonl"),
-    "fsync": ConfigOption(bool, default=False, help="fsync after every event"),
-    "chain": ConfigOption(bool, default=True, help="HMAC-chain the lines (tamper-evident)"),
-    "hash_names": ConfigOption(
-        bool, default=False, help="record secret names as keyed HMACs, not in clear"
-    ),
-    "rotate_bytes": ConfigOption(
-        int, default=0, help="start a new file once the log reaches this size (0: never)"
-    ),
-    "rotate_days": ConfigOption(
-        (int, float), default=0, help="start a new file once the log is this old (0: never)"
-    ),
-    "keep_rotated": ConfigOption(
-        int, default=0, help="rotated files to keep; older ones are deleted (0: keep all)"
-    ),
-}
-LOGGING_OPTIONS = {
-    "logger": ConfigOption(str, default="secure_secrets.audit", help="logger name"),
-    "level": ConfigOption(str, default="INFO", help="level of the records"),
-}
 _TAIL_WINDOW = 65536
 log = get_logger("secrets_core.audit")
 
@@ -234,6 +212,8 @@ class JsonlSink:
         if len(rotated) <= self.keep_rotated:
             return
         dropped, kept = rotated[: -self.keep_rotated], rotated[-self.keep_rotated]
+        from secrets_core.audit._verify import checked_successor  # only when pruning
+
         key, anchor_hook, advance = self._chain_key(), self._audit_anchor, self._advance_anchor
         try:
             if key is None or anchor_hook is None or advance is None:

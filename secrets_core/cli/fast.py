@@ -46,9 +46,14 @@ def run_get(backend: str | None, config: str | None, profile: str | None, name: 
         from secrets_core.cli.waiting import watched
         from secrets_core.manager import SecretsManager
 
-        with SecretsManager(
-            default_backend=backend, config_path=config, profile=profile
-        ) as manager:
+        # No keyword arguments unless an option was given: they make the manager check
+        # their types against its annotations, which a plain ``get`` need not pay for.
+        manager = (
+            SecretsManager()
+            if backend is None and config is None and profile is None
+            else SecretsManager(default_backend=backend, config_path=config, profile=profile)
+        )
+        with manager:
             value = watched(manager, backend).retrieve_secret(name)
         emit_value(value)
     except SecretsError as exc:

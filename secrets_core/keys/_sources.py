@@ -6,7 +6,6 @@ from __future__ import annotations
 import _thread
 import base64
 import binascii
-import getpass
 import hashlib
 import os
 import stat
@@ -156,6 +155,8 @@ class PassphraseSource:
             str(self._given.reveal()) if self._given is not None else os.environ.get(self.variable)
         )
         if raw is None and self.prompt and sys.stdin is not None and sys.stdin.isatty():
+            import getpass  # only to prompt: it imports termios
+
             raw = getpass.getpass("secure-secrets passphrase: ")
             if confirm and getpass.getpass("repeat the passphrase: ") != raw:
                 raise KeyNotAvailableError("the two passphrases differ; nothing was changed")
