@@ -97,6 +97,7 @@ def measure(rounds: int, window: float) -> list[Row]:
         try:
             cluster.start()
             cluster.wait("a healthy cluster", cluster.healthy)
+            cluster.wait("the KV mount to be ready on every node", cluster.kv_ready)
             leader = cluster.leader()
             session = requests.Session()
             session.trust_env = False

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import _thread  # threading's locks without importing threading: it costs every CLI start
 import contextlib
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -24,12 +22,12 @@ from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
     ConfigError,
-    KeyringRollbackError,
     PluginNotFoundError,
     SecretsError,
 )
 from secrets_core.keys import envelope
 from secrets_core.keys._datakeys import KeyManager
+from secrets_core.ledger import StoreLedger
 from secrets_core.names import validate_name
 from secrets_core.plugin import _validate as validate
 from secrets_core.plugin._api import (
@@ -106,8 +104,7 @@ class Assembly:
         """Backends opened so far, by name (read without the lock on the lean read path)."""
         self._keys: KeyManager | None = None
         self._trail: AuditTrail | None = None
-        self._recorded: set[str] = set()  # backends whose store is in the keyring's ledger
-        self._recorded_stores: list[StorageBackend] = []  # opened as recorded, to close
+        self.ledger = StoreLedger(self)
 
     @property
     def registry(self) -> PluginRegistry:
@@ -269,10 +266,10 @@ class Assembly:
             return built
         with self._lock:
             if name not in self.backends:
-                self.backends[name] = self._make_backend(name)
+                self.backends[name] = self.make_backend(name)
             return self.backends[name]
 
-    def _make_backend(
+    def make_backend(
         self, name: str, table: Mapping[str, Any] | None = None
     ) -> tuple[BackendSpec, StorageBackend]:
         """Build a backend from its validated ``[backends.NAME]`` table (or ``table``)."""
@@ -365,87 +362,6 @@ class Assembly:
             raise error.with_traceback(None)
         return made
 
-    # --- the keyring's ledger of stores -----------------------------------------------------
-
-    def store_entry(
-        self, name: str, backend: object = None, table: Mapping[str, Any] | None = None
-    ) -> dict[str, Any]:
-        """What identifies the store of backend ``name`` in the keyring's ledger: the plugin
-        name, the options that reopen it (the backend's ``store_identity`` if it has one,
-        else its resolved options minus credentials) and a digest of both."""
-        if backend is None:
-            backend = self.backend(name)[1]
-        identity = getattr(backend, "store_identity", None)
-        if not isinstance(identity, Mapping):
-            spec = self.registry.get(BackendSpec, name)
-            if table is None:
-                table = self.settings.backends.get(name, {})
-            resolved = resolve_options(spec.options, table, self.where(f"backends.{name}"))
-            identity = {k: v for k, v in resolved.items() if not spec.options[k].secret}
-        options = {
-            str(k): v for k, v in sorted(identity.items()) if isinstance(v, (str, int, float))
-        }
-        digest = hashlib.sha256(json.dumps([name, options], sort_keys=True).encode())
-        return {"id": digest.hexdigest()[:32], "backend": name, "options": options}
-
-    def record_store(self, name: str) -> None:
-        """Make sure the keyring's ledger names the store of backend ``name`` before it seals
-        its first value: a look at the loaded keyring the first time per process, a locked
-        keyring replace the first time ever, nothing after."""
-        if name in self._recorded:
-            return
-        entry = self.store_entry(name)
-        self.key_manager().record_store(entry)
-        self.check_stamp(self.backend(name)[1], entry["id"])
-        self._recorded.add(name)
-
-    def check_stamp(self, backend: object, store_id: str, update: bool = True) -> None:
-        """Refuse (:class:`~secrets_core.errors.KeyringRollbackError`) a keyring older than
-        one the store was written with, and stamp the store with this keyring's generation
-        when it is newer. Only backends with ``read_keyring_stamp``/``write_keyring_stamp``
-        (the ``file`` backend) keep a stamp."""
-        read = getattr(backend, "read_keyring_stamp", None)
-        if not callable(read):
-            return
-        keys = self.key_manager()
-        if keys.check_stamp(store_id, read()) and update:
-            backend.write_keyring_stamp(keys.stamp(store_id))  # type: ignore[attr-defined]
-
-    def check_known_key(self, spec: BackendSpec, name: str) -> None:
-        """Refuse a write over a token sealed under a data key this keyring does not know (an
-        older keyring put back after a rotation): the value would be lost when the newest
-        keyring comes back. Run on a store's first write per process."""
-        backend = self.backend(spec.name)[1]
-        try:
-            key_id = envelope.key_id_of(backend.read(name), name)
-        except SecretsError:  # nothing there yet, or not a token: nothing to compare
-            return
-        keys = self.key_manager()
-        if key_id not in keys.key_ids():
-            keys.primary()  # re-read: another process may have rotated
-            if key_id not in keys.key_ids():
-                raise KeyringRollbackError(
-                    f"secret '{name}' is stored under data key {key_id}, which the keyring "
-                    f"{keys.path} does not know: an older keyring.json was put back (or this "
-                    "store belongs to another keyring). Nothing was written; put the newest "
-                    "keyring back"
-                )
-
-    def open_recorded_store(self, entry: Mapping[str, Any]) -> tuple[BackendSpec, StorageBackend]:
-        """Open a store named in the ledger with its recorded options over the configured
-        ``[backends.NAME]`` table (which may hold its credentials). Raises
-        :class:`BackendConfigurationError` if what opens is not the recorded store."""
-        name = str(entry["backend"])
-        table = {**self.settings.backends.get(name, {}), **entry["options"]}
-        spec, backend = self._make_backend(name, table)
-        self._recorded_stores.append(backend)
-        if self.store_entry(name, backend, table)["id"] != entry["id"]:
-            raise BackendConfigurationError(
-                f"the store recorded as backend '{name}' with {dict(entry['options'])} opens as "
-                "another store here; configure [backends." + name + "] as it was recorded"
-            )
-        return spec, backend
-
     @staticmethod
     def require(spec: BackendSpec, capability: Capability) -> None:
         if capability not in spec.capabilities:
@@ -522,13 +438,13 @@ class Assembly:
         if Capability.ENCRYPTS_AT_REST in spec.capabilities:
             yield lambda name, secret: secret.reveal()
             return
-        first = spec.name not in self._recorded
-        self.record_store(spec.name)  # before sealing(): it may take the keyring lock
+        first = not self.ledger.recorded(spec.name)
+        self.ledger.record(spec.name)  # before sealing(): it may take the keyring lock
         with self.key_manager().sealing() as (key_id, cipher):
 
             def encode(name: str, secret: SecretValue) -> bytes:
                 if first:
-                    self.check_known_key(spec, name)
+                    self.ledger.check_known_key(spec, name)
                 return envelope.seal(cipher, key_id, name, secret)
 
             yield encode
@@ -594,10 +510,10 @@ class Assembly:
         with self._lock:
             for _spec, backend in self.backends.values():
                 backend.close()
-            for backend in self._recorded_stores:
+            for backend in self.ledger.opened:
                 backend.close()
             self.backends.clear()
-            self._recorded_stores.clear()
+            self.ledger.opened.clear()
             if self._trail is not None:
                 self._trail.close()
                 self._trail = None

@@ -24,7 +24,7 @@ class HmacSha256:
     def __repr__(self) -> str:
         return "HmacSha256(<key hidden>)"
 
-    def digest(self, message: bytes) -> bytes:
+    def digest(self, message: bytes | memoryview) -> bytes:
         inner, outer = self._inner.copy(), self._outer.copy()
         inner.update(message)
         outer.update(inner.digest())

@@ -114,7 +114,7 @@ def _each_store(assembly: Assembly, problems: dict[str, str]) -> Iterator[Store]
         try:
             spec, backend = open_store()
             if entry is None:
-                entry = assembly.store_entry(spec.name, backend)
+                entry = assembly.ledger.entry(spec.name, backend)
         except (BackendUnavailableError, ConfigError) as exc:
             problems[label] = str(exc)
             return None
@@ -138,7 +138,7 @@ def _each_store(assembly: Assembly, problems: dict[str, str]) -> Iterator[Store]
             label = entry["backend"]
             if label in labels:
                 label += " " + json.dumps(entry["options"], sort_keys=True)
-            store = opened(label, functools.partial(assembly.open_recorded_store, entry), entry)
+            store = opened(label, functools.partial(assembly.ledger.open_recorded, entry), entry)
             seen.add(entry["id"])  # also when it could not be opened
             if store is not None:
                 yield store
@@ -161,7 +161,7 @@ def _rotate_stores(
     covered: set[str] = set()
     in_ledger = {entry["id"] for entry in keys.stores()}
     for label, spec, backend, entry in _each_store(assembly, problems):
-        assembly.check_stamp(backend, entry["id"])  # refuse a rolled-back keyring
+        assembly.ledger.check_stamp(backend, entry["id"])  # refuse a rolled-back keyring
         counts[label], problem = _rotate_backend(label, spec, backend, reseal, progress)
         if problem is not None:
             problems[label] = problem
@@ -212,42 +212,71 @@ def verify_keys(assembly: Assembly) -> KeyCheck:
     rolled_back: dict[str, str] = {}
     for label, spec, backend, entry in _each_store(assembly, problems):
         try:
-            assembly.check_stamp(backend, entry["id"], update=False)
+            assembly.ledger.check_stamp(backend, entry["id"], update=False)
         except KeyringRollbackError as exc:
             rolled_back[label] = str(exc)
         try:
             if Capability.ENCRYPTS_AT_REST in spec.capabilities:
                 continue
             checked[label] = 0
-            for name, tokens in _stored_tokens(spec, backend):
-                for token in tokens:
-                    checked[label] += 1
-                    try:
-                        key_id = envelope.key_id_of(token, name)
-                    except IntegrityError as exc:
-                        unopenable.append((label, name, str(exc)))
-                        break
-                    if key_id not in known:
-                        unopenable.append(
-                            (label, name, f"under data key {key_id}, not in the keyring")
-                        )
-                        break
+            _check_tokens(_stored_tokens(spec, backend), known, label, checked, unopenable)
         except (BackendUnavailableError, KeyNotAvailableError, IntegrityError) as exc:
             problems[label] = str(exc)
     return KeyCheck(checked, unopenable, problems, rolled_back)
 
 
+# A token's head, b"ss1:" + 16-hex key id + b":", the part envelope.key_id_of reads.
+
+
+def _check_tokens(
+    stored: Iterator[tuple[str, list[bytes | str]]],
+    known: set[str],
+    label: str,
+    checked: dict[str, int],
+    unopenable: list[tuple[str, str, str]],
+) -> None:
+    """Count the tokens of one store in ``checked[label]`` and add each secret with a token
+    that is not one, or names a data key not in ``known``, to ``unopenable``. A head seen
+    once with a known key is then a set lookup (a store has a handful of data keys)."""
+    good_heads: set[bytes | str] = set()
+    count = 0
+    try:
+        for name, tokens in stored:
+            for token in tokens:
+                count += 1
+                head = token[: envelope.HEAD_SIZE]
+                if head in good_heads:
+                    continue
+                try:
+                    key_id = envelope.key_id_of(token, name)
+                except IntegrityError as exc:
+                    unopenable.append((label, name, str(exc)))
+                    break
+                if key_id not in known:
+                    unopenable.append((label, name, f"under data key {key_id}, not in the keyring"))
+                    break
+                good_heads.add(head)
+    finally:
+        checked[label] = count
+
+
 def _stored_tokens(
     spec: BackendSpec, backend: StorageBackend
 ) -> Iterator[tuple[str, list[bytes | str]]]:
-    """Every secret's stored tokens, every retained version, soft-deleted ones too: through
-    the backend's ``iter_stored_values()`` if it has one (the ``file`` backend: one scan and
-    one lock-free read per record), else ``rewrite_versions`` with a transform that changes
-    nothing, else ``read``."""
+    """Every secret's stored tokens, every retained version, soft-deleted ones too: the
+    backend's ``iter_stored_values()`` if it has one (the ``file`` backend: one scan and one
+    lock-free read per record), else :func:`_tokens_one_by_one`."""
     bulk = getattr(backend, "iter_stored_values", None)
     if callable(bulk):
-        yield from bulk()
-        return
+        return cast(Iterator[tuple[str, list[bytes | str]]], bulk())
+    return _tokens_one_by_one(spec, backend)
+
+
+def _tokens_one_by_one(
+    spec: BackendSpec, backend: StorageBackend
+) -> Iterator[tuple[str, list[bytes | str]]]:
+    """Every secret's stored tokens through ``rewrite_versions`` with a transform that
+    changes nothing, else ``read``."""
     if Capability.LIST not in spec.capabilities:
         raise BackendUnavailableError(f"backend '{spec.name}' cannot list its secrets")
     names = set(backend.list_names(""))

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("plugin",),
     ("config",),
     ("keys", "audit"),
-    ("assembly", "builtin"),
+    ("assembly", "builtin", "ledger"),
     ("rotation", "rekey"),
     ("scoped", "manager"),
     ("child_env", "dotenv_import", "references"),

@@ -190,7 +190,7 @@ def test_the_ledger_is_checked_once_per_store_per_process(isolated_home) -> None
     for i in range(5):
         manager.store_secret(f"app/{i}", "placeholder")
     assert path.stat().st_mtime_ns == before, "later writes do not touch the keyring"
-    assert manager.assembly._recorded == {"file"}
+    assert manager.assembly.ledger.recorded("file")
 
 
 @pytest.mark.slow

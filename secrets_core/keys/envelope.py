@@ -16,6 +16,8 @@ from secrets_core.plugin._api import Cipher, RewrappingCipher
 from secrets_core.secret import SecretValue
 
 PREFIX = b"ss1:"
+#: Bytes of a token's head, ``ss1:<16 hex digits of the key id>:``; the cipher token follows.
+HEAD_SIZE = len(PREFIX) + 16 + 1
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 # Token heads (``ss1:<key id>:``) already checked, so reads parse a head once. A store has a
 # handful of data keys; only valid heads are kept.
@@ -45,12 +47,12 @@ def key_id_of(token: bytes | str, name: str) -> str:
     """The data key id a stored token was sealed with."""
     if isinstance(token, str):
         token = token.encode("ascii", "replace")
-    head = token[:21]
+    head = token[:HEAD_SIZE]
     key_id = _known_heads.get(head)
     if key_id is not None:
         return key_id
     key_id = head[len(PREFIX) : len(PREFIX) + 16].decode("ascii", "replace")
-    if not head.startswith(PREFIX) or not _KEY_ID.fullmatch(key_id) or head[20:21] != b":":
+    if not head.startswith(PREFIX) or not _KEY_ID.fullmatch(key_id) or head[-1:] != b":":
         raise IntegrityError(
             f"stored data for secret '{name}' is not a secure-secrets token (corrupt or "
             "written by another tool)"
@@ -66,7 +68,7 @@ def rewrap(cipher: RewrappingCipher, token: bytes | str, name: str) -> bytes | N
     if isinstance(token, str):
         token = token.encode("ascii", "replace")
     key_id = key_id_of(token, name)
-    inner = cipher.rewrap(token[21:], associated_data(name, key_id))
+    inner = cipher.rewrap(token[HEAD_SIZE:], associated_data(name, key_id))
     return None if inner is None else PREFIX + key_id.encode() + b":" + inner
 
 
@@ -84,7 +86,7 @@ def open_token(
     if key_id is None:
         key_id = key_id_of(token, name)
     try:
-        payload = cipher.decrypt(token[21:], associated_data(name, key_id))
+        payload = cipher.decrypt(token[HEAD_SIZE:], associated_data(name, key_id))
     except EncryptionError:
         payload = None  # the cipher's exception (and its frames' locals) is dropped here
     if payload is None:

@@ -77,6 +77,9 @@ _DIR_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 _geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
+_PRIVATE_REGULAR = stat.S_IFREG | PRIVATE_FILE_MODE  # st_mode of a record as written
+_RECORD_SUFFIXES = (SUFFIX, DELETED_SUFFIX)
+_SCAN_BATCH = 64  # records a bulk scan reads before checking them
 
 
 def store_path(options: Mapping[str, Any], context: PluginContext) -> Path:
@@ -98,26 +101,40 @@ def file_name(name: str) -> str:
     return _stem(name) + SUFFIX
 
 
-_TO_BASE32_DIGITS = str.maketrans(
-    "abcdefghijklmnopqrstuvwxyz234567", "0123456789abcdefghijklmnopqrstuv"
+_ALPHABET = b"abcdefghijklmnopqrstuvwxyz234567"
+# bytes.translate table: the lowercase base32 alphabet to the digits int(x, 32) reads, every
+# other byte to "!", which it refuses (so no sign, space or "_" slips through either).
+_BASE32_DIGITS = bytes(
+    b"0123456789abcdefghijklmnopqrstuv"[_ALPHABET.index(byte)] if byte in _ALPHABET else 33
+    for byte in range(256)
 )
+
+
+# By stem length mod 8: the padding bits of its last digit (-1: no byte count has that length).
+_SPARE_BITS = (0, -1, 2, -1, 4, 1, -1, 3)
+
+
+def _stem_bytes(stem: str) -> bytes | None:
+    """The bytes that ``stem`` is the canonical unpadded lowercase base32 of, or None.
+    (base64.b32decode is pure Python; bytes.translate and int(..., 32) do the same in C.)"""
+    spare = _SPARE_BITS[len(stem) & 7]
+    digits = stem.encode("ascii", "replace").translate(_BASE32_DIGITS)
+    if spare < 0 or not digits.isalnum():  # empty, or a byte outside the alphabet
+        return None
+    value = int(digits, 32)
+    if value & ((1 << spare) - 1):
+        return None  # non-zero padding bits: not what file_name() writes
+    return (value >> spare).to_bytes(len(stem) * 5 // 8, "big")
 
 
 def secret_name(file: str) -> str | None:
     """The secret name of a ``.secret`` or ``.deleted`` file, or None if it is not one (not
     canonical unpadded lowercase base32 of a valid name)."""
-    stem = file.rsplit(".", 1)[0]
-    if len(stem) % 8 not in (0, 2, 4, 5, 7) or not _STEM.fullmatch(stem):
+    stored = _stem_bytes(file.rsplit(".", 1)[0])
+    if stored is None:
         return None
-    # base64.b32decode is pure Python; int(..., 32) does the same in C (listing is O(N)).
-    bits = 5 * len(stem)
-    spare = bits % 8
-    value = int(stem.translate(_TO_BASE32_DIGITS), 32)
-    if value & ((1 << spare) - 1):
-        return None  # non-zero padding bits: not what file_name() writes
     try:
-        name = (value >> spare).to_bytes(bits // 8, "big").decode()
-        return validate_name(name)
+        return validate_name(stored.decode())
     except ValueError:  # UnicodeDecodeError, InvalidSecretNameError
         return None
 
@@ -302,7 +319,11 @@ class FileBackend:
         oldest first: one directory scan and one lock-free read per record (for
         ``secure-secrets verify-keys``). The records are opened relative to one descriptor
         of the store directory (no path walk per file, and a store directory swapped
-        mid-scan is not followed), with the same no-follow, type, mode and MAC checks."""
+        mid-scan is not followed), with the same no-follow, type, mode, owner and MAC checks
+        as a get, and the stored name checked against the file name. The common record
+        (one version, 0600, ours, MAC verified) is taken in one pass
+        (:func:`record.bulk_values`); anything else is read again through the checked path,
+        which raises what a get would."""
         try:
             dir_fd = os.open(self.root, _DIR_FLAGS)
             try:
@@ -314,16 +335,68 @@ class FileBackend:
             raise BackendUnavailableError(
                 f"the file backend's store cannot be listed ({exc.strerror})"
             ) from None
+        mac = self.auth.keyed()
         try:
-            for file in entries:
-                if file.startswith(".") or not file.endswith((SUFFIX, DELETED_SUFFIX)):
-                    continue
-                name = secret_name(file)
-                raw = None if name is None else self._read_file(file, name, True, dir_fd)
-                if name is not None and raw is not None:  # None: purged or renamed meanwhile
-                    yield name, rec.every_value(raw, name, file, self.auth)
+            files = [f for f in entries if f[0] != "." and f.endswith(_RECORD_SUFFIXES)]
+            for at in range(0, len(files), _SCAN_BATCH):
+                # Three passes over a batch (names, reads, checks) rather than one per record:
+                # Python code run between syscalls runs markedly slower (cold caches).
+                chunk = files[at : at + _SCAN_BATCH]
+                names = [_stem_bytes(file[: file.rindex(".")]) for file in chunk]
+                raws = [
+                    None if mac is None or stored is None else self._read_private(file, dir_fd)
+                    for file, stored in zip(chunk, names, strict=True)
+                ]
+                for file, stored, raw in zip(chunk, names, raws, strict=True):
+                    if stored is None:
+                        continue  # not a record's file name
+                    values = rec.bulk_values(raw, stored, mac)
+                    try:
+                        name = stored.decode()
+                    except UnicodeDecodeError:
+                        values = None  # no writer validated such a name: the checked path skips it
+                    if values is not None:
+                        yield name, values
+                        continue
+                    found = self._checked_values(file, raw, dir_fd)
+                    if found is not None:  # None: not a record, or purged/renamed meanwhile
+                        yield found
         finally:
             os.close(dir_fd)
+
+    def _read_private(self, file: str, dir_fd: int) -> bytes | None:
+        """For :meth:`iter_stored_values`: ``file`` opened at the directory descriptor
+        (no-follow, non-blocking), one fstat, read whole if it is a regular file, 0600, ours;
+        else, or on any error, None (the checked path then reads it again and says what
+        is wrong)."""
+        try:
+            fd = os.open(file, _READ_FLAGS, dir_fd=dir_fd)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if info.st_mode == _PRIVATE_REGULAR and info.st_uid == self._euid:
+                raw = os.read(fd, info.st_size)
+                return raw if len(raw) == info.st_size else None  # short: the checked path
+            return None
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def _checked_values(
+        self, file: str, raw: bytes | None, dir_fd: int
+    ) -> tuple[str, list[bytes | str]] | None:
+        """One record of :meth:`iter_stored_values` that :func:`record.bulk_values` did not
+        take, through the checks a get makes (and its errors): ``raw`` as read if it was read
+        (a private regular file: a record with several versions, say), else read again. None
+        if ``file`` is not a record name or is gone."""
+        name = secret_name(file)
+        if name is not None and raw is None:
+            raw = self._read_file(file, name, True, dir_fd)
+        if name is None or raw is None:
+            return None
+        return name, rec.every_value(raw, name, file, self.auth)
 
     # --- Capability.METADATA ----------------------------------------------------------------
 

@@ -35,13 +35,14 @@ from collections.abc import Callable
 from typing import Any
 
 from secrets_core.errors import IntegrityError, KeyNotAvailableError
+from secrets_core.macs import HmacSha256
 from secrets_core.plugin import RecordKey
 
 MAGIC = b"SSF3"
 LEGACY_MAGIC = b"SSF2"
 _DIGEST_SIZE = 32
-_SHA256_BLOCK = 64
 _FIXED = struct.Struct(">HIBII")
+_HEAD = struct.Struct(">4s32sHIBII")  # magic, MAC and the fixed fields: one unpack
 _BODY_START = len(MAGIC) + _DIGEST_SIZE
 _HEADER_END = _BODY_START + _FIXED.size
 _TYPE_BYTES, _TYPE_TEXT = 0, 1
@@ -51,37 +52,35 @@ class Authenticator:
     """The record key of one store: fetched from ``provider`` (the plugin context's
     ``record_key``) on first use and kept; None without a provider or a keyring.
 
-    :meth:`mac` is HMAC-SHA256 (RFC 2104) with the key's padded inner and outer hash states
-    computed once, so a record costs one SHA-256 pass plus one block, about what the unkeyed
-    checksum did (``hmac.digest`` redoes the key schedule on every call: twice the cost)."""
+    :meth:`mac` is :class:`~secrets_core.macs.HmacSha256`, whose key pads are hashed once, so
+    a record costs one SHA-256 pass plus one block, about what the unkeyed checksum did."""
 
-    __slots__ = ("_provider", "_pads")
+    __slots__ = ("_provider", "_hmac")
 
     def __init__(self, provider: Callable[[], RecordKey | None] | None) -> None:
         self._provider = provider
-        self._pads: tuple[Any, Any] | None = None
+        self._hmac: HmacSha256 | None = None
 
     def has_key(self) -> bool:
         """Whether there is a record key (asked for once, then kept)."""
-        if self._pads is None and self._provider is not None:
+        if self._hmac is None and self._provider is not None:
             found = self._provider()
             if found is not None:
-                key = found.key.ljust(_SHA256_BLOCK, b"\0")  # 32 bytes: no pre-hash needed
-                self._pads = (
-                    hashlib.sha256(bytes(b ^ 0x36 for b in key)),
-                    hashlib.sha256(bytes(b ^ 0x5C for b in key)),
-                )
-        return self._pads is not None
+                self._hmac = HmacSha256(found.key)
+        return self._hmac is not None
+
+    def keyed(self) -> HmacSha256 | None:
+        """The record key's MAC, or None if there is no record key (for a bulk scan, which
+        asks once)."""
+        self.has_key()
+        return self._hmac
 
     def mac(self, data: bytes | memoryview) -> bytes | None:
         """HMAC-SHA256 of ``data`` under the record key, or None if there is none."""
-        if self._pads is None and not self.has_key():
+        if self._hmac is None and not self.has_key():
             return None
-        assert self._pads is not None
-        inner, outer = self._pads[0].copy(), self._pads[1].copy()
-        inner.update(data)
-        outer.update(inner.digest())
-        return outer.digest()  # type: ignore[no-any-return]
+        assert self._hmac is not None
+        return self._hmac.digest(data)  # hashlib takes any buffer: no copy of the record
 
     def check_legacy(self, name: str, file: str) -> None:
         """Refuse an unkeyed (SSF2) record once the keyring says none can be genuine; asked
@@ -242,6 +241,27 @@ def every_value(raw: bytes, name: str, file: str, auth: Authenticator) -> list[b
     if start + length + meta_len == len(raw):
         return [_as_value(kind, raw[start : start + length], name, file)]
     return [stored.value for stored in _parse(raw, name, file, header).versions]
+
+
+def bulk_values(raw: bytes | None, name: bytes, mac: HmacSha256 | None) -> list[bytes | str] | None:
+    """:func:`every_value` for a bulk scan, in one pass for the common record: SSF3, one
+    version, bytes, its stored name ``name`` (the UTF-8 the file name encodes) and a MAC under
+    ``mac`` (:meth:`Authenticator.keyed`) that verifies. None for anything else, valid or not
+    (not read, a legacy, multi-version or text record, another name, a bad MAC): the
+    caller then reads it through :func:`every_value`, which raises what a read would."""
+    if raw is None or mac is None or len(raw) < _HEADER_END:
+        return None
+    magic, tag, name_len, _version, kind, length, meta_len = _HEAD.unpack_from(raw)
+    start = _HEADER_END + name_len
+    if (
+        magic != MAGIC
+        or kind != _TYPE_BYTES
+        or start + length + meta_len != len(raw)
+        or raw[_HEADER_END:start] != name
+        or not hmac.compare_digest(mac.digest(memoryview(raw)[_BODY_START:]), tag)
+    ):
+        return None
+    return [raw[start : start + length]]
 
 
 def current_version(raw: bytes) -> int | None:

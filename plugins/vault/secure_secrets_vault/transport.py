@@ -118,12 +118,22 @@ class Transport:
         self._index_lock = threading.Lock()
         self._origins = {origin(address) for address in settings.addresses}
         self._timeout = urllib3.Timeout(connect=settings.timeout, read=settings.timeout)
-        self._pool = urllib3.PoolManager(
-            num_pools=len(settings.addresses) + 4, maxsize=POOL_SIZE,
-            **_tls_options(settings.verify, settings.client_cert),
-        )  # fmt: skip
+        tls = _tls_options(settings.verify, settings.client_cert)
+        self._pool = urllib3.PoolManager(num_pools=4, maxsize=POOL_SIZE, **tls)
+        # The configured nodes' pools, by URL root: a dict lookup per request, where the
+        # PoolManager parses the URL an extra time, builds a pool key and takes its pool
+        # container's lock (every thread, every request). It serves only redirect targets
+        # that are not configured.
+        self._pools: dict[str, urllib3.HTTPConnectionPool] = {}
+        for address in settings.addresses:
+            root = _split(address)[0]
+            self._pools[root] = urllib3.connection_from_url(
+                root, maxsize=POOL_SIZE, **(tls if root.startswith("https:") else {})
+            )
 
     def close(self) -> None:
+        for pool in self._pools.values():
+            pool.close()
         self._pool.clear()
 
     def request(
@@ -178,11 +188,19 @@ class Transport:
             headers["X-Vault-Inconsistent"] = "forward-active-node"
         local.url = url
         error: requests.exceptions.RequestException | None = None
+        root, path = _split(url)
+        pool = self._pools.get(root)
         try:
-            answer = self._pool.urlopen(
-                method, url, body=body, headers=headers, redirect=False, retries=False,
-                timeout=timeout,
-            )  # fmt: skip
+            if pool is None:  # a redirect target that is not a configured node
+                answer = self._pool.urlopen(
+                    method, url, body=body, headers=headers, redirect=False, retries=False,
+                    timeout=timeout,
+                )  # fmt: skip
+            else:
+                answer = pool.urlopen(
+                    method, path, body=body, headers=headers, redirect=False, retries=False,
+                    timeout=timeout, assert_same_host=False,
+                )  # fmt: skip
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             error = _as_requests_error(exc)
         if error is not None:
@@ -218,6 +236,12 @@ class Transport:
             old = self._index_key
             if key is None or old is None or key[0] != old[0] or key[1] > old[1]:
                 self.index, self._index_key = raw, key
+
+
+def _split(url: str) -> tuple[str, str]:
+    """``scheme://host[:port]`` and the rest of ``url`` (at least ``/``)."""
+    slash = url.find("/", url.find("://") + 3)
+    return (url, "/") if slash < 0 else (url[:slash], url[slash:])
 
 
 def _dumps(value: Any) -> bytes:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import cProfile
 import pstats
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from secure_secrets_vault.backend import VaultBackend
@@ -58,5 +59,40 @@ def test_a_call_costs_less_client_work_than_raw_hvac(vault_server, unique: str, 
         # The same per call over 4x as many calls: nothing accumulates per call.
         read_more = calls_per_op(lambda: backend.read(f"{unique}/ours"), CALLS * 4)
         assert read_more <= calls_per_op(lambda: backend.read(f"{unique}/ours")) * 1.05
+    finally:
+        backend.close()
+
+
+@pytest.mark.slow
+def test_a_request_to_a_configured_node_is_routed_by_a_dict_lookup(vault_server, unique) -> None:
+    """Every verb goes to a configured node's own keep-alive pool, found by a dict lookup:
+    no PoolManager work per request (it parses the URL once more, builds a pool key and takes
+    its pool container's lock, which all 32 threads of a busy client queue on). The
+    PoolManager is left for redirect targets that are not configured
+    (test_vault_redirects.py follows those)."""
+    backend = VaultBackend.from_options(vault_server.options(mount_point="secret"))
+    name = f"{unique}/routed"
+    verbs: list[Callable[[], object]] = [
+        lambda: backend.write(name, "x" * 64),
+        lambda: backend.read(name),
+        lambda: backend.list_names(f"{unique}/"),
+        lambda: backend.metadata(name),
+        lambda: backend.delete(name),
+    ]
+    try:
+        for verb in verbs:
+            verb()  # warm: authenticated, KV version known
+        profile = cProfile.Profile()
+        profile.enable()
+        for verb in verbs:
+            verb()
+        profile.disable()
+        called = {
+            "/".join(Path(path).parts[-2:]) + f":{function}"
+            for path, _line, function in pstats.Stats(profile).stats  # type: ignore[attr-defined]
+        }
+        routing = sorted(c for c in called if c.startswith("urllib3/poolmanager.py"))
+        assert routing == [], routing
+        assert any(c.startswith("urllib3/connectionpool.py:urlopen") for c in called)
     finally:
         backend.close()
