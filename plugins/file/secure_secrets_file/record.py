@@ -205,6 +205,9 @@ def _checked_header(
     if magic == MAGIC:
         mac = auth.mac(memoryview(raw)[_BODY_START:])
         if mac is None:
+            if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() == raw[4:_BODY_START]:
+                # An unkeyed record whose format marker was altered: corrupt, not keyed.
+                raise _corrupt(name, file, "its format marker was altered")
             raise KeyNotAvailableError(
                 f"the file of secret '{name}' ({file}) is authenticated with the keyring's "
                 "record key, and there is no keyring here; restore keyring.json from backup"
