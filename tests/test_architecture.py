@@ -17,7 +17,7 @@ CORE = Path(__file__).resolve().parents[1] / "secrets_core"
 #: Rooms from the bottom up. A module may import its own room and the rooms below it.
 LAYERS: list[tuple[str, ...]] = [
     ("errors", "names", "secret", "fsutil", "lazylog", "defaults", "envfile", "redaction", "clock",
-     "macs", "redacted_logs", "arguments"),
+     "macs", "records", "redacted_logs", "arguments"),
     ("plugin",),
     ("config",),
     ("keys", "audit"),

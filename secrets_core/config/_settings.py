@@ -6,6 +6,8 @@ built-in defaults. The file lives at ``platformdirs.user_config_path("secure-sec
 the key and never echo a value. See docs/configuration.md for every key.
 """
 
+from __future__ import annotations
+
 import enum
 import os
 import stat
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import Any
 
 from secrets_core import defaults
 from secrets_core.defaults import (
@@ -37,6 +39,7 @@ from secrets_core.errors import ConfigError
 from secrets_core.fsutil import MAX_READ_BYTES, open_regular_file
 from secrets_core.plugin._api import PluginContext
 from secrets_core.plugin._registry import PluginPolicy
+from secrets_core.records import Record
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -66,7 +69,7 @@ def plugin_name(name: str | enum.Enum) -> str:
     return str(name.value) if isinstance(name, enum.Enum) else str(name)
 
 
-class AccessPolicy(NamedTuple):
+class AccessPolicy(Record):
     """Which names a scoped handle may read and write: exact names, or prefixes ending in
     ``/``; ``"*"`` means every name."""
 
@@ -80,13 +83,13 @@ class AccessPolicy(NamedTuple):
         )
 
 
-class AuditSinkConfig(NamedTuple):
+class AuditSinkConfig(Record):
     name: str
     required: bool
     options: Mapping[str, Any]
 
 
-class Settings(NamedTuple):
+class Settings(Record):
     """The merged configuration a manager runs with."""
 
     config_file: Path | None

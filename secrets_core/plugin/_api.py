@@ -11,14 +11,17 @@ should import its heavy dependency (hvac, boto3, ...) inside its body (or be a s
 that registering stays cheap.
 """
 
+from __future__ import annotations
+
 import enum
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from secrets_core.plugin._factory import bind
+from secrets_core.records import Record
 
 if TYPE_CHECKING:
     from secrets_core.audit._events import AuditEvent
@@ -51,7 +54,7 @@ class Capability(str, enum.Enum):
 NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
 
 
-class ConfigOption(NamedTuple):
+class ConfigOption(Record):
     """One option in a plugin's config table (``[backends.NAME]``, ``[cipher]``, ...).
 
     ``secret`` marks a credential: it is redacted wherever config is shown, and may be given
@@ -90,7 +93,7 @@ class RecordKey:
         return f"RecordKey(key=<hidden>, legacy_readable={self.legacy_readable})"
 
 
-class PluginContext(NamedTuple):
+class PluginContext(Record):
     """Where plugins keep their files, resolved by the core from config/env/platformdirs.
 
     ``kdf(name, params)`` builds a configured key-derivation function for key sources that
@@ -111,7 +114,7 @@ class PluginContext(NamedTuple):
     data_dir: Path
     log_dir: Path
     config_file: Path | None = None
-    kdf: Callable[[str | None, Mapping[str, int] | None], "Kdf"] | None = None
+    kdf: Callable[[str | None, Mapping[str, int] | None], Kdf] | None = None
     audit_key: Callable[[], bytes | None] | None = None
     audit_anchor: Callable[[tuple[int, str] | None], tuple[int, str] | None] | None = None
     advance_audit_anchor: Callable[[tuple[int, str]], tuple[int, str] | None] | None = None
@@ -150,14 +153,14 @@ class StorageBackend(Protocol):
     def close(self) -> None: ...
 
 
-class VersionInfo(NamedTuple):
+class VersionInfo(Record):
     """One stored version of a secret (never its value)."""
 
     version: int
     created: str  # ISO 8601, UTC
 
 
-class SecretMetadata(NamedTuple):
+class SecretMetadata(Record):
     """What a backend with :attr:`Capability.METADATA` knows about a secret besides its value."""
 
     name: str
@@ -278,7 +281,7 @@ class KeySource(Protocol):
 class AuditSink(Protocol):
     """Receives audit events. Events never hold values or key material."""
 
-    def emit(self, event: "AuditEvent") -> None: ...
+    def emit(self, event: AuditEvent) -> None: ...
 
     def close(self) -> None: ...
 
@@ -336,7 +339,7 @@ def _build(spec: Any, *args: Any) -> Any:
     return bind(spec).factory(*args)
 
 
-class BackendSpec(NamedTuple):
+class BackendSpec(Record):
     """A storage backend. ``factory(options, context)`` gets the validated option table.
 
     ``dynamic(options, context)``, if given, gets the same table and returns the
@@ -370,7 +373,7 @@ class BackendSpec(NamedTuple):
         return made
 
 
-class CipherSpec(NamedTuple):
+class CipherSpec(Record):
     """A cipher. ``factory(key)`` gets ``key_size`` random bytes."""
 
     name: str
@@ -384,7 +387,7 @@ class CipherSpec(NamedTuple):
         return made
 
 
-class KdfSpec(NamedTuple):
+class KdfSpec(Record):
     """A key-derivation function. ``factory(params)`` validates ``params`` (floors and
     ceilings) and raises :class:`~secrets_core.errors.ConfigError` before deriving anything.
     An empty mapping asks for the defaults."""
@@ -399,7 +402,7 @@ class KdfSpec(NamedTuple):
         return made
 
 
-class KeySourceSpec(NamedTuple):
+class KeySourceSpec(Record):
     """A source of the key-encryption key."""
 
     name: str
@@ -417,7 +420,7 @@ class KeySourceSpec(NamedTuple):
         return made
 
 
-class AuditSinkSpec(NamedTuple):
+class AuditSinkSpec(Record):
     """An audit sink. The core handles the ``required`` option itself."""
 
     name: str
@@ -435,7 +438,7 @@ class AuditSinkSpec(NamedTuple):
         return made
 
 
-class CommandSpec(NamedTuple):
+class CommandSpec(Record):
     """A verb a plugin adds to the ``secure-secrets`` command line.
 
     ``command`` is a ``"module:attr"`` path to a :class:`click.Command` (or group); the core

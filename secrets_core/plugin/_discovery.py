@@ -9,9 +9,13 @@ distribution's name and version, so one ``scandir`` per path entry finds them al
 wins. ``tests/test_entrypoints.py`` checks the result against ``importlib.metadata``.
 """
 
+from __future__ import annotations
+
 import os
 import sys
-from typing import Any, NamedTuple
+from typing import Any
+
+from secrets_core.records import Record
 
 #: The core's own plugins, loaded by module name like entry points (they live above the
 #: plugin package: they implement key sources and audit sinks). One table, like pytest's
@@ -31,13 +35,13 @@ def import_module(name: str) -> Any:
     return sys.modules[name]
 
 
-class Distribution(NamedTuple):
+class Distribution(Record):
     name: str
     """Normalised (lower case, ``-`` separated), e.g. ``secure-secrets-file``."""
     version: str
 
 
-class EntryPoint(NamedTuple):
+class EntryPoint(Record):
     """The subset of :class:`importlib.metadata.EntryPoint` the registry uses."""
 
     name: str

@@ -6,6 +6,8 @@ is made safe to show. Imports nothing from the rest of the plugin package but
 
 from __future__ import annotations
 
+import sys
+import types
 import typing
 from collections.abc import Callable, Mapping
 from collections.abc import Callable as CallableABC
@@ -58,12 +60,14 @@ _PRODUCTS: dict[type, type | None] = {}
 
 
 def _annotated_product(spec_type: type) -> type | None:
-    # The annotation object itself (the descriptors are defined without postponed
-    # evaluation): typing.get_type_hints would evaluate every field of every class in the MRO,
-    # milliseconds of each CLI start.
+    # Only the ``factory`` annotation is evaluated (descriptors are defined under
+    # ``from __future__ import annotations``): typing.get_type_hints(spec_type) would evaluate
+    # every field of every class in the MRO, milliseconds of each CLI start.
     hint = getattr(spec_type, "__annotations__", {}).get("factory")
-    if isinstance(hint, str):  # defined under `from __future__ import annotations`
-        hint = typing.get_type_hints(spec_type).get("factory")
+    if isinstance(hint, str):
+        holder = types.SimpleNamespace(__annotations__={"factory": hint})
+        module = vars(sys.modules[spec_type.__module__])
+        hint = typing.get_type_hints(holder, globalns=module)["factory"]
     for candidate in (hint, *typing.get_args(hint)):
         args = typing.get_args(candidate)
         if typing.get_origin(candidate) is CallableABC and isinstance(args[-1], type):

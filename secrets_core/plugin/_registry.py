@@ -22,7 +22,7 @@ from __future__ import annotations
 import _thread
 from collections.abc import Callable, Iterable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from secrets_core.errors import (
     PluginConflictError,
@@ -42,6 +42,7 @@ from secrets_core.plugin._api import (
     KdfSpec,
     KeySourceSpec,
 )
+from secrets_core.records import Record
 
 if TYPE_CHECKING:
     from secrets_core.plugin._manager import PluginManager
@@ -91,7 +92,7 @@ CORE_PLUGIN = "core"
 DIST_PREFIX = "dist:"
 
 
-class PluginPolicy(NamedTuple):
+class PluginPolicy(Record):
     """Which entry points may load: ``allow=None`` means all that are not blocked. An entry
     is an entry-point name (``s3``) or a whole distribution (``dist:acme-secrets-s3``)."""
 
@@ -110,7 +111,7 @@ class PluginPolicy(NamedTuple):
         return plugin in allows or dist in allows
 
 
-class PluginInfo(NamedTuple):
+class PluginInfo(Record):
     """One discovered plugin, as shown by :func:`list_plugins` and ``secure-secrets plugins``."""
 
     name: str
@@ -125,7 +126,7 @@ class PluginInfo(NamedTuple):
     name another distribution declares in its metadata)."""
 
 
-class _Provided(NamedTuple):
+class _Provided(Record):
     spec: Any
     plugin: str
     distribution: str
