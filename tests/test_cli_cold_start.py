@@ -161,3 +161,36 @@ def test_a_plain_get_evaluates_no_annotations(stored: None) -> None:
     assert (code, out) == (0, "k-123") and "|hints=0" in err, err
     code, out, err, _ = run_cli("--backend", "file", "get", "api-key", prelude=prelude)
     assert (code, out) == (0, "k-123") and "|hints=0" not in err, err
+
+
+def test_a_plain_get_runs_without_the_cyclic_collector_and_other_verbs_with_it(
+    stored: None,
+) -> None:
+    """The cyclic GC's passes over every import's objects are a tenth of a cold get, which is
+    short and bounded; every other verb (``run`` may last hours) keeps the collector on."""
+    prelude = "import gc\natexit.register(lambda: sys.stderr.write(f'|gc={gc.isenabled()}'))"
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123") and "|gc=False" in err, err
+    code, _out, err, _ = run_cli("list", prelude=prelude)
+    assert code == 0 and "|gc=True" in err, err
+
+
+def test_a_plain_get_defines_no_class_through_collections_namedtuple(stored: None) -> None:
+    """typing.NamedTuple compiles a ``__new__`` from source for each class (collections
+    .namedtuple) and type-checks every annotation; the core's records (``secrets_core.records``)
+    are plain classes. Only the audit event's (secrets_core.audit._events) are left."""
+    prelude = (
+        "import collections\n"
+        "made = []\n"
+        "original = collections.namedtuple\n"
+        "def counting(name, *args, module=None, **kwargs):\n"
+        "    made.append(f'{module}.{name}')\n"
+        "    return original(name, *args, module=module, **kwargs)\n"
+        "collections.namedtuple = counting\n"
+        "atexit.register(lambda: sys.stderr.write('|made=' + ','.join(made)))"
+    )
+    code, out, err, _ = run_cli("get", "api-key", prelude=prelude)
+    assert (code, out) == (0, "k-123"), err
+    made = err.rpartition("|made=")[2].split(",")
+    core = [name for name in made if name.startswith(("secrets_core.", "secure_secrets"))]
+    assert all(name.startswith("secrets_core.audit._events.") for name in core), core

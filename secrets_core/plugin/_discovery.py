@@ -95,20 +95,21 @@ def version(distribution: str) -> str:
     return "unknown"
 
 
+_INFO_SUFFIXES = (".dist-info", ".egg-info")
+
+
 def _distributions(directory: str) -> list[tuple[str, Distribution]]:
     try:
-        entries = [entry.name for entry in os.scandir(directory)]
+        entries = os.listdir(directory)
     except OSError:  # not a directory (a zip file, a missing path)
         return []
     found = []
-    for entry in sorted(entries):
+    for entry in sorted(e for e in entries if e.endswith(_INFO_SUFFIXES)):
         if entry.endswith(".dist-info"):
             name, _, version = entry[: -len(".dist-info")].partition("-")
-        elif entry.endswith(".egg-info"):
+        else:
             name, _, rest = entry[: -len(".egg-info")].partition("-")
             version = rest.split("-")[0] or _pkg_info_version(os.path.join(directory, entry))
-        else:
-            continue
         found.append((os.path.join(directory, entry), Distribution(normalise(name), version)))
     return found
 

@@ -7,7 +7,6 @@ is made safe to show. Imports nothing from the rest of the plugin package but
 from __future__ import annotations
 
 import sys
-import types
 import typing
 from collections.abc import Callable, Mapping
 from collections.abc import Callable as CallableABC
@@ -62,12 +61,11 @@ _PRODUCTS: dict[type, type | None] = {}
 def _annotated_product(spec_type: type) -> type | None:
     # Only the ``factory`` annotation is evaluated (descriptors are defined under
     # ``from __future__ import annotations``): typing.get_type_hints(spec_type) would evaluate
-    # every field of every class in the MRO, milliseconds of each CLI start.
+    # every field of every class in the MRO, milliseconds of each CLI start. The collections.abc
+    # generics of that one annotation need no typing machinery.
     hint = getattr(spec_type, "__annotations__", {}).get("factory")
-    if isinstance(hint, str):
-        holder = types.SimpleNamespace(__annotations__={"factory": hint})
-        module = vars(sys.modules[spec_type.__module__])
-        hint = typing.get_type_hints(holder, globalns=module)["factory"]
+    if isinstance(hint, str):  # what get_type_hints does for this one annotation, no more
+        hint = eval(hint, vars(sys.modules[spec_type.__module__]))  # noqa: S307  # as typing does
     for candidate in (hint, *typing.get_args(hint)):
         args = typing.get_args(candidate)
         if typing.get_origin(candidate) is CallableABC and isinstance(args[-1], type):
