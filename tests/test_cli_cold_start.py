@@ -20,7 +20,8 @@ pytestmark = pytest.mark.slow
 #: dependencies of plugins that are not used, .env handling, references, profiles,
 #: logging, threading and unicodedata (for passphrases only), getpass and termios (for
 #: prompts only: the audit actor reads the login variables and pwd), key rotation, re-keying
-#: and scoped handles, and the audit verifier and alerts sink. (importlib
+#: and scoped handles, the audit verifier and alerts sink, the ``BackendType`` enum (for
+#: applications), and (off a terminal) the "waiting for..." line. (importlib
 #: is left out: this venv's editable installs import it at start-up, a user's install does not.)
 MUST_NOT_IMPORT = {
     "click",
@@ -50,6 +51,8 @@ MUST_NOT_IMPORT = {
     "secrets_core.scoped",
     "secrets_core.audit._verify",
     "secrets_core.audit._alerts",
+    "secrets_core.cli.waiting",
+    "secrets_core.config._backend_type",
 }
 
 

@@ -15,12 +15,13 @@ def main() -> None:
     import gc
     import sys
 
+    # A plain get is short and bounded: the cyclic garbage collector's passes over the
+    # objects of every import (a tenth of its start) would free nothing it needs. (Importing
+    # this module loads nothing else of the core: see ``secrets_core.__getattr__``.)
+    gc.disable()
     from secrets_core.cli.process import harden
 
     harden()  # before any key or value is in memory
-    # A plain get is short and bounded: the cyclic garbage collector's passes over the
-    # objects of every import (a tenth of its start) would free nothing it needs.
-    gc.disable()
     from secrets_core.cli.fast import try_fast_path
 
     code = try_fast_path(sys.argv[1:])

@@ -43,7 +43,6 @@ def run_get(backend: str | None, config: str | None, profile: str | None, name: 
     from secrets_core.errors import SecretsError
 
     try:
-        from secrets_core.cli.waiting import watched
         from secrets_core.manager import SecretsManager
 
         # No keyword arguments unless an option was given: they make the manager check
@@ -54,7 +53,11 @@ def run_get(backend: str | None, config: str | None, profile: str | None, name: 
             else SecretsManager(default_backend=backend, config_path=config, profile=profile)
         )
         with manager:
-            value = watched(manager, backend).retrieve_secret(name)
+            if sys.stderr is not None and sys.stderr.isatty():  # off a terminal: not imported
+                from secrets_core.cli.waiting import watched
+
+                manager = watched(manager, backend)
+            value = manager.retrieve_secret(name)
         emit_value(value)
     except SecretsError as exc:
         from secrets_core.cli.exitcodes import classify, error_line

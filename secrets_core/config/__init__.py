@@ -11,7 +11,6 @@ from secrets_core.config._options import resolve_options
 from secrets_core.config._settings import (
     AccessPolicy,
     AuditSinkConfig,
-    BackendType,
     Settings,
     default_config_path,
     load_settings,
@@ -21,12 +20,17 @@ from secrets_core.config._settings import (
 from secrets_core.plugin._registry import PluginPolicy  # the [plugins] table
 
 if TYPE_CHECKING:
+    from secrets_core.config._backend_type import BackendType
     from secrets_core.config._profiles import key_identity, shared_keys
 
 
 def __getattr__(name: str) -> Any:
-    """Profiles (``key_identity``, ``shared_keys``) are imported on first use: `doctor` and
-    rotation need them, a `get` does not."""
+    """Profiles (``key_identity``, ``shared_keys``) and :class:`BackendType` are imported on
+    first use: `doctor` and rotation need profiles, applications the enum, a `get` neither."""
+    if name == "BackendType":
+        from secrets_core.config._backend_type import BackendType
+
+        return BackendType
     if name in ("key_identity", "shared_keys"):
         from secrets_core.config import _profiles
 

@@ -52,18 +52,6 @@ _TOP_LEVEL_KEYS = {
 }  # fmt: skip
 
 
-class BackendType(str, enum.Enum):
-    """The built-in backends. Members compare equal to their plugin names (``"file"``...);
-    any installed backend, including third-party ones, can also be named by string."""
-
-    FILE = "file"
-    ENV = "env"
-    VAULT = "vault"
-
-    def __str__(self) -> str:
-        return self.value
-
-
 def plugin_name(name: str | enum.Enum) -> str:
     """The plain string name of a plugin given as a str or an enum member."""
     return str(name.value) if isinstance(name, enum.Enum) else str(name)

@@ -76,7 +76,8 @@ def entry_points(*groups: str) -> list[EntryPoint]:
                 continue
             seen.add(dist.name)
             text = _read(os.path.join(info_dir, "entry_points.txt"))
-            if text is not None:
+            # Most distributions declare none of these groups: their file is not parsed.
+            if text is not None and any(group in text for group in groups):
                 found += [
                     EntryPoint(name, value, group, dist, info_dir)
                     for group in groups
