@@ -79,7 +79,7 @@ _DIR_FLAGS = (
 _geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
 _PRIVATE_REGULAR = stat.S_IFREG | PRIVATE_FILE_MODE  # st_mode of a record as written
 _RECORD_SUFFIXES = (SUFFIX, DELETED_SUFFIX)
-_SCAN_BATCH = 64  # records a bulk scan reads before checking them
+_SCAN_BATCH = 256  # records a bulk scan reads before checking them
 
 
 def store_path(options: Mapping[str, Any], context: PluginContext) -> Path:
@@ -102,10 +102,13 @@ def file_name(name: str) -> str:
 
 
 _ALPHABET = b"abcdefghijklmnopqrstuvwxyz234567"
-# bytes.translate table: the lowercase base32 alphabet to the digits int(x, 32) reads, every
-# other byte to "!", which it refuses (so no sign, space or "_" slips through either).
+# bytes.translate table: the lowercase base32 alphabet to the digits int(x, 32) reads, "/"
+# (never in a file name: a bulk scan joins stems with it) to itself, every other byte to "!".
+# int() refuses both (so no sign, space or "_" slips through either).
 _BASE32_DIGITS = bytes(
-    b"0123456789abcdefghijklmnopqrstuv"[_ALPHABET.index(byte)] if byte in _ALPHABET else 33
+    b"0123456789abcdefghijklmnopqrstuv"[_ALPHABET.index(byte)]
+    if byte in _ALPHABET
+    else byte if byte == ord("/") else ord("!")
     for byte in range(256)
 )
 
@@ -125,6 +128,18 @@ def _stem_bytes(stem: str) -> bytes | None:
     if value & ((1 << spare) - 1):
         return None  # non-zero padding bits: not what file_name() writes
     return (value >> spare).to_bytes(len(stem) * 5 // 8, "big")
+
+
+def _encodes(stem: str, digits: bytes, stored: bytes) -> bool:
+    """Whether ``stem`` (``digits``: its bytes through ``_BASE32_DIGITS``) is the canonical
+    base32 of ``stored``: :func:`_stem_bytes` compared without building the bytes."""
+    spare = _SPARE_BITS[len(stem) & 7]
+    return (
+        spare >= 0
+        and len(stem) * 5 // 8 == len(stored)
+        and digits.isalnum()
+        and int(digits, 32) == int.from_bytes(stored, "big") << spare
+    )
 
 
 def secret_name(file: str) -> str | None:
@@ -339,50 +354,53 @@ class FileBackend:
         try:
             files = [f for f in entries if f[0] != "." and f.endswith(_RECORD_SUFFIXES)]
             for at in range(0, len(files), _SCAN_BATCH):
-                # Three passes over a batch (names, reads, checks) rather than one per record:
+                # Passes over a batch (names, reads, checks) rather than one per record:
                 # Python code run between syscalls runs markedly slower (cold caches).
                 chunk = files[at : at + _SCAN_BATCH]
-                names = [_stem_bytes(file[: file.rindex(".")]) for file in chunk]
-                raws = [
-                    None if mac is None or stored is None else self._read_private(file, dir_fd)
-                    for file, stored in zip(chunk, names, strict=True)
-                ]
-                for file, stored, raw in zip(chunk, names, raws, strict=True):
-                    if stored is None:
-                        continue  # not a record's file name
-                    values = rec.bulk_values(raw, stored, mac)
-                    try:
-                        name = stored.decode()
-                    except UnicodeDecodeError:
-                        values = None  # no writer validated such a name: the checked path skips it
-                    if values is not None:
-                        yield name, values
-                        continue
-                    found = self._checked_values(file, raw, dir_fd)
-                    if found is not None:  # None: not a record, or purged/renamed meanwhile
-                        yield found
+                stems = [file[: file.rindex(".")] for file in chunk]
+                digits = "/".join(stems).encode("ascii", "replace").translate(_BASE32_DIGITS)
+                raws = self._read_private(chunk, dir_fd) if mac else [None] * len(chunk)
+                found = rec.bulk_values(raws, mac) if mac else raws
+                for file, stem, digit, raw, common in zip(
+                    chunk, stems, digits.split(b"/"), raws, found, strict=True
+                ):
+                    if common is not None and _encodes(stem, digit, common[0]):
+                        try:
+                            yield common[0].decode(), [common[1]]
+                            continue
+                        except UnicodeDecodeError:
+                            pass  # no writer validated such a name: the checked path skips it
+                    checked = self._checked_values(file, raw, dir_fd)
+                    if checked is not None:  # None: not a record, or purged/renamed meanwhile
+                        yield checked
         finally:
             os.close(dir_fd)
 
-    def _read_private(self, file: str, dir_fd: int) -> bytes | None:
-        """For :meth:`iter_stored_values`: ``file`` opened at the directory descriptor
+    def _read_private(self, files: list[str], dir_fd: int) -> list[bytes | None]:
+        """For :meth:`iter_stored_values`: each file opened at the directory descriptor
         (no-follow, non-blocking), one fstat, read whole if it is a regular file, 0600, ours;
         else, or on any error, None (the checked path then reads it again and says what
         is wrong)."""
-        try:
-            fd = os.open(file, _READ_FLAGS, dir_fd=dir_fd)
-        except OSError:
-            return None
-        try:
-            info = os.fstat(fd)
-            if info.st_mode == _PRIVATE_REGULAR and info.st_uid == self._euid:
-                raw = os.read(fd, info.st_size)
-                return raw if len(raw) == info.st_size else None  # short: the checked path
-            return None
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        raws: list[bytes | None] = []
+        open_at, fstat, read, close, euid = os.open, os.fstat, os.read, os.close, self._euid
+        for file in files:
+            try:
+                fd = open_at(file, _READ_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                raws.append(None)
+                continue
+            try:
+                info = fstat(fd)
+                if info.st_mode == _PRIVATE_REGULAR and info.st_uid == euid:
+                    raw = read(fd, info.st_size)
+                    raws.append(raw if len(raw) == info.st_size else None)  # short: checked path
+                else:
+                    raws.append(None)
+            except OSError:
+                raws.append(None)
+            finally:
+                close(fd)
+        return raws
 
     def _checked_values(
         self, file: str, raw: bytes | None, dir_fd: int
