@@ -102,13 +102,10 @@ def file_name(name: str) -> str:
 
 
 _ALPHABET = b"abcdefghijklmnopqrstuvwxyz234567"
-# bytes.translate table: the lowercase base32 alphabet to the digits int(x, 32) reads, "/"
-# (never in a file name: a bulk scan joins stems with it) to itself, every other byte to "!".
-# int() refuses both (so no sign, space or "_" slips through either).
+# bytes.translate table: the lowercase base32 alphabet to the digits int(x, 32) reads, every
+# other byte to "!", which it refuses (so no sign, space or "_" slips through either).
 _BASE32_DIGITS = bytes(
-    b"0123456789abcdefghijklmnopqrstuv"[_ALPHABET.index(byte)]
-    if byte in _ALPHABET
-    else byte if byte == ord("/") else ord("!")
+    b"0123456789abcdefghijklmnopqrstuv"[_ALPHABET.index(byte)] if byte in _ALPHABET else 33
     for byte in range(256)
 )
 
@@ -128,18 +125,6 @@ def _stem_bytes(stem: str) -> bytes | None:
     if value & ((1 << spare) - 1):
         return None  # non-zero padding bits: not what file_name() writes
     return (value >> spare).to_bytes(len(stem) * 5 // 8, "big")
-
-
-def _encodes(stem: str, digits: bytes, stored: bytes) -> bool:
-    """Whether ``stem`` (``digits``: its bytes through ``_BASE32_DIGITS``) is the canonical
-    base32 of ``stored``: :func:`_stem_bytes` compared without building the bytes."""
-    spare = _SPARE_BITS[len(stem) & 7]
-    return (
-        spare >= 0
-        and len(stem) * 5 // 8 == len(stored)
-        and digits.isalnum()
-        and int(digits, 32) == int.from_bytes(stored, "big") << spare
-    )
 
 
 def secret_name(file: str) -> str | None:
@@ -342,7 +327,7 @@ class FileBackend:
         try:
             dir_fd = os.open(self.root, _DIR_FLAGS)
             try:
-                entries = [entry.name for entry in os.scandir(dir_fd)]
+                entries = os.listdir(dir_fd)
             except BaseException:
                 os.close(dir_fd)
                 raise
@@ -354,17 +339,18 @@ class FileBackend:
         try:
             files = [f for f in entries if f[0] != "." and f.endswith(_RECORD_SUFFIXES)]
             for at in range(0, len(files), _SCAN_BATCH):
-                # Passes over a batch (names, reads, checks) rather than one per record:
-                # Python code run between syscalls runs markedly slower (cold caches).
+                # Passes over a batch (reads, then checks) rather than one per record: Python
+                # code run between syscalls runs markedly slower (cold caches).
                 chunk = files[at : at + _SCAN_BATCH]
-                stems = [file[: file.rindex(".")] for file in chunk]
-                digits = "/".join(stems).encode("ascii", "replace").translate(_BASE32_DIGITS)
-                raws = self._read_private(chunk, dir_fd) if mac else [None] * len(chunk)
-                found = rec.bulk_values(raws, mac) if mac else raws
-                for file, stem, digit, raw, common in zip(
-                    chunk, stems, digits.split(b"/"), raws, found, strict=True
-                ):
-                    if common is not None and _encodes(stem, digit, common[0]):
+                if mac is None:  # no record key: only the checked path can say what they are
+                    raws: list[bytes | None] = [None] * len(chunk)
+                    found: list[tuple[bytes, bytes] | None] = [None] * len(chunk)
+                else:
+                    stems = "/".join([f[: f.rindex(".")] for f in chunk])
+                    raws = self._read_private(chunk, dir_fd)
+                    found = rec.bulk_values(raws, stems.encode("ascii", "replace").split(b"/"), mac)
+                for file, raw, common in zip(chunk, raws, found, strict=True):
+                    if common is not None:  # its MAC binds this file's stem: its record
                         try:
                             yield common[0].decode(), [common[1]]
                             continue
@@ -392,8 +378,7 @@ class FileBackend:
             try:
                 info = fstat(fd)
                 if info.st_mode == _PRIVATE_REGULAR and info.st_uid == euid:
-                    raw = read(fd, info.st_size)
-                    raws.append(raw if len(raw) == info.st_size else None)  # short: checked path
+                    raws.append(read(fd, info.st_size))  # short (changed meanwhile): bad MAC
                 else:
                     raws.append(None)
             except OSError:
@@ -592,7 +577,7 @@ class FileBackend:
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record, self.auth)
+        data = rec.encode(record, file, self.auth)
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:

@@ -4,8 +4,9 @@ Layout (integers big-endian)::
 
     0    4  magic  b"SSF4" (b"SSF3", b"SSF2": the formats of earlier versions, see below)
     4   32  keyed BLAKE2b-256 (personalization b"ss-file-record"), under the keyring's record
-            key, of every byte from offset 36 to the end of the file (SSF3: HMAC-SHA256 under
-            the same key; SSF2: plain SHA-256)
+            key, of the file name's stem (ASCII), b"/", then every byte from offset 36 to the
+            end of the file (SSF3: HMAC-SHA256 of those bytes alone, under the same key;
+            SSF2: plain SHA-256 of them)
     36  15  ">HIBII": name length, current version, current value type (0 bytes, 1 text),
             current value length, metadata length
     51   .  the secret's name (UTF-8)
@@ -17,7 +18,9 @@ Layout (integers big-endian)::
 The MAC covers the name, every version, their order and the metadata, so any truncated,
 flipped, reordered or forged byte is an :class:`IntegrityError` (making an older retained
 version current, or editing metadata, needs the key); the stored name makes a file copied or
-renamed onto another secret's file one too. Reading the current value parses only the fixed
+renamed onto another secret's file one too, and SSF4's MAC also binds the file's stem (the
+base32 of the name, never the suffix, which a soft delete renames), so a bulk scan checks a
+record against its file name with the MAC alone. Reading the current value parses only the fixed
 header (no JSON), so a read is one open, one read, one keyed hash (BLAKE2b in one pass: half
 what HMAC-SHA256, two passes, cost SSF3 records).
 
@@ -46,6 +49,7 @@ HMAC_MAGIC = b"SSF3"
 LEGACY_MAGIC = b"SSF2"
 _MAGICS = (MAGIC, HMAC_MAGIC, LEGACY_MAGIC)
 _PERSON = b"ss-file-record"  # BLAKE2b personalization: this key's MACs mean records
+_STEM_END = b"/"  # ends the stem in the MAC's input: never in a file name
 _DIGEST_SIZE = 32
 _FIXED = struct.Struct(">HIBII")
 _HEAD = struct.Struct(">4s32sHIBII")  # magic, MAC and the fixed fields: one unpack
@@ -83,14 +87,17 @@ class Authenticator:
         self.has_key()
         return self._mac
 
-    def mac(self, data: bytes | memoryview, magic: bytes = MAGIC) -> bytes | None:
-        """The MAC of ``data`` under the record key for a record of format ``magic`` (SSF4's
-        BLAKE2b, or SSF3's HMAC-SHA256), or None if there is no record key."""
+    def mac(self, body: bytes | memoryview, stem: bytes, magic: bytes = MAGIC) -> bytes | None:
+        """The MAC under the record key of a record of format ``magic`` whose bytes after the
+        MAC are ``body``, in the file named ``stem`` + suffix: SSF4's BLAKE2b of stem, "/" and
+        body, or SSF3's HMAC-SHA256 of the body. None if there is no record key."""
         if self._mac is None and not self.has_key():
             return None
-        mac = self._mac if magic == MAGIC else self._hmac
-        assert mac is not None
-        return mac.digest(data)  # hashlib takes any buffer: no copy of the record
+        if magic == MAGIC:
+            assert self._mac is not None
+            return self._mac.digest(stem, _STEM_END, body)  # hashlib takes any buffer: no copy
+        assert self._hmac is not None
+        return self._hmac.digest(body)
 
     def check_legacy(self, name: str, file: str) -> None:
         """Refuse an unkeyed (SSF2) record once the keyring says none can be genuine; asked
@@ -153,9 +160,14 @@ def _value_bytes(value: bytes | str) -> tuple[int, bytes]:
     return _TYPE_BYTES, bytes(value)
 
 
-def encode(record: Record, auth: Authenticator) -> bytes:
-    """The file contents for ``record`` (which must hold at least one version): SSF4 with a
-    record key, SSF2 without one."""
+def _stem(file: str) -> bytes:
+    """The stem of a record's file name (ASCII base32), as SSF4's MAC binds it."""
+    return file[: file.rindex(".")].encode("ascii", "replace")
+
+
+def encode(record: Record, file: str, auth: Authenticator) -> bytes:
+    """The contents of ``file`` for ``record`` (which must hold at least one version): SSF4
+    with a record key, SSF2 without one."""
     encoded = [_value_bytes(v.value) for v in record.versions]
     meta = json.dumps(
         {
@@ -180,7 +192,7 @@ def encode(record: Record, auth: Authenticator) -> bytes:
             *(data for _kind, data in encoded[:-1]),
         ]
     )
-    mac = auth.mac(body)
+    mac = auth.mac(body, _stem(file))
     if mac is None:
         return LEGACY_MAGIC + hashlib.sha256(body).digest() + body
     return MAGIC + mac + body
@@ -212,8 +224,15 @@ def _checked_header(
     magic = raw[:4]
     if len(raw) < _HEADER_END or magic not in _MAGICS:
         raise _corrupt(name, file, "truncated or not a secure-secrets record")
+    name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
+    start = _HEADER_END + name_len
+    if raw[_HEADER_END:start] != name.encode("utf-8"):  # before the MAC: the clearer error
+        raise IntegrityError(
+            f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
+            "renamed onto it); it was not read"
+        )
     if magic != LEGACY_MAGIC:
-        mac = auth.mac(memoryview(raw)[_BODY_START:], magic)
+        mac = auth.mac(memoryview(raw)[_BODY_START:], _stem(file), magic)
         if mac is None:
             if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() == raw[4:_BODY_START]:
                 # An unkeyed record whose format marker was altered: corrupt, not keyed.
@@ -228,13 +247,6 @@ def _checked_header(
         if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() != raw[4:_BODY_START]:
             raise _corrupt(name, file, "checksum mismatch (truncated or altered)")
         auth.check_legacy(name, file)
-    name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
-    start = _HEADER_END + name_len
-    if raw[_HEADER_END:start] != name.encode("utf-8"):
-        raise IntegrityError(
-            f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
-            "renamed onto it); it was not read"
-        )
     if start + length + meta_len > len(raw):
         raise _corrupt(name, file, "lengths exceed the file")
     return version, kind, length, meta_len, start
@@ -256,31 +268,35 @@ def every_value(raw: bytes, name: str, file: str, auth: Authenticator) -> list[b
     return [stored.value for stored in _parse(raw, name, file, header).versions]
 
 
-def bulk_values(raws: list[bytes | None], mac: Blake2bMac) -> list[tuple[bytes, bytes] | None]:
+def bulk_values(
+    raws: list[bytes | None], stems: list[bytes], mac: Blake2bMac
+) -> list[tuple[bytes, bytes] | None]:
     """:func:`every_value` for a bulk scan, a batch at a time, in one pass for the common
     record: SSF4, one version, bytes, with a MAC under ``mac`` (:meth:`Authenticator.keyed`)
-    that verifies. Per raw record, its stored name (UTF-8, for the caller to hold against the
-    file name) and value; None for anything else, valid or not (not read, an older format,
-    several versions, text, a bad MAC): the caller then reads it through :func:`every_value`,
-    which raises what a read would. One loop with no call per record but the MAC's: this is
-    the inner loop of ``verify-keys``."""
+    that verifies for its file's stem (which proves it is that file's record: no name
+    decoding). Per raw record, its stored name (UTF-8) and value; None for anything else,
+    valid or not (not read, an older format, several versions, text, a bad MAC, another
+    file's record): the caller then reads it through :func:`every_value`, which raises what a
+    read would. One loop with no call per record but the MAC's: the inner loop of
+    ``verify-keys``."""
     found: list[tuple[bytes, bytes] | None] = []
-    unpack, digest, equal = _HEAD.unpack_from, mac.digest, hmac.compare_digest
-    for raw in raws:
+    unpack, new_state, equal = _HEAD.unpack_from, mac.state, hmac.compare_digest
+    for raw, stem in zip(raws, stems, strict=True):
         if raw is None or len(raw) < _HEADER_END:
             found.append(None)
             continue
         magic, tag, name_len, _version, kind, length, meta_len = unpack(raw)
         start = _HEADER_END + name_len
-        if (
-            magic != MAGIC
-            or kind != _TYPE_BYTES
-            or start + length + meta_len != len(raw)
-            or not equal(digest(memoryview(raw)[_BODY_START:]), tag)
-        ):
+        if magic != MAGIC or kind != _TYPE_BYTES or start + length + meta_len != len(raw):
             found.append(None)
-        else:
+            continue
+        state = new_state()  # Authenticator.mac's SSF4 MAC, inline
+        state.update(stem + _STEM_END)
+        state.update(raw[_BODY_START:])  # a slice: cheaper than a memoryview at this size
+        if equal(state.digest(), tag):
             found.append((raw[_HEADER_END:start], raw[start : start + length]))
+        else:
+            found.append(None)
     return found
 
 

@@ -84,12 +84,13 @@ def test_a_record_of_the_previous_keyed_format_is_read_and_upgraded(tmp_path: Pa
 
 
 @pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 127, 128, 129, 1000, 100_000])
-def test_the_record_mac_is_keyed_blake2b_and_ssf3s_hmac_sha256(size: int) -> None:
+def test_the_record_mac_is_keyed_blake2b_over_stem_and_body_ssf3s_hmac_sha256(size: int) -> None:
     data = os.urandom(size)
     auth = rec.Authenticator(lambda: KEY)
-    blake = hashlib.blake2b(data, key=KEY.key, digest_size=32, person=b"ss-file-record")
-    assert auth.mac(data) == blake.digest()
-    assert auth.mac(data, rec.HMAC_MAGIC) == hmac.digest(KEY.key, data, "sha256")
-    assert auth.mac(memoryview(data)) == auth.mac(data), "the keyed state is not consumed"
-    assert auth.mac(memoryview(data), rec.HMAC_MAGIC) == auth.mac(data, rec.HMAC_MAGIC)
-    assert rec.Authenticator(None).mac(data) is None
+    blake = hashlib.blake2b(b"mzxw6/" + data, key=KEY.key, digest_size=32, person=b"ss-file-record")
+    assert auth.mac(data, b"mzxw6") == blake.digest()
+    assert auth.mac(data, b"mzxw6") != auth.mac(data, b"mzxw7"), "the file's stem is bound"
+    assert auth.mac(data, b"x", rec.HMAC_MAGIC) == hmac.digest(KEY.key, data, "sha256")
+    assert auth.mac(memoryview(data), b"x") == auth.mac(data, b"x"), "the state is not consumed"
+    assert auth.mac(memoryview(data), b"", rec.HMAC_MAGIC) == auth.mac(data, b"", rec.HMAC_MAGIC)
+    assert rec.Authenticator(None).mac(data, b"x") is None
