@@ -54,14 +54,12 @@ else:
             return super().__new__(mcls, name, (Record,), namespace)
 
     def _annotations(namespace: dict[str, Any]) -> dict[str, Any]:
-        if "__annotations__" in namespace:
-            return dict(namespace["__annotations__"])
-        import annotationlib  # Python 3.14+ without postponed evaluation
-
-        annotate = annotationlib.get_annotate_from_class_namespace(namespace)
-        if annotate is None:
-            return {}
-        return dict(annotationlib.call_annotate_function(annotate, annotationlib.Format.STRING))
+        if "__annotations__" not in namespace and "__annotate__" in namespace:
+            raise TypeError(  # Python 3.14+ evaluates annotations lazily, unless told not to
+                f"{namespace['__qualname__']}: define records under "
+                "'from __future__ import annotations'"
+            )
+        return dict(namespace.get("__annotations__", {}))
 
     class Record(tuple, metaclass=_RecordType):  # type: ignore[no-redef]
         __slots__ = ()
