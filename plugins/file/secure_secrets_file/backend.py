@@ -225,6 +225,15 @@ class FileBackend:
         value = _checked_value(value)
         stem = _stem(name)
         with self.locks.hold(stem, f"secret '{name}'"):
+            raw = self._read_file(stem + SUFFIX, name, missing_ok=True)
+            spliced = None
+            if raw is not None:  # the common case: a new version of a live SSF4 record
+                spliced = rec.appended(
+                    raw, name, stem + SUFFIX, self.auth, value, _now(), self.max_versions
+                )
+            if spliced is not None:
+                self._store_bytes(stem + SUFFIX, spliced[0], name, spliced[1])
+                return spliced[1]
             found = self._load(stem, name, deleted_too=True)
             now = _now()
             if found is None:
@@ -577,11 +586,13 @@ class FileBackend:
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record, file, self.auth)
+        self._store_bytes(file, rec.encode(record, file, self.auth), name, record.current.version)
+
+    def _store_bytes(self, file: str, data: bytes, name: str, version: int) -> None:
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:
-            state = self._state_after_failure(file, record.current.version)
+            state = self._state_after_failure(file, version)
             raise BackendUnavailableError(
                 f"secret '{name}' could not be written ({_describe(exc)}); {state}"
             ) from None
