@@ -51,7 +51,7 @@ def rewrite_without_the_key(
     key = manager_for(data_dir).assembly.record_key()
     record = rec.decode(path.read_bytes(), name, path.name, rec.Authenticator(lambda: key))
     change(record)
-    forged = rec.encode(record, rec.Authenticator(None))  # SSF2: SHA-256, no key
+    forged = rec.encode(record, path.name, rec.Authenticator(None))  # SSF2: SHA-256, no key
     path.write_bytes(magic + forged[4:])
 
 

@@ -79,7 +79,7 @@ _DIR_FLAGS = (
 _geteuid: Callable[[], int] | None = getattr(os, "geteuid", None)
 _PRIVATE_REGULAR = stat.S_IFREG | PRIVATE_FILE_MODE  # st_mode of a record as written
 _RECORD_SUFFIXES = (SUFFIX, DELETED_SUFFIX)
-_SCAN_BATCH = 64  # records a bulk scan reads before checking them
+_SCAN_BATCH = 256  # records a bulk scan reads before checking them
 
 
 def store_path(options: Mapping[str, Any], context: PluginContext) -> Path:
@@ -327,7 +327,7 @@ class FileBackend:
         try:
             dir_fd = os.open(self.root, _DIR_FLAGS)
             try:
-                entries = [entry.name for entry in os.scandir(dir_fd)]
+                entries = os.listdir(dir_fd)
             except BaseException:
                 os.close(dir_fd)
                 raise
@@ -339,50 +339,53 @@ class FileBackend:
         try:
             files = [f for f in entries if f[0] != "." and f.endswith(_RECORD_SUFFIXES)]
             for at in range(0, len(files), _SCAN_BATCH):
-                # Three passes over a batch (names, reads, checks) rather than one per record:
-                # Python code run between syscalls runs markedly slower (cold caches).
+                # Passes over a batch (reads, then checks) rather than one per record: Python
+                # code run between syscalls runs markedly slower (cold caches).
                 chunk = files[at : at + _SCAN_BATCH]
-                names = [_stem_bytes(file[: file.rindex(".")]) for file in chunk]
-                raws = [
-                    None if mac is None or stored is None else self._read_private(file, dir_fd)
-                    for file, stored in zip(chunk, names, strict=True)
-                ]
-                for file, stored, raw in zip(chunk, names, raws, strict=True):
-                    if stored is None:
-                        continue  # not a record's file name
-                    values = rec.bulk_values(raw, stored, mac)
-                    try:
-                        name = stored.decode()
-                    except UnicodeDecodeError:
-                        values = None  # no writer validated such a name: the checked path skips it
-                    if values is not None:
-                        yield name, values
-                        continue
-                    found = self._checked_values(file, raw, dir_fd)
-                    if found is not None:  # None: not a record, or purged/renamed meanwhile
-                        yield found
+                if mac is None:  # no record key: only the checked path can say what they are
+                    raws: list[bytes | None] = [None] * len(chunk)
+                    found: list[tuple[bytes, bytes] | None] = [None] * len(chunk)
+                else:
+                    stems = "/".join([f[: f.rindex(".")] for f in chunk])
+                    raws = self._read_private(chunk, dir_fd)
+                    found = rec.bulk_values(raws, stems.encode("ascii", "replace").split(b"/"), mac)
+                for file, raw, common in zip(chunk, raws, found, strict=True):
+                    if common is not None:  # its MAC binds this file's stem: its record
+                        try:
+                            yield common[0].decode(), [common[1]]
+                            continue
+                        except UnicodeDecodeError:
+                            pass  # no writer validated such a name: the checked path skips it
+                    checked = self._checked_values(file, raw, dir_fd)
+                    if checked is not None:  # None: not a record, or purged/renamed meanwhile
+                        yield checked
         finally:
             os.close(dir_fd)
 
-    def _read_private(self, file: str, dir_fd: int) -> bytes | None:
-        """For :meth:`iter_stored_values`: ``file`` opened at the directory descriptor
+    def _read_private(self, files: list[str], dir_fd: int) -> list[bytes | None]:
+        """For :meth:`iter_stored_values`: each file opened at the directory descriptor
         (no-follow, non-blocking), one fstat, read whole if it is a regular file, 0600, ours;
         else, or on any error, None (the checked path then reads it again and says what
         is wrong)."""
-        try:
-            fd = os.open(file, _READ_FLAGS, dir_fd=dir_fd)
-        except OSError:
-            return None
-        try:
-            info = os.fstat(fd)
-            if info.st_mode == _PRIVATE_REGULAR and info.st_uid == self._euid:
-                raw = os.read(fd, info.st_size)
-                return raw if len(raw) == info.st_size else None  # short: the checked path
-            return None
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
+        raws: list[bytes | None] = []
+        open_at, fstat, read, close, euid = os.open, os.fstat, os.read, os.close, self._euid
+        for file in files:
+            try:
+                fd = open_at(file, _READ_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                raws.append(None)
+                continue
+            try:
+                info = fstat(fd)
+                if info.st_mode == _PRIVATE_REGULAR and info.st_uid == euid:
+                    raws.append(read(fd, info.st_size))  # short (changed meanwhile): bad MAC
+                else:
+                    raws.append(None)
+            except OSError:
+                raws.append(None)
+            finally:
+                close(fd)
+        return raws
 
     def _checked_values(
         self, file: str, raw: bytes | None, dir_fd: int
@@ -574,7 +577,7 @@ class FileBackend:
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record, self.auth)
+        data = rec.encode(record, file, self.auth)
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:

@@ -2,9 +2,11 @@
 
 Layout (integers big-endian)::
 
-    0    4  magic  b"SSF3" (b"SSF2": the unkeyed format of earlier versions, see below)
-    4   32  HMAC-SHA256, under the keyring's record key, of every byte from offset 36 to the
-            end of the file (SSF2: plain SHA-256)
+    0    4  magic  b"SSF4" (b"SSF3", b"SSF2": the formats of earlier versions, see below)
+    4   32  keyed BLAKE2b-256 (personalization b"ss-file-record"), under the keyring's record
+            key, of the file name's stem (ASCII), b"/", then every byte from offset 36 to the
+            end of the file (SSF3: HMAC-SHA256 of those bytes alone, under the same key;
+            SSF2: plain SHA-256 of them)
     36  15  ">HIBII": name length, current version, current value type (0 bytes, 1 text),
             current value length, metadata length
     51   .  the secret's name (UTF-8)
@@ -16,13 +18,17 @@ Layout (integers big-endian)::
 The MAC covers the name, every version, their order and the metadata, so any truncated,
 flipped, reordered or forged byte is an :class:`IntegrityError` (making an older retained
 version current, or editing metadata, needs the key); the stored name makes a file copied or
-renamed onto another secret's file one too. Reading the current value parses only the fixed
-header (no JSON), so a read is one open, one read, one HMAC (the cost of one hash).
+renamed onto another secret's file one too, and SSF4's MAC also binds the file's stem (the
+base32 of the name, never the suffix, which a soft delete renames), so a bulk scan checks a
+record against its file name with the MAC alone. Reading the current value parses only the fixed
+header (no JSON), so a read is one open, one read, one keyed hash (BLAKE2b in one pass: half
+what HMAC-SHA256, two passes, cost SSF3 records).
 
-SSF2 records (unkeyed checksum, written before record MACs) are read while the keyring says
-legacy records may remain (:class:`~secrets_core.plugin.RecordKey`), and every write, a
-rotation's included, rewrites them as SSF3. Without a record key (a backend built by hand,
-with no keyring behind it) records are written as SSF2.
+SSF3 records (HMAC-SHA256 under the same record key) are authenticated and read as they are;
+every write, a rotation's included, rewrites them as SSF4. SSF2 records (unkeyed checksum,
+written before record MACs) are read while the keyring says legacy records may remain
+(:class:`~secrets_core.plugin.RecordKey`), and are likewise rewritten as SSF4. Without a record
+key (a backend built by hand, with no keyring behind it) records are written as SSF2.
 """
 
 from __future__ import annotations
@@ -35,11 +41,15 @@ from collections.abc import Callable
 from typing import Any
 
 from secrets_core.errors import IntegrityError, KeyNotAvailableError
-from secrets_core.macs import HmacSha256
+from secrets_core.macs import Blake2bMac, HmacSha256
 from secrets_core.plugin import RecordKey
 
-MAGIC = b"SSF3"
+MAGIC = b"SSF4"
+HMAC_MAGIC = b"SSF3"
 LEGACY_MAGIC = b"SSF2"
+_MAGICS = (MAGIC, HMAC_MAGIC, LEGACY_MAGIC)
+_PERSON = b"ss-file-record"  # BLAKE2b personalization: this key's MACs mean records
+_STEM_END = b"/"  # ends the stem in the MAC's input: never in a file name
 _DIGEST_SIZE = 32
 _FIXED = struct.Struct(">HIBII")
 _HEAD = struct.Struct(">4s32sHIBII")  # magic, MAC and the fixed fields: one unpack
@@ -52,35 +62,42 @@ class Authenticator:
     """The record key of one store: fetched from ``provider`` (the plugin context's
     ``record_key``) on first use and kept; None without a provider or a keyring.
 
-    :meth:`mac` is :class:`~secrets_core.macs.HmacSha256`, whose key pads are hashed once, so
-    a record costs one SHA-256 pass plus one block, about what the unkeyed checksum did."""
+    :meth:`mac` is :class:`~secrets_core.macs.Blake2bMac` (SSF4), keyed once, so a record
+    costs one BLAKE2b pass, less than the unkeyed SHA-256 checksum of SSF2 did."""
 
-    __slots__ = ("_provider", "_hmac")
+    __slots__ = ("_provider", "_mac", "_hmac")
 
     def __init__(self, provider: Callable[[], RecordKey | None] | None) -> None:
         self._provider = provider
-        self._hmac: HmacSha256 | None = None
+        self._mac: Blake2bMac | None = None
+        self._hmac: HmacSha256 | None = None  # SSF3's, for records written before SSF4
 
     def has_key(self) -> bool:
         """Whether there is a record key (asked for once, then kept)."""
-        if self._hmac is None and self._provider is not None:
+        if self._mac is None and self._provider is not None:
             found = self._provider()
             if found is not None:
                 self._hmac = HmacSha256(found.key)
-        return self._hmac is not None
+                self._mac = Blake2bMac(found.key, _PERSON)
+        return self._mac is not None
 
-    def keyed(self) -> HmacSha256 | None:
+    def keyed(self) -> Blake2bMac | None:
         """The record key's MAC, or None if there is no record key (for a bulk scan, which
         asks once)."""
         self.has_key()
-        return self._hmac
+        return self._mac
 
-    def mac(self, data: bytes | memoryview) -> bytes | None:
-        """HMAC-SHA256 of ``data`` under the record key, or None if there is none."""
-        if self._hmac is None and not self.has_key():
+    def mac(self, body: bytes | memoryview, stem: bytes, magic: bytes = MAGIC) -> bytes | None:
+        """The MAC under the record key of a record of format ``magic`` whose bytes after the
+        MAC are ``body``, in the file named ``stem`` + suffix: SSF4's BLAKE2b of stem, "/" and
+        body, or SSF3's HMAC-SHA256 of the body. None if there is no record key."""
+        if self._mac is None and not self.has_key():
             return None
+        if magic == MAGIC:
+            assert self._mac is not None
+            return self._mac.digest(stem, _STEM_END, body)  # hashlib takes any buffer: no copy
         assert self._hmac is not None
-        return self._hmac.digest(data)  # hashlib takes any buffer: no copy of the record
+        return self._hmac.digest(body)
 
     def check_legacy(self, name: str, file: str) -> None:
         """Refuse an unkeyed (SSF2) record once the keyring says none can be genuine; asked
@@ -130,7 +147,7 @@ class Record:
         self.updated = updated
         self.custom = {} if custom is None else custom
         self.versions = [] if versions is None else versions
-        self.legacy = False  # read from an SSF2 file: rewrite it with a MAC
+        self.legacy = False  # read from an SSF2 or SSF3 file: rewrite it as SSF4
 
     @property
     def current(self) -> StoredVersion:
@@ -143,9 +160,14 @@ def _value_bytes(value: bytes | str) -> tuple[int, bytes]:
     return _TYPE_BYTES, bytes(value)
 
 
-def encode(record: Record, auth: Authenticator) -> bytes:
-    """The file contents for ``record`` (which must hold at least one version): SSF3 with a
-    record key, SSF2 without one."""
+def _stem(file: str) -> bytes:
+    """The stem of a record's file name (ASCII base32), as SSF4's MAC binds it."""
+    return file[: file.rindex(".")].encode("ascii", "replace")
+
+
+def encode(record: Record, file: str, auth: Authenticator) -> bytes:
+    """The contents of ``file`` for ``record`` (which must hold at least one version): SSF4
+    with a record key, SSF2 without one."""
     encoded = [_value_bytes(v.value) for v in record.versions]
     meta = json.dumps(
         {
@@ -170,7 +192,7 @@ def encode(record: Record, auth: Authenticator) -> bytes:
             *(data for _kind, data in encoded[:-1]),
         ]
     )
-    mac = auth.mac(body)
+    mac = auth.mac(body, _stem(file))
     if mac is None:
         return LEGACY_MAGIC + hashlib.sha256(body).digest() + body
     return MAGIC + mac + body
@@ -200,10 +222,17 @@ def _checked_header(
     """Verify magic, MAC (or legacy checksum) and stored name; return the fixed fields and
     the offset of the current value."""
     magic = raw[:4]
-    if len(raw) < _HEADER_END or magic not in (MAGIC, LEGACY_MAGIC):
+    if len(raw) < _HEADER_END or magic not in _MAGICS:
         raise _corrupt(name, file, "truncated or not a secure-secrets record")
-    if magic == MAGIC:
-        mac = auth.mac(memoryview(raw)[_BODY_START:])
+    name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
+    start = _HEADER_END + name_len
+    if raw[_HEADER_END:start] != name.encode("utf-8"):  # before the MAC: the clearer error
+        raise IntegrityError(
+            f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
+            "renamed onto it); it was not read"
+        )
+    if magic != LEGACY_MAGIC:
+        mac = auth.mac(memoryview(raw)[_BODY_START:], _stem(file), magic)
         if mac is None:
             if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() == raw[4:_BODY_START]:
                 # An unkeyed record whose format marker was altered: corrupt, not keyed.
@@ -218,13 +247,6 @@ def _checked_header(
         if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() != raw[4:_BODY_START]:
             raise _corrupt(name, file, "checksum mismatch (truncated or altered)")
         auth.check_legacy(name, file)
-    name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
-    start = _HEADER_END + name_len
-    if raw[_HEADER_END:start] != name.encode("utf-8"):
-        raise IntegrityError(
-            f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
-            "renamed onto it); it was not read"
-        )
     if start + length + meta_len > len(raw):
         raise _corrupt(name, file, "lengths exceed the file")
     return version, kind, length, meta_len, start
@@ -246,31 +268,42 @@ def every_value(raw: bytes, name: str, file: str, auth: Authenticator) -> list[b
     return [stored.value for stored in _parse(raw, name, file, header).versions]
 
 
-def bulk_values(raw: bytes | None, name: bytes, mac: HmacSha256 | None) -> list[bytes | str] | None:
-    """:func:`every_value` for a bulk scan, in one pass for the common record: SSF3, one
-    version, bytes, its stored name ``name`` (the UTF-8 the file name encodes) and a MAC under
-    ``mac`` (:meth:`Authenticator.keyed`) that verifies. None for anything else, valid or not
-    (not read, a legacy, multi-version or text record, another name, a bad MAC): the
-    caller then reads it through :func:`every_value`, which raises what a read would."""
-    if raw is None or mac is None or len(raw) < _HEADER_END:
-        return None
-    magic, tag, name_len, _version, kind, length, meta_len = _HEAD.unpack_from(raw)
-    start = _HEADER_END + name_len
-    if (
-        magic != MAGIC
-        or kind != _TYPE_BYTES
-        or start + length + meta_len != len(raw)
-        or raw[_HEADER_END:start] != name
-        or not hmac.compare_digest(mac.digest(memoryview(raw)[_BODY_START:]), tag)
-    ):
-        return None
-    return [raw[start : start + length]]
+def bulk_values(
+    raws: list[bytes | None], stems: list[bytes], mac: Blake2bMac
+) -> list[tuple[bytes, bytes] | None]:
+    """:func:`every_value` for a bulk scan, a batch at a time, in one pass for the common
+    record: SSF4, one version, bytes, with a MAC under ``mac`` (:meth:`Authenticator.keyed`)
+    that verifies for its file's stem (which proves it is that file's record: no name
+    decoding). Per raw record, its stored name (UTF-8) and value; None for anything else,
+    valid or not (not read, an older format, several versions, text, a bad MAC, another
+    file's record): the caller then reads it through :func:`every_value`, which raises what a
+    read would. One loop with no call per record but the MAC's: the inner loop of
+    ``verify-keys``."""
+    found: list[tuple[bytes, bytes] | None] = []
+    unpack, new_state, equal = _HEAD.unpack_from, mac.state, hmac.compare_digest
+    for raw, stem in zip(raws, stems, strict=True):
+        if raw is None or len(raw) < _HEADER_END:
+            found.append(None)
+            continue
+        magic, tag, name_len, _version, kind, length, meta_len = unpack(raw)
+        start = _HEADER_END + name_len
+        if magic != MAGIC or kind != _TYPE_BYTES or start + length + meta_len != len(raw):
+            found.append(None)
+            continue
+        state = new_state()  # Authenticator.mac's SSF4 MAC, inline
+        state.update(stem + _STEM_END)
+        state.update(raw[_BODY_START:])  # a slice: cheaper than a memoryview at this size
+        if equal(state.digest(), tag):
+            found.append((raw[_HEADER_END:start], raw[start : start + length]))
+        else:
+            found.append(None)
+    return found
 
 
 def current_version(raw: bytes) -> int | None:
     """The current version number, or None if ``raw`` is not a whole record (no checks beyond
     the magic: used only to describe the state after a failed write)."""
-    if len(raw) < _HEADER_END or raw[:4] not in (MAGIC, LEGACY_MAGIC):
+    if len(raw) < _HEADER_END or raw[:4] not in _MAGICS:
         return None
     return int(_FIXED.unpack_from(raw, _BODY_START)[1])
 
@@ -278,7 +311,7 @@ def current_version(raw: bytes) -> int | None:
 def decode(raw: bytes, name: str, file: str, auth: Authenticator) -> Record:
     """The whole record, every byte checked."""
     record = _parse(raw, name, file, _checked_header(raw, name, file, auth))
-    record.legacy = raw[:4] == LEGACY_MAGIC
+    record.legacy = raw[:4] != MAGIC
     return record
 
 

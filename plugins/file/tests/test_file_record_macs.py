@@ -6,6 +6,7 @@ through a real manager and keyring in tests/test_record_authentication.py.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from pathlib import Path
@@ -51,10 +52,45 @@ def test_a_rewrite_upgrades_an_unkeyed_record_even_when_no_value_changes(tmp_pat
     assert [strict.read_version("k", v) for v in (1, 2)] == ["token-1", "token-2"]
 
 
-@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 1000, 100_000])
-def test_the_record_mac_is_hmac_sha256(size: int) -> None:
+def as_ssf3(backend: FileBackend, name: str) -> None:
+    """Rewrite ``name``'s record as the previous version wrote it: HMAC-SHA256 (SSF3)."""
+    path = backend.root / file_name(name)
+    body = path.read_bytes()[36:]
+    path.write_bytes(rec.HMAC_MAGIC + hmac.digest(KEY.key, body, "sha256") + body)
+
+
+def test_a_record_of_the_previous_keyed_format_is_read_and_upgraded(tmp_path: Path) -> None:
+    backend = FileBackend(tmp_path / "store", record_key=lambda: KEY)
+    backend.write("k", "token-1")
+    backend.write("k", "token-2")
+    as_ssf3(backend, "k")
+    strict = FileBackend(tmp_path / "store", record_key=lambda: RecordKey(KEY.key, False))
+    assert [strict.read_version("k", v) for v in (1, 2)] == ["token-1", "token-2"]
+    assert dict(strict.iter_stored_values()) == {"k": ["token-1", "token-2"]}
+    assert strict.rewrite_versions("k", lambda token: token) == 0
+    assert magic(strict, "k") == rec.MAGIC, "a rotation rewrites it as SSF4"
+    path = backend.root / file_name("k")
+    ssf4 = path.read_bytes()
+    as_ssf3(backend, "k")
+    ssf3 = path.read_bytes()
+    for forged in (
+        ssf3[:-1] + bytes([ssf3[-1] ^ 1]),  # an SSF3 record edited after its MAC
+        rec.HMAC_MAGIC + ssf4[4:],  # a BLAKE2b tag labelled HMAC, and the other way round
+        rec.MAGIC + ssf3[4:],
+    ):
+        path.write_bytes(forged)
+        with pytest.raises(IntegrityError, match="fails authentication"):
+            strict.read("k")
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 127, 128, 129, 1000, 100_000])
+def test_the_record_mac_is_keyed_blake2b_over_stem_and_body_ssf3s_hmac_sha256(size: int) -> None:
     data = os.urandom(size)
     auth = rec.Authenticator(lambda: KEY)
-    assert auth.mac(data) == hmac.digest(KEY.key, data, "sha256")
-    assert auth.mac(memoryview(data)) == auth.mac(data), "the precomputed pads are not consumed"
-    assert rec.Authenticator(None).mac(data) is None
+    blake = hashlib.blake2b(b"mzxw6/" + data, key=KEY.key, digest_size=32, person=b"ss-file-record")
+    assert auth.mac(data, b"mzxw6") == blake.digest()
+    assert auth.mac(data, b"mzxw6") != auth.mac(data, b"mzxw7"), "the file's stem is bound"
+    assert auth.mac(data, b"x", rec.HMAC_MAGIC) == hmac.digest(KEY.key, data, "sha256")
+    assert auth.mac(memoryview(data), b"x") == auth.mac(data, b"x"), "the state is not consumed"
+    assert auth.mac(memoryview(data), b"", rec.HMAC_MAGIC) == auth.mac(data, b"", rec.HMAC_MAGIC)
+    assert rec.Authenticator(None).mac(data, b"x") is None
