@@ -56,6 +56,8 @@ _HEAD = struct.Struct(">4s32sHIBII")  # magic, MAC and the fixed fields: one unp
 _BODY_START = len(MAGIC) + _DIGEST_SIZE
 _HEADER_END = _BODY_START + _FIXED.size
 _TYPE_BYTES, _TYPE_TEXT = 0, 1
+_TYPES = (_TYPE_BYTES, _TYPE_TEXT)
+_META_JSON = json.JSONEncoder(separators=(",", ":"))  # made once: json.dumps makes one a call
 
 
 class Authenticator:
@@ -169,7 +171,7 @@ def encode(record: Record, file: str, auth: Authenticator) -> bytes:
     """The contents of ``file`` for ``record`` (which must hold at least one version): SSF4
     with a record key, SSF2 without one."""
     encoded = [_value_bytes(v.value) for v in record.versions]
-    meta = json.dumps(
+    meta = _META_JSON.encode(
         {
             "created": record.created,
             "updated": record.updated,
@@ -178,8 +180,7 @@ def encode(record: Record, file: str, auth: Authenticator) -> bytes:
                 [v.version, v.created, kind, len(data)]
                 for v, (kind, data) in zip(record.versions, encoded, strict=True)
             ],
-        },
-        separators=(",", ":"),
+        }
     ).encode("ascii")
     name = record.name.encode("utf-8")
     current_type, current = encoded[-1]
@@ -222,14 +223,13 @@ def appended(
     # old current one; the dropped (oldest) ones are a prefix of that.
     olders = raw[older_start:] + raw[start:meta_start]
     olders = olders[sum(entry[3] for entry in entries[:drop]) :]
-    new_meta = json.dumps(
+    new_meta = _META_JSON.encode(
         {
             "created": meta["created"],
             "updated": now,
             "custom": meta["custom"],
             "versions": entries[drop:],
-        },
-        separators=(",", ":"),
+        }
     ).encode("ascii")
     name_bytes = raw[_HEADER_END:start]
     body = b"".join(
@@ -412,16 +412,17 @@ def _checked_meta(meta: Any, name: str, file: str) -> list[list[Any]]:
     entries: list[list[Any]] = meta["versions"]
     previous = 0
     for entry in entries:
+        if type(entry) is not list or len(entry) != 4:
+            raise _corrupt(name, file, "malformed version list")
+        number, created, kind, length = entry
         if not (
-            isinstance(entry, list)
-            and len(entry) == 4
-            and type(entry[0]) is int
-            and entry[0] > previous
-            and isinstance(entry[1], str)
-            and entry[2] in (_TYPE_BYTES, _TYPE_TEXT)
-            and type(entry[3]) is int
-            and entry[3] >= 0
+            type(number) is int
+            and number > previous
+            and type(created) is str
+            and kind in _TYPES
+            and type(length) is int
+            and length >= 0
         ):
             raise _corrupt(name, file, "malformed version list")
-        previous = entry[0]
+        previous = number
     return entries
