@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import errno
 import functools
 import os
@@ -32,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from secrets_core.clock import utc_timestamp
 from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
@@ -139,8 +139,7 @@ def secret_name(file: str) -> str | None:
         return None
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+_now = utc_timestamp  # ISO 8601 UTC with microseconds, formatted once a second
 
 
 class FileBackend:
