@@ -215,7 +215,7 @@ class Assembly:
         try:
             if name is not _UNNAMED:
                 op.name = validate_name(name)
-            if operation.is_change:
+            if op.change:
                 trail.check_required()  # fail closed before changing anything
         except SecretsError:
             with op:  # a rejected name is not recorded: it could be a pasted value

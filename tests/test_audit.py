@@ -375,3 +375,23 @@ def test_every_exported_audit_name_resolves_to_its_module_object() -> None:
     assert set(audit.__all__) == set(audit._HOMES)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         audit.nope  # noqa: B018
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_forked_child_records_its_own_pid(isolated_home: Path) -> None:
+    """The actor is computed once per process, not per event: a child forked after the
+    parent's first event must still record its own pid (and chain on in the same log)."""
+    manager = SecureSecretsManager()
+    manager.store_secret("fork/s", "v")  # the parent's actor is cached now
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        try:
+            manager.retrieve_secret("fork/s")
+        finally:
+            os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+    manager.retrieve_secret("fork/s")
+    events = read_events(audit_file(isolated_home))
+    assert [e["actor"]["pid"] for e in events[-3:]] == [os.getpid(), child, os.getpid()]
+    assert manager.verify_audit_log().ok

@@ -136,3 +136,57 @@ def test_names_can_be_recorded_as_hmacs(isolated_home) -> None:
     names = {json.loads(line)["secret_name"] for line in text.splitlines()}
     assert len(names) == 1 and names.pop().startswith("hmac-sha256:")
     assert manager.verify_audit_log().ok
+
+
+# --- the line as the sink spells it --------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from secrets_core.audit._chain import canonical, event_record  # noqa: E402
+from secrets_core.audit._events import Actor, AuditEvent  # noqa: E402
+
+_text = st.text(max_size=12)  # any code point: quotes, controls, surrogates, non-ASCII
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | _text,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=6,
+)
+_events = st.builds(
+    AuditEvent,
+    operation=_text,
+    backend=st.none() | _text,
+    secret_name=st.none() | _text,
+    outcome=st.sampled_from(["success", "failure", "denied"]),
+    actor=st.builds(Actor, user=_text, pid=st.integers(0, 1 << 31), host=_text),
+    event_id=st.none() | _text.filter(bool),
+    timestamp=st.none() | _text.filter(bool),
+    error_type=st.none() | _text,
+    details=st.dictionaries(_text, _json, max_size=4),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    event=_events,
+    name=st.none() | _text,
+    chained=st.booleans(),
+    seq=st.integers(1, 1 << 62),
+    prev=_text,
+    keyless=st.none() | st.dictionaries(_text, _json, max_size=2),
+)
+def test_an_event_line_is_the_canonical_json_of_its_record(
+    event, name, chained, seq, prev, keyless
+) -> None:
+    """The sink spells a record field by field (no dict, no sort per event); verification
+    re-encodes it with `canonical`: both must give the same bytes for every event, or an
+    honest line would fail its MAC."""
+    record = {**event.to_dict(), "secret_name": name}
+    if chained:
+        record.update(seq=seq, prev=prev)
+        if keyless is not None:
+            record["keyless"] = keyless
+        assert event_record(event, name, seq, prev, keyless) == canonical(record)
+    else:
+        assert event_record(event, name) == canonical(record)
+    assert canonical(record) == json.dumps(record, sort_keys=True, separators=(",", ":")).encode()

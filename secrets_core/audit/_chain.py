@@ -26,23 +26,88 @@ import hmac
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from secrets_core.fsutil import read_private_file
 from secrets_core.macs import hmac_sha256
+
+if TYPE_CHECKING:
+    from secrets_core.audit._events import AuditEvent
 
 GENESIS = "0" * 64
 CHECKPOINT_SIZE = 256
 _ANCHOR_DOMAIN = b"secure-secrets audit anchor v1\n"
 
 
-# json.dumps with these arguments would build a new encoder on every call (every event).
+# json.dumps with these arguments would build a new encoder on every call (every event), and
+# JSONEncoder.encode builds a new C encoder on every call too: the C encoder is made once here
+# (no circular-reference markers: records are built from parsed JSON or by this package).
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)  # None without the C accelerator
+_encode = (
+    None
+    if _C_ENCODER is None
+    else _C_ENCODER(None, _CANONICAL.default, json.encoder.encode_basestring_ascii,
+                    None, ":", ",", True, False, True)
+)  # fmt: skip
+_string = json.encoder.encode_basestring_ascii
+
+
+def canonical_text(value: Any) -> str:
+    """``value`` as canonical JSON: sorted keys, no spaces, ASCII."""
+    if _encode is None:  # an interpreter without json's C accelerator
+        return _CANONICAL.encode(value)
+    return "".join(_encode(value, 0))
 
 
 def canonical(record: Mapping[str, Any]) -> bytes:
     """The line's bytes: sorted keys, no spaces, ASCII (what verification re-encodes)."""
-    return _CANONICAL.encode(record).encode()
+    return canonical_text(record).encode()
+
+
+def _field(value: Any) -> str:
+    if type(value) is str:
+        return _string(value)
+    return "null" if value is None else canonical_text(value)
+
+
+_actor_text: tuple[object, str] = (None, "")
+
+
+def event_record(
+    event: AuditEvent,
+    secret_name: str | None,
+    seq: int | None = None,
+    prev: str | None = None,
+    keyless: Mapping[str, Any] | None = None,
+) -> bytes:
+    """``canonical(record)`` of the record a sink writes for ``event``: its
+    :meth:`~AuditEvent.to_dict` with ``secret_name`` (hashed, with ``hash_names``) and, on a
+    chained line, ``seq``, ``prev`` and ``keyless``. Spelt field by field in sorted key
+    order, without building the dict and sorting it on every event (the same bytes: a
+    property test holds it to :func:`canonical`); the actor's JSON is made once per actor."""
+    global _actor_text
+    actor = event.actor
+    if _actor_text[0] is not actor:
+        _actor_text = (actor, canonical_text(event.to_dict()["actor"]))
+    details = event.details
+    parts = [
+        '{"actor":', _actor_text[1],
+        ',"backend":', _field(event.backend),
+        ',"details":', canonical_text(dict(details)) if details else "{}",
+        ',"error_type":', _field(event.error_type),
+        ',"event_id":', _field(event.event_id),
+    ]  # fmt: skip
+    if keyless is not None:
+        parts += ',"keyless":', canonical_text(keyless)
+    parts += ',"operation":', _field(event.operation), ',"outcome":', _field(event.outcome)
+    if prev is not None:
+        parts += ',"prev":', _field(prev)
+    parts += ',"secret_name":', _field(secret_name)
+    if seq is not None:
+        parts += ',"seq":', canonical_text(seq)
+    parts += ',"timestamp":', _field(event.timestamp), "}"
+    return "".join(parts).encode()
 
 
 def line_mac(key: bytes, record: Mapping[str, Any]) -> str:
@@ -55,20 +120,21 @@ def _mac(key: bytes, prev: str, body: bytes) -> str:
     return hmac_sha256(key, prev.encode() + b"\n" + body)
 
 
-def sealed_line(key: bytes, record: Mapping[str, Any]) -> tuple[bytes, str]:
-    """The line to append for ``record`` (which has ``seq`` and ``prev``) and its MAC.
+def sealed_line(key: bytes, prev: str, body: bytes) -> tuple[bytes, str]:
+    """The line to append for a record's canonical ``body`` (which holds ``seq`` and
+    ``prev``) and its MAC.
 
     The JSON is encoded once: ``mac`` is appended after the sorted fields, and verification
     re-encodes the other fields sorted, which gives the same bytes.
     """
-    body = canonical(record)
-    mac = _mac(key, str(record["prev"]), body)
+    mac = _mac(key, prev, body)
     return body[:-1] + b',"mac":"' + mac.encode() + b'"}\n', mac
 
 
-def keyless_line(record: Mapping[str, Any]) -> bytes:
-    """An event written without the audit key: outside the chain (``mac`` null, no seq)."""
-    return canonical(record)[:-1] + b',"mac":null}\n'
+def keyless_line(body: bytes) -> bytes:
+    """An event written without the audit key, from its record's canonical ``body``:
+    outside the chain (``mac`` null, no seq)."""
+    return body[:-1] + b',"mac":null}\n'
 
 
 def witness(raw_lines: Sequence[bytes]) -> dict[str, Any]:

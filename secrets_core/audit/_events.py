@@ -33,11 +33,21 @@ _actor_cache: Actor | None = None
 
 
 def current_actor() -> Actor:
-    """The actor for this process (cached; recomputed after a fork)."""
+    """The actor for this process: computed once, and again in a forked child (an
+    ``os.register_at_fork`` hook forgets it there), so no event pays a ``getpid``."""
     global _actor_cache
-    if _actor_cache is None or _actor_cache.pid != os.getpid():
+    if _actor_cache is None:
         _actor_cache = Actor(user=_user(), pid=os.getpid(), host=_hostname())
     return _actor_cache
+
+
+def _forget_actor() -> None:
+    global _actor_cache
+    _actor_cache = None
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; elsewhere there is no fork to follow
+    os.register_at_fork(after_in_child=_forget_actor)
 
 
 def _user() -> str:
@@ -103,17 +113,19 @@ class AuditEvent(_EventFields):
         error_type: str | None = None,
         details: Mapping[str, Any] | None = None,
     ) -> "AuditEvent":
-        return super().__new__(
+        return tuple.__new__(  # the tuple itself: NamedTuple's own __new__ is one more call
             cls,
-            operation,
-            backend,
-            secret_name,
-            outcome,
-            actor or current_actor(),
-            event_id or new_event_id(),
-            timestamp or utc_timestamp(),
-            error_type,
-            {} if details is None else details,
+            (
+                operation,
+                backend,
+                secret_name,
+                outcome,
+                actor or current_actor(),
+                event_id or new_event_id(),
+                timestamp or utc_timestamp(),
+                error_type,
+                {} if details is None else details,
+            ),
         )
 
     def to_dict(self) -> dict[str, Any]:

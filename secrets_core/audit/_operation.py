@@ -68,6 +68,10 @@ class AuditedOperation:
         self.name = name
         self.details: dict[str, Any] = {}
         self.event: AuditEvent | None = None
+        # read once here (enum properties cost a Python call each; every call asks twice)
+        self._value: str = operation._value_
+        self.change = self._value not in _READS
+        """A change: required sinks are checked before it, and it always returns its event."""
 
     def __enter__(self) -> "AuditedOperation":
         return self
@@ -78,27 +82,25 @@ class AuditedOperation:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.trail.empty and self.operation.is_read:
+        trail = self.trail
+        if trail.empty and not self.change:
             return  # nobody records it and the caller gets no event: skip building one
-        outcome: Outcome = "success"
-        if exc_type is not None:
-            outcome = "denied" if issubclass(exc_type, AccessDeniedError) else "failure"
-        self.event = AuditEvent(
-            operation=self.operation.value,
-            backend=self.backend,
-            secret_name=self.name,
-            outcome=outcome,
-            error_type=exc_type.__name__ if exc_type else None,
-            details=self.details,
-        )
         if exc_type is None:
-            # a required sink failing raises AuditError here
-            self.trail.emit(self.event, change=self.operation.is_change)
+            self.event = AuditEvent(
+                self._value, self.backend, self.name, "success", None, None, None, None,
+                self.details,
+            )  # fmt: skip
+            trail.emit(self.event, self.change)  # a required sink failing raises AuditError
             return
+        outcome: Outcome = "denied" if issubclass(exc_type, AccessDeniedError) else "failure"
+        self.event = AuditEvent(
+            self._value, self.backend, self.name, outcome, error_type=exc_type.__name__,
+            details=self.details,
+        )  # fmt: skip
         try:
-            self.trail.emit(self.event, change=self.operation.is_change)
+            trail.emit(self.event, self.change)
         except SecretsError:
-            log.error("audit of failed %s could not be recorded", self.operation.value)
+            log.error("audit of failed %s could not be recorded", self._value)
 
     @property
     def completed_event(self) -> AuditEvent:

@@ -13,8 +13,8 @@ from typing import Any
 
 from secrets_core.audit._chain import (
     GENESIS,
-    canonical,
     checkpoint_bytes,
+    event_record,
     first_authenticated,
     keyless_line,
     last_authenticated,
@@ -109,41 +109,38 @@ class JsonlSink:
         return self._key
 
     def emit(self, event: AuditEvent) -> None:
-        record = event.to_dict()
         key = self._chain_key() if self.chain or self.hash_names else None
-        if self.hash_names and record["secret_name"] is not None:
-            name = record["secret_name"]
-            record["secret_name"] = name_digest(key, name) if key else "hmac-sha256:unavailable"
+        name = event.secret_name
+        if self.hash_names and name is not None:
+            name = name_digest(key, name) if key else "hmac-sha256:unavailable"
         with self._lock:
             if not self.chain:
                 log_fd = self._files()[0]
-                _write_all(log_fd, canonical(record) + b"\n")
+                _write_all(log_fd, event_record(event, name) + b"\n")
                 if self.fsync:
                     os.fsync(log_fd)
                 return
             log_fd, checkpoint_fd, size = self._locked_log()
             try:
                 if key is None:
-                    _write_all(log_fd, keyless_line(record))
+                    _write_all(log_fd, keyless_line(event_record(event, name)))
                     if self.fsync:
                         os.fsync(log_fd)
                     return
                 seq, prev, size, keyless = self._tail(log_fd, key, size)
-                record["seq"], record["prev"] = seq + 1, prev
-                if keyless is not None:
-                    record["keyless"] = keyless
-                line, mac = sealed_line(key, record)
+                seq += 1
+                line, mac = sealed_line(key, prev, event_record(event, name, seq, prev, keyless))
                 _write_all(log_fd, line)
                 if self.fsync:
                     os.fsync(log_fd)
                 size += len(line)
-                self._tail_state = (seq + 1, mac, size, None)
-                os.pwrite(checkpoint_fd, checkpoint_bytes(key, seq + 1, mac, size), 0)
-                self.head = (seq + 1, mac)
+                self._tail_state = (seq, mac, size, None)
+                os.pwrite(checkpoint_fd, checkpoint_bytes(key, seq, mac, size), 0)
+                self.head = (seq, mac)
             finally:
                 fcntl.flock(log_fd, fcntl.LOCK_UN)
         if not self._anchored:
-            self._anchor(seq + 1, mac, prev)
+            self._anchor(seq, mac, prev)
 
     def _locked_log(self) -> tuple[int, int, int]:
         """The log's descriptors, with the log locked, and its size, after reopening a log
@@ -320,7 +317,10 @@ def _started(fd: int) -> float:
 
 def _write_all(fd: int, data: bytes) -> None:
     """Write every byte (``os.write`` may write fewer, e.g. when the disk fills up)."""
-    view = memoryview(data)
+    written = os.write(fd, data)
+    if written == len(data):  # nearly always: no view to make
+        return
+    view = memoryview(data)[written:]
     while view:
         view = view[os.write(fd, view) :]
 

@@ -50,7 +50,8 @@ class KeyManager(Ledger, AuditAnchor):
         retire keys, so it waits for writes in flight, and a write that starts after it
         seals under the new key: no token can appear under a key the rotation retires
         without having re-encrypted it."""
-        self.primary()  # creating the keyring takes the lock exclusively: do it first
+        if self._primary is None:  # creating the keyring takes the lock exclusively: first
+            self.primary()  # (once loaded, the read under the lock below sees any change)
         if self._inline is not None:  # read-only: nothing here rotates it
             yield self.primary()
             return

@@ -84,3 +84,27 @@ def test_decrypt_raises_integrity_error_without_the_plaintext() -> None:
         OURS.decrypt(token[:-1] + bytes((token[-1] ^ 1,)), b"ad")
     assert "canary" not in str(caught.value)
     assert OURS.decrypt(token, b"ad") == b"canary-plaintext"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.binary(max_size=40))
+def test_a_token_sealed_here_is_a_fernet_token_the_library_opens(
+    plaintext: bytes, associated: bytes
+) -> None:
+    """Sealing follows the spec by hand too: the library must open every token to the
+    associated data's digest and the plaintext, and so must we."""
+    token = OURS.encrypt(plaintext, associated)
+    digest = hashlib.blake2b(associated, digest_size=16).digest()
+    assert library_open(token) == digest + plaintext
+    assert OURS.decrypt(token, associated) == plaintext
+    assert (len(token) - 1 - 8 - 16 - 32) % 16 == 0 and token[0] == 0x80
+
+
+def test_each_token_has_a_fresh_iv_and_the_current_time() -> None:
+    import time
+
+    before = int(time.time())
+    first, second = OURS.encrypt(b"same", b"ad"), OURS.encrypt(b"same", b"ad")
+    assert first[9:25] != second[9:25] and first != second
+    assert before <= int.from_bytes(first[1:9], "big") <= int(time.time())
+    assert LIBRARY.extract_timestamp(base64.urlsafe_b64encode(first)) >= before

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import datetime as dt
 import errno
 import functools
 import os
@@ -32,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from secrets_core.clock import utc_timestamp
 from secrets_core.errors import (
     BackendConfigurationError,
     BackendUnavailableError,
@@ -139,8 +139,7 @@ def secret_name(file: str) -> str | None:
         return None
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+_now = utc_timestamp  # ISO 8601 UTC with microseconds, formatted once a second
 
 
 class FileBackend:
@@ -225,6 +224,15 @@ class FileBackend:
         value = _checked_value(value)
         stem = _stem(name)
         with self.locks.hold(stem, f"secret '{name}'"):
+            raw = self._read_file(stem + SUFFIX, name, missing_ok=True)
+            spliced = None
+            if raw is not None:  # the common case: a new version of a live SSF4 record
+                spliced = rec.appended(
+                    raw, name, stem + SUFFIX, self.auth, value, _now(), self.max_versions
+                )
+            if spliced is not None:
+                self._store_bytes(stem + SUFFIX, spliced[0], name, spliced[1])
+                return spliced[1]
             found = self._load(stem, name, deleted_too=True)
             now = _now()
             if found is None:
@@ -577,11 +585,13 @@ class FileBackend:
         return None
 
     def _store(self, file: str, record: rec.Record, name: str) -> None:
-        data = rec.encode(record, file, self.auth)
+        self._store_bytes(file, rec.encode(record, file, self.auth), name, record.current.version)
+
+    def _store_bytes(self, file: str, data: bytes, name: str, version: int) -> None:
         try:
             atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
         except OSError as exc:
-            state = self._state_after_failure(file, record.current.version)
+            state = self._state_after_failure(file, version)
             raise BackendUnavailableError(
                 f"secret '{name}' could not be written ({_describe(exc)}); {state}"
             ) from None

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from secure_secrets_file import record as rec
 from secure_secrets_file.backend import FileBackend, file_name
 
@@ -94,3 +96,47 @@ def test_the_record_mac_is_keyed_blake2b_over_stem_and_body_ssf3s_hmac_sha256(si
     assert auth.mac(memoryview(data), b"x") == auth.mac(data, b"x"), "the state is not consumed"
     assert auth.mac(memoryview(data), b"", rec.HMAC_MAGIC) == auth.mac(data, b"", rec.HMAC_MAGIC)
     assert rec.Authenticator(None).mac(data, b"x") is None
+
+
+VALUES = st.one_of(st.binary(max_size=40), st.text(max_size=20))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(VALUES, min_size=1, max_size=12),
+    VALUES,
+    st.integers(min_value=1, max_value=12),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+)
+def test_a_spliced_write_is_the_record_decoded_appended_and_encoded(
+    values: list[bytes | str], new: bytes | str, keep: int, custom: dict[str, str]
+) -> None:
+    """A write splices the retained versions' bytes (``record.appended``) instead of decoding
+    every one: the file must be exactly what decoding, appending and encoding would make."""
+    auth, file = rec.Authenticator(lambda: KEY), file_name("app/key")
+    versions = [rec.StoredVersion(i + 1, f"t{i}", v) for i, v in enumerate(values)]
+    raw = rec.encode(rec.Record("app/key", "t0", "t0", custom, versions), file, auth)
+    spliced = rec.appended(raw, "app/key", file, auth, new, "now", keep)
+    record = rec.decode(raw, "app/key", file, auth)
+    record.versions.append(rec.StoredVersion(len(values) + 1, "now", new))
+    del record.versions[:-keep]
+    record.updated = "now"
+    assert spliced == (rec.encode(record, file, auth), len(values) + 1)
+
+
+def test_a_spliced_write_checks_the_record_it_splices(tmp_path: Path) -> None:
+    backend = FileBackend(tmp_path / "store", record_key=lambda: KEY)
+    backend.write("k", b"1")
+    path = backend.root / file_name("k")
+    path.write_bytes(path.read_bytes()[:-1] + b"X")
+    with pytest.raises(IntegrityError, match="fails authentication"):
+        backend.write("k", b"2")
+    raw = rec.encode(
+        rec.Record("k", "t", "t", {}, [rec.StoredVersion(1, "t", b"1")]),
+        file_name("k"),
+        rec.Authenticator(None),
+    )
+    assert (
+        rec.appended(raw, "k", file_name("k"), rec.Authenticator(lambda: KEY), b"2", "t", 10)
+        is None
+    ), "SSF2: decode it"
