@@ -64,13 +64,26 @@ def _annotated_product(spec_type: type) -> type | None:
     # every field of every class in the MRO, milliseconds of each CLI start. The collections.abc
     # generics of that one annotation need no typing machinery.
     hint = getattr(spec_type, "__annotations__", {}).get("factory")
-    if isinstance(hint, str):  # what get_type_hints does for this one annotation, no more
-        hint = eval(hint, vars(sys.modules[spec_type.__module__]))  # noqa: S307  # as typing does
+    if isinstance(hint, str):
+        named = _callable_result(hint, vars(sys.modules[spec_type.__module__]))
+        if named is not None:
+            return named
+        hint = typing.get_type_hints(spec_type).get("factory")  # any other spelling
     for candidate in (hint, *typing.get_args(hint)):
         args = typing.get_args(candidate)
         if typing.get_origin(candidate) is CallableABC and isinstance(args[-1], type):
             return args[-1]
     return None
+
+
+def _callable_result(annotation: str, namespace: dict[str, Any]) -> type | None:
+    """The class an annotation spelt ``Callable[[...], Name] | str`` names as the result,
+    looked up in ``namespace`` without evaluating anything; None for any other spelling."""
+    callable_part = annotation.split(" | ")[0].strip()
+    if not (callable_part.startswith("Callable[") and callable_part.endswith("]")):
+        return None
+    found = namespace.get(callable_part[len("Callable[") : -1].rsplit(",", 1)[-1].strip())
+    return found if isinstance(found, type) else None
 
 
 class Factory:
