@@ -81,7 +81,7 @@ def warn_if_parents_are_shared(path: Path) -> None:
             )
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_dir(path: str | os.PathLike[str]) -> None:
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -94,25 +94,36 @@ _TEMP_FLAGS = (
 )
 
 
-def _new_temp(path: Path) -> tuple[int, str]:
-    """A new file ``.<name>.<random>.tmp`` beside ``path``, created 0600 and exclusively
+def _new_temp(directory: str, name: str) -> tuple[int, str]:
+    """A new file ``.<name>.<random>.tmp`` in ``directory``, created 0600 and exclusively
     (what ``tempfile.mkstemp`` does, without its pure-Python name generator: a write's
     Python work runs between fsyncs, where it costs several times what it does hot)."""
     for _attempt in range(100):
-        tmp = f"{path.parent}/.{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
+        tmp = f"{directory}/.{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}"
         try:
             return os.open(tmp, _TEMP_FLAGS, PRIVATE_FILE_MODE), tmp
         except FileExistsError:
             continue
-    raise FileExistsError(errno.EEXIST, "no unused temp file name", str(path))
+    raise FileExistsError(errno.EEXIST, "no unused temp file name", f"{directory}/{name}")
 
 
-def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
+def atomic_write(
+    path: str | os.PathLike[str],
+    data: bytes,
+    mode: int = PRIVATE_FILE_MODE,
+    *,
+    symlink_checked: bool = False,
+) -> None:
     """Durably replace ``path`` with ``data``: readers see the old or the new bytes, never a
     mix, and after return the new bytes survive a power cut. On failure the old file is left
-    intact and the temp file removed."""
-    refuse_symlink(path)
-    fd, tmp = _new_temp(path)
+    intact and the temp file removed. A symlink at ``path`` is refused, unless the caller
+    says it has just checked (``symlink_checked``: the file backend, which opened the record
+    no-follow under its lock)."""
+    target = os.fspath(path)
+    if not symlink_checked:
+        refuse_symlink(Path(target))
+    directory, name = os.path.split(target)
+    fd, tmp = _new_temp(directory or ".", name)
     try:
         os.fchmod(fd, mode)
         view = memoryview(data)
@@ -121,14 +132,14 @@ def atomic_write(path: Path, data: bytes, mode: int = PRIVATE_FILE_MODE) -> None
         os.fsync(fd)
         os.close(fd)
         fd = -1
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if fd >= 0:
             os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-    fsync_dir(path.parent)
+    fsync_dir(directory or ".")
 
 
 #: Files the tool reads (keyring, key file, config, caches) are small; anything larger is

@@ -588,8 +588,11 @@ class FileBackend:
         self._store_bytes(file, rec.encode(record, file, self.auth), name, record.current.version)
 
     def _store_bytes(self, file: str, data: bytes, name: str, version: int) -> None:
+        """Durably replace ``file`` with ``data``. Every caller has just read ``file`` under
+        the secret's lock (no-follow: a symlink there was refused), so it is not checked
+        again."""
         try:
-            atomic_write(Path(self._prefix + file), data, PRIVATE_FILE_MODE)
+            atomic_write(self._prefix + file, data, PRIVATE_FILE_MODE, symlink_checked=True)
         except OSError as exc:
             state = self._state_after_failure(file, version)
             raise BackendUnavailableError(
