@@ -303,7 +303,7 @@ class FileBackend:
         """Replace every retained version's value (soft-deleted secrets too) with
         ``transform(value)`` in one atomic file replacement; return how many changed. Times and
         version numbers are kept: the values are the same secrets, re-encrypted. A record in
-        the unkeyed format of earlier versions is rewritten with a MAC even if no value
+        an earlier format (unkeyed SSF2, or SSF3) is rewritten as SSF4 even if no value
         changed, so a completed rotation leaves none."""
         name = validate_name(name)
         stem = _stem(name)
@@ -328,8 +328,8 @@ class FileBackend:
         ``secure-secrets verify-keys``). The records are opened relative to one descriptor
         of the store directory (no path walk per file, and a store directory swapped
         mid-scan is not followed), with the same no-follow, type, mode, owner and MAC checks
-        as a get, and the stored name checked against the file name. The common record
-        (one version, 0600, ours, MAC verified) is taken in one pass
+        as a get, and each record held to its file (the SSF4 MAC binds the file's stem). The
+        common record (SSF4, one version, 0600, ours, MAC verified) is taken in one pass
         (:func:`record.bulk_values`); anything else is read again through the checked path,
         which raises what a get would."""
         try:

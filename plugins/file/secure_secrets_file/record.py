@@ -246,6 +246,13 @@ def appended(
     return MAGIC + mac + body, number
 
 
+def _another_record(name: str, file: str, or_else: str) -> IntegrityError:
+    return IntegrityError(
+        f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
+        f"renamed onto it){or_else}; it was not read"
+    )
+
+
 def _corrupt(name: str, file: str, what: str) -> IntegrityError:
     return IntegrityError(
         f"the file of secret '{name}' ({file}) is corrupt: {what}; it was not read as empty. "
@@ -274,11 +281,7 @@ def _checked_header(
         raise _corrupt(name, file, "truncated or not a secure-secrets record")
     name_len, version, kind, length, meta_len = _FIXED.unpack_from(raw, _BODY_START)
     start = _HEADER_END + name_len
-    if raw[_HEADER_END:start] != name.encode("utf-8"):  # before the MAC: the clearer error
-        raise IntegrityError(
-            f"the file of secret '{name}' ({file}) holds another secret's record (copied or "
-            "renamed onto it); it was not read"
-        )
+    other_name = start <= len(raw) and raw[_HEADER_END:start] != name.encode("utf-8")
     if magic != LEGACY_MAGIC:
         mac = auth.mac(memoryview(raw)[_BODY_START:], _stem(file), magic)
         if mac is None:
@@ -290,11 +293,15 @@ def _checked_header(
                 "record key, and there is no keyring here; restore keyring.json from backup"
             )
         if not hmac.compare_digest(mac, raw[4:_BODY_START]):
+            if other_name:  # SSF4's MAC binds the file: a record copied here fails it
+                raise _another_record(name, file, " or was altered")
             raise _corrupt(name, file, "it fails authentication (truncated, altered or forged)")
     else:
         if hashlib.sha256(memoryview(raw)[_BODY_START:]).digest() != raw[4:_BODY_START]:
             raise _corrupt(name, file, "checksum mismatch (truncated or altered)")
         auth.check_legacy(name, file)
+    if other_name:
+        raise _another_record(name, file, "")
     if start + length + meta_len > len(raw):
         raise _corrupt(name, file, "lengths exceed the file")
     return version, kind, length, meta_len, start

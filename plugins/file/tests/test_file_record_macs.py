@@ -140,3 +140,19 @@ def test_a_spliced_write_checks_the_record_it_splices(tmp_path: Path) -> None:
         rec.appended(raw, "k", file_name("k"), rec.Authenticator(lambda: KEY), b"2", "t", 10)
         is None
     ), "SSF2: decode it"
+
+
+@pytest.mark.parametrize("keep", [52, 60, 80])
+def test_a_record_cut_inside_its_name_is_called_truncated_not_anothers(
+    tmp_path: Path, keep: int
+) -> None:
+    """The stored name is only compared where the file holds all of it: a record cut short
+    inside its name fails authentication, it is not "another secret's record"."""
+    backend = FileBackend(tmp_path / "store", record_key=lambda: KEY)
+    name = "app/" + "n" * 40
+    backend.write(name, b"v")
+    path = backend.root / file_name(name)
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(IntegrityError, match="fails authentication") as caught:
+        backend.read(name)
+    assert "another secret's record" not in str(caught.value)
