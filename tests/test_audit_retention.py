@@ -108,3 +108,27 @@ def test_files_left_before_the_anchor_by_a_cut_short_run_are_passed_over(isolate
         later.store_secret(f"team/t{i}", "v")
     assert not files[0].exists()
     assert later.verify_audit_log().ok
+
+
+# 0.9999997 s into a second: formatting the fraction on its own rounded it up to ".000000",
+# which sorted the file before one rotated earlier in the same second. A clock at a second's
+# edge cannot be produced on demand, so this one test sets it.
+EDGE_NS = 1_790_000_000 * 10**9 + 999_999_700
+
+
+def test_rotated_files_sort_by_name_in_the_order_they_were_rotated(
+    isolated_home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(isolated_home, keep=0)
+    manager = SecureSecretsManager()
+    manager.store_secret("team/s0", "v")
+    for now_ns in (EDGE_NS - 500_000_000, EDGE_NS, EDGE_NS):  # the last twice: same microsecond
+        monkeypatch.setattr("time.time_ns", lambda now_ns=now_ns: now_ns)
+        monkeypatch.setattr("time.time", lambda now_ns=now_ns: now_ns / 1e9)
+        before = set(rotated(isolated_home))
+        while set(rotated(isolated_home)) == before:
+            manager.store_secret("team/s0", "v" * 200)
+    files = rotated(isolated_home)
+    assert len(files) == 3, files
+    assert [first_seq(f) for f in files] == sorted(first_seq(f) for f in files)
+    assert manager.verify_audit_log().ok

@@ -35,6 +35,20 @@ _TAIL_WINDOW = 65536
 log = get_logger("secrets_core.audit")
 
 
+def _rotated_name(path: Path) -> Path:
+    """``<name>.<UTC time to the microsecond>Z``, from one reading of the clock (so names sort
+    as the rotations happened), and never the name of an existing file (the caller holds the
+    log's lock, so no other writer of ours rotates meanwhile)."""
+    micros = time.time_ns() // 1000
+    while True:
+        second, fraction = divmod(micros, 1_000_000)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(second))
+        target = path.with_name(f"{path.name}.{stamp}.{fraction:06d}Z")
+        if not os.path.lexists(target):
+            return target
+        micros += 1
+
+
 class JsonlSink:
     """Appends one JSON object per line to a 0600 file, HMAC-chained (see
     :mod:`secrets_core.audit`), and keeps a checkpoint of the last authenticated line beside
@@ -187,8 +201,7 @@ class JsonlSink:
         """Rename the (locked) log to ``<name>.<UTC time>`` and start a new one; writers in
         other processes notice the rename under the lock and reopen."""
         assert self._fds is not None
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
-        os.rename(self.path, self.path.with_name(f"{self.path.name}.{stamp}Z"))
+        os.rename(self.path, _rotated_name(self.path))
         old = self._fds[0]
         new = self._open_log()
         fcntl.flock(new, fcntl.LOCK_EX)  # before the old lock goes: nobody writes in between
