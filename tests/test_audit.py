@@ -395,3 +395,23 @@ def test_a_forked_child_records_its_own_pid(isolated_home: Path) -> None:
     events = read_events(audit_file(isolated_home))
     assert [e["actor"]["pid"] for e in events[-3:]] == [os.getpid(), child, os.getpid()]
     assert manager.verify_audit_log().ok
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_a_manager_dropped_without_close_leaves_no_descriptor_open(isolated_home) -> None:
+    """The jsonl sink's log and checkpoint descriptors are closed when the sink is collected:
+    an application that makes managers and forgets them must not run out of descriptors."""
+    import gc
+
+    before = _open_descriptors()
+    for i in range(20):
+        manager = SecureSecretsManager()
+        manager.store_secret(f"app/s{i}", "v")
+        manager.retrieve_secret(f"app/s{i}")
+        del manager
+    gc.collect()
+    assert _open_descriptors() <= before + 2  # a module-level cache may keep one or two

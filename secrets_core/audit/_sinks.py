@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import _thread
+import contextlib
 import fcntl
 import json
 import os
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -77,6 +79,10 @@ class JsonlSink:
         self._key_failed = False
         self._anchored = False
         self._fds: tuple[int, int] | None = None
+        # What this sink has open, closed when it is collected (a manager dropped without
+        # close() must not leak two descriptors) or by close().
+        self._owned = _Descriptors()
+        weakref.finalize(self, self._owned.close)
         self._fd_pid = 0
         self._log_ino = 0
         self._tail_state: _Tail | None = None
@@ -100,10 +106,12 @@ class JsonlSink:
     def _files(self) -> tuple[int, int]:
         if self._fds is None or self._fd_pid != os.getpid():
             ensure_private_dir(self.path.parent)
-            self._fds = (self._open_log(), self._open(self.checkpoint_path))
+            self._owned.close()  # in a forked child: forgets the parent's, closes nothing
+            self._adopt((self._open_log(), self._open(self.checkpoint_path)))
             self._fd_pid = os.getpid()
             self._tail_state = None
             self._born = None
+        assert self._fds is not None
         return self._fds
 
     def check(self) -> None:
@@ -181,7 +189,7 @@ class JsonlSink:
     def _reopen_log(self) -> None:
         assert self._fds is not None
         old = self._fds[0]
-        self._fds = (self._open_log(), self._fds[1])
+        self._adopt((self._open_log(), self._fds[1]))
         os.close(old)
         self._tail_state = None  # others may have written since: re-read under the lock
         self._born = None
@@ -205,7 +213,7 @@ class JsonlSink:
         old = self._fds[0]
         new = self._open_log()
         fcntl.flock(new, fcntl.LOCK_EX)  # before the old lock goes: nobody writes in between
-        self._fds = (new, self._fds[1])
+        self._adopt((new, self._fds[1]))
         os.close(old)
         self._tail_state = None
         self._born = None
@@ -301,12 +309,36 @@ class JsonlSink:
         except Exception as exc:  # verify reports an unanchored chain; the event is written
             log.debug("audit chain not anchored (%s)", type(exc).__name__)
 
+    def _adopt(self, fds: tuple[int, int]) -> None:
+        self._fds = fds
+        self._owned.hold(fds)
+
     def close(self) -> None:
         with self._lock:
             if self._fds is not None:
-                for fd in self._fds:
-                    os.close(fd)
+                self._owned.close()
                 self._fds = None
+
+
+class _Descriptors:
+    """The descriptors a sink opened, and in which process: only that process closes them (a
+    forked child's copies may carry numbers the child has since reused)."""
+
+    __slots__ = ("_pid", "_fds")
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._fds: tuple[int, ...] = ()
+
+    def hold(self, fds: tuple[int, ...]) -> None:
+        self._pid, self._fds = os.getpid(), fds
+
+    def close(self) -> None:
+        fds, self._fds = self._fds, ()
+        if self._pid == os.getpid():
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 _Tail = tuple[int, str, int, "dict[str, Any] | None"]  # seq, mac, log size, keyless witness
