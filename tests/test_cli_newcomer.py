@@ -180,7 +180,7 @@ def _prompting_set(pexpect: Any) -> Any:
     """`secure-secrets set pw` on a terminal, at its first prompt."""
     run("init")
     child = pexpect.spawn(sys.executable, ["-c", MAIN, "set", "pw"], env=dict(os.environ),
-                          timeout=60, encoding="utf-8")  # fmt: skip
+                          timeout=60, encoding="utf-8", use_poll=True)  # fmt: skip
     child.expect("Value for pw: ")
     return child
 

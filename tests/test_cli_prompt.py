@@ -24,6 +24,7 @@ def spawn(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
         ["-c", MAIN, *args],
         env=env if env is not None else dict(os.environ),
         timeout=60,
+        use_poll=True,  # poll(), not select(): a descriptor number past 1024 is no failure
         encoding="utf-8",
     )
 
