@@ -13,6 +13,7 @@ import pytest
 from secrets_core import config, defaults, errors
 from secrets_core.config import _settings
 from secrets_core.plugin import CORE_DISTRIBUTION, _registry, get_registry, hookspecs
+from secrets_core.testing.docs import as_script, fenced_blocks
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(p.name for p in DOCS.glob("*.md"))
@@ -21,24 +22,12 @@ BUILTIN_DISTRIBUTIONS = {
     CORE_DISTRIBUTION, "secure-secrets-file", "secure-secrets-fernet", "secure-secrets-env",
     "secure-secrets-vault",
 }  # fmt: skip
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
 TOML_BLOCK = re.compile(r"^```toml\n(.*?)^```$", re.M | re.S)
 HEADING = re.compile(r"^(#+) (.*)$", re.M)
 
 
 def read(page: str) -> str:
     return (DOCS / page).read_text(encoding="utf-8")
-
-
-def as_script(text: str) -> str:
-    """The page's python blocks as one script. Every other line is blank, so a traceback's
-    line numbers are the page's line numbers."""
-    lines = [""] * (text.count("\n") + 1)
-    for block in PYTHON_BLOCK.finditer(text):
-        first = text.count("\n", 0, block.start(1))
-        for offset, line in enumerate(block.group(1).splitlines()):
-            lines[first + offset] = line
-    return "\n".join(lines)
 
 
 def section(text: str, heading_pattern: str) -> str | None:
@@ -63,7 +52,7 @@ def test_every_page_is_linked_from_the_index_and_every_link_resolves() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "page", [p.name for p in sorted(DOCS.glob("*.md")) if PYTHON_BLOCK.search(read(p.name))]
+    "page", [p.name for p in sorted(DOCS.glob("*.md")) if fenced_blocks(read(p.name), "python")]
 )
 def test_python_blocks_run(page: str, tmp_path: Path) -> None:
     """A page's blocks run in order, in one namespace, in a fresh interpreter that inherits
@@ -95,7 +84,7 @@ def test_toml_blocks_parse_and_config_examples_load(tmp_path: Path) -> None:
 def test_hook_is_documented_with_an_example(hook: str) -> None:
     text = section(read("hooks.md"), re.escape(f"`{hook}`"))
     assert text is not None, f"docs/hooks.md needs a heading naming `{hook}`"
-    examples = PYTHON_BLOCK.findall(text)
+    examples = [block.group(1) for block in fenced_blocks(text, "python")]
     assert any(f"@hookimpl\ndef {hook}(" in code for code in examples), (
         f"the `{hook}` section of docs/hooks.md needs a ```python example implementing it"
     )

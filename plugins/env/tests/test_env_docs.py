@@ -14,26 +14,16 @@ import pytest
 from secure_secrets_env.export import kubernetes_secret
 from secure_secrets_env.format import secret_name_of
 
+from secrets_core.testing.docs import as_script, fenced_blocks
+
 DOCS = Path(__file__).resolve().parents[3] / "docs"
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```$", re.M | re.S)
-YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```$", re.M | re.S)
-
-
-def as_script(text: str) -> str:
-    """The page's python blocks as one script, at the page's line numbers."""
-    lines = [""] * (text.count("\n") + 1)
-    for block in PYTHON_BLOCK.finditer(text):
-        first = text.count("\n", 0, block.start(1))
-        for offset, line in enumerate(block.group(1).splitlines()):
-            lines[first + offset] = line
-    return "\n".join(lines)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", ["containers.md", "migration.md"])
 def test_python_blocks_run(page: str, tmp_path: Path) -> None:
     text = (DOCS / page).read_text(encoding="utf-8")
-    assert PYTHON_BLOCK.search(text), f"{page} should show runnable Python"
+    assert fenced_blocks(text, "python"), f"{page} should show runnable Python"
     script = tmp_path / "page.py"
     script.write_text(as_script(text), encoding="utf-8")
     workdir = tmp_path / "work"
@@ -53,7 +43,7 @@ def test_python_blocks_run(page: str, tmp_path: Path) -> None:
 
 def test_kubernetes_example_matches_what_kubernetes_secret_produces() -> None:
     text = (DOCS / "containers.md").read_text(encoding="utf-8")
-    (example,) = YAML_BLOCK.findall(text)
+    (example,) = [block.group(1) for block in fenced_blocks(text, "yaml")]
     secret_doc, deployment = example.split("\n---\n")
     generated = kubernetes_secret(
         {"SECURE_SECRET_db_Spassword": "sse1:b:x", "SECURE_SECRET_api__key": "sse1:b:y"},

@@ -5,32 +5,22 @@ its ```hcl block is enough for reading, renewing and revoking."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 from secure_secrets_vault.dynamic import DynamicSecrets
 
+from secrets_core.testing.docs import as_script, fenced_blocks
+
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "dynamic-secrets.md"
-PY_BLOCK = re.compile(r"^```py\n(.*?)^```$", re.M | re.S)
-
-
-def as_script(text: str) -> str:
-    """The page's ```py blocks, at their own line numbers (other lines blank)."""
-    lines = [""] * (text.count("\n") + 1)
-    for block in PY_BLOCK.finditer(text):
-        first = text.count("\n", 0, block.start(1))
-        for offset, line in enumerate(block.group(1).splitlines()):
-            lines[first + offset] = line
-    return "\n".join(lines)
 
 
 def test_the_examples_run(vault_server, rabbitmq, tmp_path: Path) -> None:
     text = PAGE.read_text(encoding="utf-8")
-    assert len(PY_BLOCK.findall(text)) >= 4
+    assert len(fenced_blocks(text, "py")) >= 4
     script = tmp_path / "dynamic_secrets_md.py"
-    script.write_text(as_script(text), encoding="utf-8")
+    script.write_text(as_script(text, "py"), encoding="utf-8")
     env = {**os.environ, "VAULT_ADDR": vault_server.url, "VAULT_TOKEN": vault_server.token}
     result = subprocess.run(
         [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
